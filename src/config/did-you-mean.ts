@@ -1,0 +1,22 @@
+// Suggests the closest known word for a misspelt key or kind.
+import { distance } from "fastest-levenshtein";
+
+/** The candidate within a third of the word's length in edits, if any; ties go to the first. */
+export function didYouMean(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  const limit = Math.max(1, Math.floor(word.length / 3));
+  for (const candidate of candidates) {
+    const d = distance(word.toLowerCase(), candidate.toLowerCase());
+    if (d < bestDistance) {
+      best = candidate;
+      bestDistance = d;
+    }
+  }
+  return best !== undefined && bestDistance <= limit ? best : undefined;
+}
+
+export function suggestion(word: string, candidates: readonly string[]): string {
+  const hit = didYouMean(word, candidates);
+  return hit ? `; did you mean '${hit}'?` : "";
+}
