@@ -1,0 +1,208 @@
+// Which files of a checkout go into a version image: the repository's code filtered by its
+// `.dockerignore` (Docker's syntax and semantics, via @balena/dockerignore, a port of Docker's own
+// matcher), `.git` always left out, and each endpoint's declared `files`, which must exist.
+//
+// Semantics we chose, and why:
+// - Patterns follow Docker's documentation: `#` comments, Go filepath.Match globs, `**` for any number
+//   of directories, `!` exceptions, the last matching line wins, and a pattern matching a directory
+//   excludes everything under it unless a later `!` line re-includes it. Matching is case-sensitive,
+//   as Docker is on Linux (the library defaults to case-insensitive; we turn that off).
+// - Declared files are taken even when `.dockerignore` excludes them: declaring a file is the explicit
+//   request, and ignoring big model files for `docker build` is common.
+// - No declared file of any endpoint goes into the shared code layer; each endpoint gets only its own
+//   declared files, in their own layer. Endpoints with the same code then share the code layer.
+
+import type { BigIntStats } from "node:fs";
+import { lstat, readdir, readFile, readlink, stat } from "node:fs/promises";
+import path from "node:path";
+// The package is CommonJS with `module.exports.default = factory`; under NodeNext the default
+// import is the CJS module, so the factory is reached through `.default` both in types and at runtime.
+import dockerignoreModule from "@balena/dockerignore";
+import type { Endpoint } from "../config/types.js";
+import { BuildError, MissingDeclaredFileError } from "./errors.js";
+
+export type SourceKind = "file" | "directory" | "symlink";
+
+/** One entry of the checkout as it will appear under the image's app directory. */
+export interface SourceEntry {
+  /** Repository-relative, `/`-separated, no leading `./`. */
+  path: string;
+  kind: SourceKind;
+  /** Where the bytes are read from. */
+  absPath: string;
+  /** Normalised: 0o755 for directories and executables, 0o644 for other files, 0o777 for symlinks. */
+  mode: number;
+  size: number;
+  linkTarget?: string;
+  /**
+   * Identity of the on-disk file for the layer cache (size, mtime, ctime, inode), like git's index:
+   * when it is unchanged the cached layer digest is reused without reading the bytes.
+   */
+  statKey: string;
+}
+
+export interface RepoSelection {
+  /** Sorted by path; directories included. */
+  entries: SourceEntry[];
+  /** The raw `.dockerignore`, if the repository has one. */
+  dockerignore?: string;
+}
+
+/** Always excluded, whatever `.dockerignore` says: history is not code. */
+function isGitPath(rel: string): boolean {
+  return rel === ".git" || rel.startsWith(".git/");
+}
+
+export function normaliseMode(kind: SourceKind, rawMode: number): number {
+  if (kind === "directory") return 0o755;
+  if (kind === "symlink") return 0o777;
+  return (rawMode & 0o111) !== 0 ? 0o755 : 0o644;
+}
+
+function statKeyOf(st: BigIntStats): string {
+  return `${st.size}:${st.mtimeNs}:${st.ctimeNs}:${st.ino}:${st.dev}:${st.mode}`;
+}
+
+function kindOf(st: BigIntStats): SourceKind | undefined {
+  if (st.isFile()) return "file";
+  if (st.isDirectory()) return "directory";
+  if (st.isSymbolicLink()) return "symlink";
+  // Sockets, FIFOs and devices in a checkout are never code.
+  return undefined;
+}
+
+/** A matcher for `.dockerignore` text; exported for tests that compare against Docker's behaviour. */
+export function dockerignoreMatcher(text: string): { ignores(rel: string): boolean; hasExceptions: boolean } {
+  const lines = text.split(/\r?\n/);
+  const matcher = dockerignoreModule.default({ ignorecase: false }).add(lines);
+  const hasExceptions = lines.some((l) => l.trim().startsWith("!"));
+  return { ignores: (rel) => matcher.ignores(rel), hasExceptions };
+}
+
+/**
+ * Walks the checkout and returns the entries the code layer may contain, minus `exclude`
+ * (the declared files of all endpoints, which get their own layers).
+ */
+export async function selectRepoFiles(
+  repoRoot: string,
+  exclude: ReadonlySet<string>,
+): Promise<RepoSelection> {
+  let ignoreText: string | undefined;
+  try {
+    ignoreText = await readFile(path.join(repoRoot, ".dockerignore"), "utf8");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+  }
+  const matcher = dockerignoreMatcher(ignoreText ?? "");
+  const entries: SourceEntry[] = [];
+
+  // Returns whether anything under `rel` was kept, so excluded directories that still hold
+  // re-included files get their directory entry.
+  async function walk(relDir: string): Promise<boolean> {
+    const abs = relDir === "" ? repoRoot : path.join(repoRoot, relDir);
+    const names = (await readdir(abs)).sort();
+    let keptAny = false;
+    for (const name of names) {
+      const rel = relDir === "" ? name : `${relDir}/${name}`;
+      if (isGitPath(rel)) continue;
+      const absPath = path.join(abs, name);
+      const st = await lstat(absPath, { bigint: true });
+      const kind = kindOf(st);
+      if (kind === undefined) continue;
+      const ignored = matcher.ignores(rel);
+      if (kind === "directory") {
+        // Without `!` lines nothing under an excluded directory can come back, so skip the walk.
+        if (ignored && !matcher.hasExceptions) continue;
+        const index = entries.length;
+        const keptInside = await walk(rel);
+        if (!ignored || keptInside) {
+          entries.splice(index, 0, {
+            path: rel,
+            kind,
+            absPath,
+            mode: 0o755,
+            size: 0,
+            statKey: "dir",
+          });
+          keptAny = true;
+        }
+        continue;
+      }
+      if (ignored || exclude.has(rel)) continue;
+      const entry: SourceEntry = {
+        path: rel,
+        kind,
+        absPath,
+        mode: normaliseMode(kind, Number(st.mode)),
+        size: kind === "file" ? Number(st.size) : 0,
+        statKey: statKeyOf(st),
+      };
+      if (kind === "symlink") entry.linkTarget = await readlink(absPath);
+      entries.push(entry);
+      keptAny = true;
+    }
+    return keptAny;
+  }
+
+  await walk("");
+  entries.sort((a, b) => compareBytes(a.path, b.path));
+  const selection: RepoSelection = { entries };
+  if (ignoreText !== undefined) selection.dockerignore = ignoreText;
+  return selection;
+}
+
+/** Byte order rather than locale order, so every machine sorts the same way. */
+export function compareBytes(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+
+/**
+ * The endpoint's declared files, resolved in the checkout. Symlinks are followed (a checked-in link to
+ * a model is still that model); anything that is not a regular file is an error naming the endpoint.
+ */
+export async function resolveDeclaredFiles(repoRoot: string, endpoint: Endpoint): Promise<SourceEntry[]> {
+  const out: SourceEntry[] = [];
+  const seen = new Set<string>();
+  for (const file of endpoint.files) {
+    const rel = file.path.replace(/^\.\//, "");
+    if (rel === "" || rel.startsWith("/") || rel.split("/").includes("..")) {
+      throw new BuildError(
+        `endpoint "${endpoint.name}" declares file "${file.path}" outside the repository`,
+        endpoint.name,
+      );
+    }
+    if (seen.has(rel)) continue;
+    seen.add(rel);
+    const absPath = path.join(repoRoot, rel);
+    let st: BigIntStats;
+    try {
+      st = await stat(absPath, { bigint: true });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "ENOENT" || code === "ENOTDIR") {
+        throw new MissingDeclaredFileError(
+          endpoint.name,
+          file.path,
+          `it is not in the checkout at ${repoRoot}`,
+        );
+      }
+      throw e;
+    }
+    if (!st.isFile()) {
+      throw new MissingDeclaredFileError(
+        endpoint.name,
+        file.path,
+        "it is not a regular file in the checkout",
+      );
+    }
+    out.push({
+      path: rel,
+      kind: "file",
+      absPath,
+      mode: normaliseMode("file", Number(st.mode)),
+      size: Number(st.size),
+      statKey: statKeyOf(st),
+    });
+  }
+  return out.sort((a, b) => compareBytes(a.path, b.path));
+}
