@@ -1,0 +1,58 @@
+// `slipway <command>`: the same use cases as the Action, for terminals and other CI systems.
+// The one place (with main.ts) that turns errors into exit codes.
+
+import type { CommandIo } from "./commands/io.js";
+import { planCommand } from "./commands/plan.js";
+import { ConfigError, formatProblem } from "./config/index.js";
+import { EXIT, exitCodeFor, UsageError } from "./errors.js";
+
+const USAGE = `Usage: slipway <command> [options]
+
+Commands:
+  plan     validate the config and print each endpoint's names and URLs
+
+Run 'slipway <command> --help' for a command's options.`;
+
+type Command = (argv: string[], io: CommandIo) => Promise<number>;
+
+const commands: Record<string, Command> = {
+  plan: planCommand,
+};
+
+export async function cli(argv: string[], io: CommandIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    io.stdout.write(`${USAGE}\n`);
+    return name === undefined ? EXIT.usage : EXIT.ok;
+  }
+  const command = commands[name];
+  try {
+    if (!command) throw new UsageError(`unknown command '${name}'\n\n${USAGE}`);
+    return await command(rest, io);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      for (const problem of error.problems) {
+        if (problem.severity === "error") io.stderr.write(`${formatProblem(problem)}\n`);
+      }
+      const count = error.problems.filter((p) => p.severity === "error").length;
+      io.stderr.write(
+        `slipway: ${count} problem${count === 1 ? "" : "s"} in the config; nothing was built or deployed\n`,
+      );
+    } else if (error instanceof Error) {
+      io.stderr.write(`slipway: ${error.message}\n`);
+    } else {
+      io.stderr.write(`slipway: ${String(error)}\n`);
+    }
+    return exitCodeFor(error);
+  }
+}
+
+/** Entry point of the `slipway` binary (bin/slipway.js). */
+export async function main(): Promise<void> {
+  process.exitCode = await cli(process.argv.slice(2), {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+    cwd: process.cwd(),
+  });
+}

@@ -1,0 +1,65 @@
+// `slipway plan`: validates the config and prints what a deployment of this commit would create.
+import { dirname, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { ConfigError, formatProblem, loadConfig } from "../config/index.js";
+import { UsageError } from "../errors.js";
+import { type PlanContext, planDeployment } from "../plan/plan.js";
+import { planTable } from "../report/plan-table.js";
+import type { CommandIo } from "./io.js";
+import { localContext } from "./local-context.js";
+
+export const PLAN_USAGE = `Usage: slipway plan [--config <file>] [--json] [--repo owner/name] [--commit <sha>]
+                   [--pr <number>] [--environment <name>] [--version <name>]
+                   [--base-url <url>] [--registry <prefix>] [--namespace <name>]
+
+Validates the config and prints each endpoint's names and URLs for this commit.
+Problems are printed as <file>:<line>:<column>: <message>.`;
+
+function parse(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
+      allowPositionals: false,
+      options: {
+        config: { type: "string", default: "valohai.yaml" },
+        json: { type: "boolean", default: false },
+        repo: { type: "string" },
+        commit: { type: "string" },
+        pr: { type: "string" },
+        environment: { type: "string" },
+        version: { type: "string" },
+        "base-url": { type: "string" },
+        registry: { type: "string" },
+        namespace: { type: "string" },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    }).values;
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message}\n\n${PLAN_USAGE}`);
+  }
+}
+
+export async function planCommand(argv: string[], io: CommandIo): Promise<number> {
+  const flags = parse(argv);
+  if (flags.help) {
+    io.stdout.write(`${PLAN_USAGE}\n`);
+    return 0;
+  }
+  const file = resolve(io.cwd, flags.config);
+  const result = await loadConfig(file, { repoRoot: io.cwd });
+  for (const problem of result.problems) {
+    if (problem.severity === "warning") io.stderr.write(`${formatProblem(problem)}\n`);
+  }
+  if (!result.config) throw new ConfigError(result.problems);
+
+  const run = await localContext(flags, io.env, dirname(file));
+  const context: PlanContext = { ...run };
+  if (flags.environment !== undefined) context.environment = flags.environment;
+  if (flags.version !== undefined) context.version = flags.version;
+  if (flags["base-url"] !== undefined) context.baseUrl = flags["base-url"];
+  if (flags.registry !== undefined) context.registry = flags.registry;
+  if (flags.namespace !== undefined) context.namespace = flags.namespace;
+  const plan = planDeployment(result.config, context);
+  io.stdout.write(flags.json ? `${JSON.stringify(plan, null, 2)}\n` : planTable(plan));
+  return 0;
+}

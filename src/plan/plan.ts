@@ -1,0 +1,178 @@
+// The plan: from a valid config and where the run stands (repository, commit, pull request,
+// target environment) to every name and URL a deployment version will have. Pure.
+import type { DeploymentSettings, Endpoint, SlipwayConfig } from "../config/types.js";
+import { dnsLabel, labelValue } from "./names.js";
+
+export interface PlanContext {
+  owner: string;
+  repo: string;
+  /** Full commit SHA the version is built from. */
+  commit: string;
+  pullRequest?: number;
+  /** An environment (alias) from the config that this run moves to the version. */
+  environment?: string;
+  /** Overrides the version name (otherwise the commit's first 12 hex digits). */
+  version?: string;
+  /** Overrides the config's base-url. */
+  baseUrl?: string;
+  /** Overrides the config's registry prefix. */
+  registry?: string;
+  /** Overrides the config's namespace. */
+  namespace?: string;
+}
+
+export interface PlannedAlias {
+  name: string;
+  kind: "preview" | "environment";
+  path: string;
+  url?: string;
+}
+
+export interface PlannedEndpoint {
+  name: string;
+  /** Name of the Deployment and Service for this version of this endpoint. */
+  resourceName: string;
+  /** Where the version image goes (without tag or digest). */
+  imageRepository: string;
+  /** The user's base image. */
+  baseImage: string;
+  port: number;
+  /** `SCRIPT_NAME` the app sees: its version path. */
+  scriptName: string;
+  path: string;
+  url?: string;
+  aliases: PlannedAlias[];
+  labels: Record<string, string>;
+}
+
+export interface Plan {
+  owner: string;
+  project: string;
+  deployment: string;
+  version: string;
+  commit: string;
+  namespace: string;
+  baseUrl?: string;
+  /** `/<owner>/<project>/<deployment>/<version>` */
+  versionPath: string;
+  aliases: PlannedAlias[];
+  endpoints: PlannedEndpoint[];
+  labels: Record<string, string>;
+}
+
+export class PlanError extends Error {
+  override readonly name = "PlanError";
+}
+
+export const LABEL_PREFIX = "slipway.dev";
+export const DEFAULT_NAMESPACE = "slipway";
+export const DEFAULT_REGISTRY_HOST = "ghcr.io";
+const VERSION_PATTERN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** URL path segment for a GitHub owner or repository: GitHub names are case-insensitive. */
+function segment(name: string): string {
+  return encodeURIComponent(name.toLowerCase());
+}
+
+export function versionName(context: Pick<PlanContext, "commit" | "version">): string {
+  if (context.version !== undefined) {
+    if (!VERSION_PATTERN.test(context.version) || context.version.length > 40) {
+      throw new PlanError(
+        `version '${context.version}' is invalid: use at most 40 lowercase letters, digits and dashes, starting and ending with a letter or digit`,
+      );
+    }
+    return context.version;
+  }
+  if (!/^[0-9a-f]{7,64}$/i.test(context.commit)) {
+    throw new PlanError(
+      `commit '${context.commit}' is not a hexadecimal commit SHA; pass a version name instead`,
+    );
+  }
+  return context.commit.slice(0, 12).toLowerCase();
+}
+
+export function previewAlias(deployment: DeploymentSettings, pullRequest: number): string {
+  return deployment.preview.alias.replace("{number}", String(pullRequest));
+}
+
+function aliasesFor(config: SlipwayConfig, context: PlanContext): Array<Omit<PlannedAlias, "path" | "url">> {
+  const aliases: Array<Omit<PlannedAlias, "path" | "url">> = [];
+  if (context.pullRequest !== undefined && config.deployment.preview.enabled) {
+    if (!Number.isInteger(context.pullRequest) || context.pullRequest < 1) {
+      throw new PlanError(`pull request number ${context.pullRequest} is invalid`);
+    }
+    aliases.push({ name: previewAlias(config.deployment, context.pullRequest), kind: "preview" });
+  }
+  if (context.environment !== undefined) {
+    const known = config.deployment.environments.map((e) => e.name);
+    if (!known.includes(context.environment)) {
+      const list =
+        known.length > 0 ? `: known environments are ${known.join(", ")}` : ": the config defines none";
+      throw new PlanError(`environment '${context.environment}' is not in the config${list}`);
+    }
+    aliases.push({ name: context.environment, kind: "environment" });
+  }
+  return aliases;
+}
+
+function imageRepository(config: SlipwayConfig, context: PlanContext, endpoint: Endpoint): string {
+  const prefix =
+    context.registry ??
+    config.deployment.registry ??
+    `${DEFAULT_REGISTRY_HOST}/${context.owner}/${context.repo}`;
+  return `${prefix}/${endpoint.name}`.toLowerCase();
+}
+
+export function planDeployment(config: SlipwayConfig, context: PlanContext): Plan {
+  if (!context.owner || !context.repo) throw new PlanError("the repository owner and name are required");
+  const deployment = config.deployment.name;
+  const version = versionName(context);
+  const baseUrl = (context.baseUrl ?? config.deployment.baseUrl)?.replace(/\/+$/, "");
+  const projectPath = `/${segment(context.owner)}/${segment(context.repo)}/${deployment}`;
+  const versionPath = `${projectPath}/${version}`;
+  const aliases = aliasesFor(config, context);
+  const at = (path: string) => (baseUrl === undefined ? {} : { url: `${baseUrl}${path}` });
+  const commonLabels = {
+    "app.kubernetes.io/managed-by": "slipway",
+    [`${LABEL_PREFIX}/owner`]: labelValue(context.owner.toLowerCase()),
+    [`${LABEL_PREFIX}/project`]: labelValue(context.repo.toLowerCase()),
+    [`${LABEL_PREFIX}/deployment`]: labelValue(deployment),
+    [`${LABEL_PREFIX}/version`]: labelValue(version),
+  };
+
+  const plan: Plan = {
+    owner: context.owner,
+    project: context.repo,
+    deployment,
+    version,
+    commit: context.commit,
+    namespace: context.namespace ?? config.deployment.namespace ?? DEFAULT_NAMESPACE,
+    versionPath,
+    aliases: aliases.map((a) => ({
+      ...a,
+      path: `${projectPath}/${a.name}`,
+      ...at(`${projectPath}/${a.name}`),
+    })),
+    labels: commonLabels,
+    endpoints: config.endpoints.map((endpoint) => {
+      const path = `${versionPath}/${endpoint.name}`;
+      return {
+        name: endpoint.name,
+        resourceName: dnsLabel(deployment, version, endpoint.name),
+        imageRepository: imageRepository(config, context, endpoint),
+        baseImage: endpoint.image,
+        port: endpoint.port,
+        scriptName: path,
+        path,
+        ...at(path),
+        aliases: aliases.map((a) => {
+          const aliasPath = `${projectPath}/${a.name}/${endpoint.name}`;
+          return { ...a, path: aliasPath, ...at(aliasPath) };
+        }),
+        labels: { ...commonLabels, [`${LABEL_PREFIX}/endpoint`]: labelValue(endpoint.name) },
+      };
+    }),
+  };
+  if (baseUrl !== undefined) plan.baseUrl = baseUrl;
+  return plan;
+}

@@ -1,0 +1,53 @@
+// Renders a plan for people: a terminal table and a Markdown table for the job summary. Pure.
+import type { Plan } from "../plan/plan.js";
+
+function pad(rows: string[][]): string[] {
+  const widths: number[] = [];
+  for (const row of rows) {
+    row.forEach((cell, i) => {
+      widths[i] = Math.max(widths[i] ?? 0, cell.length);
+    });
+  }
+  return rows.map((row) =>
+    row
+      .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
+      .join("  ")
+      .trimEnd(),
+  );
+}
+
+export function planTable(plan: Plan): string {
+  const head = [
+    `Deployment  ${plan.deployment} (namespace ${plan.namespace})`,
+    `Project     ${plan.owner}/${plan.project}`,
+    `Version     ${plan.version} (commit ${plan.commit})`,
+    `Aliases     ${plan.aliases.length > 0 ? plan.aliases.map((a) => a.name).join(", ") : "none"}`,
+  ];
+  if (plan.baseUrl === undefined) head.push("Base URL    not set: showing paths (set deployment.base-url)");
+  const rows: string[][] = [["ENDPOINT", "PORT", "RESOURCE", "IMAGE", "URL"]];
+  for (const e of plan.endpoints) {
+    rows.push([e.name, String(e.port), e.resourceName, e.imageRepository, e.url ?? e.path]);
+    for (const a of e.aliases) rows.push(["", "", "", "", `${a.name}: ${a.url ?? a.path}`]);
+  }
+  return `${head.join("\n")}\n\n${pad(rows).join("\n")}\n`;
+}
+
+function cell(text: string): string {
+  return text.replace(/\|/g, "\\|");
+}
+
+export function planMarkdown(plan: Plan): string {
+  const lines = [
+    `### Slipway plan: \`${plan.deployment}\` version \`${plan.version}\``,
+    "",
+    "| Endpoint | Port | URL | Aliases |",
+    "| --- | --- | --- | --- |",
+  ];
+  for (const e of plan.endpoints) {
+    const aliases = e.aliases.map((a) => `${a.name}: ${a.url ?? `\`${a.path}\``}`).join("<br>");
+    lines.push(
+      `| \`${cell(e.name)}\` | ${e.port} | ${cell(e.url ?? `\`${e.path}\``)} | ${cell(aliases) || "—"} |`,
+    );
+  }
+  return `${lines.join("\n")}\n`;
+}
