@@ -1,0 +1,892 @@
+// What the API server checks before it stores an object: the real OpenAPI schemas (through the
+// kubernetes-models / gateway-api validators), field shapes for unknown-field detection and server-side
+// apply, the name rules, the handful of Go-side validations Slipway's manifests can trip (selector vs
+// template labels, container basics, immutable fields), and the defaulting the controllers rely on.
+
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import * as client from "@kubernetes/client-node";
+import { Gateway } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/Gateway";
+import { HTTPRoute } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/HTTPRoute";
+import { Deployment } from "kubernetes-models/apps/v1/Deployment";
+import { ReplicaSet } from "kubernetes-models/apps/v1/ReplicaSet";
+import { HorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler";
+import { Lease } from "kubernetes-models/coordination.k8s.io/v1/Lease";
+import { Ingress } from "kubernetes-models/networking.k8s.io/v1/Ingress";
+import { PodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
+import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
+import { Event } from "kubernetes-models/v1/Event";
+import { Namespace } from "kubernetes-models/v1/Namespace";
+import { Pod } from "kubernetes-models/v1/Pod";
+import { Secret } from "kubernetes-models/v1/Secret";
+import { Service } from "kubernetes-models/v1/Service";
+import type { ResourceKind } from "./resources.js";
+import { matchesStructuredSelector } from "./selectors.js";
+import { ApiError, deepEqual, invalid, type KubeObject, type StatusCause } from "./store.js";
+
+export type FieldValidation = "Strict" | "Warn" | "Ignore";
+
+// ---- shapes: the structure of each kind, for unknown fields and field ownership ------------------
+
+export type Shape =
+  | { type: "struct"; name: string; fields: () => ReadonlyMap<string, Shape> }
+  | { type: "map"; value: Shape }
+  | { type: "list"; item: Shape; listType: "atomic" | "set" | "map"; keys: readonly string[] }
+  | { type: "scalar" }
+  | { type: "any" };
+
+const SCALAR: Shape = { type: "scalar" };
+const ANY: Shape = { type: "any" };
+
+/**
+ * Associative lists of the built-in types (`x-kubernetes-list-type: map` with these
+ * `x-kubernetes-list-map-keys` in the Kubernetes OpenAPI), keyed by the Go item type.
+ */
+const LIST_MAP_KEYS: Record<string, readonly string[]> = {
+  V1Container: ["name"],
+  V1EphemeralContainer: ["name"],
+  V1ContainerPort: ["containerPort", "protocol"],
+  V1EnvVar: ["name"],
+  V1Volume: ["name"],
+  V1VolumeMount: ["mountPath"],
+  V1LocalObjectReference: ["name"],
+  V1ServicePort: ["port", "protocol"],
+  V1OwnerReference: ["uid"],
+  V1DeploymentCondition: ["type"],
+  V1ReplicaSetCondition: ["type"],
+  V1PodCondition: ["type"],
+  V1NamespaceCondition: ["type"],
+  V2HorizontalPodAutoscalerCondition: ["type"],
+  V1Condition: ["type"],
+  V1TopologySpreadConstraint: ["topologyKey", "whenUnsatisfiable"],
+  V1HostAlias: ["ip"],
+};
+
+/** Lists the Kubernetes OpenAPI marks `x-kubernetes-list-type: set`, by owning type and field. */
+const SET_LISTS = new Set(["V1ObjectMeta.finalizers"]);
+
+/** Key fields the server defaults before it computes an item's identity (ports default to TCP). */
+export const LIST_KEY_DEFAULTS: Record<string, unknown> = { protocol: "TCP" };
+
+type ModelClass = { getAttributeTypeMap(): { name: string; baseName: string; type: string }[] };
+
+function clientModel(name: string): ModelClass | undefined {
+  const candidate = (client as unknown as Record<string, unknown>)[name];
+  if (typeof candidate === "function" && "getAttributeTypeMap" in candidate)
+    return candidate as unknown as ModelClass;
+  return undefined;
+}
+
+const clientShapes = new Map<string, Shape>();
+
+function clientShape(typeName: string, owner?: string, field?: string): Shape {
+  const arr = /^Array<(.+)>$/.exec(typeName);
+  if (arr?.[1]) {
+    const itemName = arr[1];
+    const keys = LIST_MAP_KEYS[itemName];
+    const isSet = owner !== undefined && SET_LISTS.has(`${owner}.${field}`);
+    return {
+      type: "list",
+      item: clientShape(itemName),
+      listType: keys ? "map" : isSet ? "set" : "atomic",
+      keys: keys ?? [],
+    };
+  }
+  if (/^\{ \[key: string\]: (string|Date); \}$/.test(typeName)) return { type: "map", value: SCALAR };
+  if (typeName === "any" || typeName === "object") return ANY;
+  const model = clientModel(typeName);
+  if (model === undefined) return SCALAR;
+  const cached = clientShapes.get(typeName);
+  if (cached) return cached;
+  let fields: Map<string, Shape> | undefined;
+  const shape: Shape = {
+    type: "struct",
+    name: typeName,
+    fields: () => {
+      fields ??= new Map(
+        model.getAttributeTypeMap().map((a) => [a.baseName, clientShape(a.type, typeName, a.baseName)]),
+      );
+      return fields;
+    },
+  };
+  clientShapes.set(typeName, shape);
+  return shape;
+}
+
+interface JsonSchema {
+  type?: string;
+  properties?: Record<string, JsonSchema>;
+  items?: JsonSchema;
+  additionalProperties?: JsonSchema | boolean;
+  default?: unknown;
+  oneOf?: JsonSchema[];
+  $ref?: string;
+  "x-kubernetes-preserve-unknown-fields"?: boolean;
+  "x-kubernetes-list-type"?: string;
+  "x-kubernetes-list-map-keys"?: string[];
+}
+
+/**
+ * The Gateway API package keeps each CRD's structural schema as a literal in its module; reading it
+ * gives the same field structure (and CRD defaults) the real apiextensions server works from.
+ */
+function gatewaySchema(kindName: string): JsonSchema {
+  const url = import.meta.resolve(`@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/${kindName}`);
+  const text = readFileSync(fileURLToPath(url), "utf8");
+  const start = text.indexOf("const schema = ");
+  const end = text.indexOf("};\n", start);
+  if (start < 0 || end < 0) throw new Error(`cannot locate the ${kindName} schema`);
+  return JSON.parse(text.slice(start + "const schema = ".length, end + 1)) as JsonSchema;
+}
+
+function schemaShape(s: JsonSchema, name: string): Shape {
+  if (s.$ref?.includes("ObjectMeta") || s.oneOf?.some((o) => o.$ref?.includes("ObjectMeta"))) {
+    return clientShape("V1ObjectMeta");
+  }
+  if (s["x-kubernetes-preserve-unknown-fields"]) return ANY;
+  if (s.type === "array" && s.items) {
+    const lt = s["x-kubernetes-list-type"];
+    return {
+      type: "list",
+      item: schemaShape(s.items, `${name}[]`),
+      listType: lt === "map" ? "map" : lt === "set" ? "set" : "atomic",
+      keys: s["x-kubernetes-list-map-keys"] ?? [],
+    };
+  }
+  if (s.properties) {
+    const props = s.properties;
+    let fields: Map<string, Shape> | undefined;
+    return {
+      type: "struct",
+      name,
+      fields: () => {
+        fields ??= new Map(Object.entries(props).map(([k, v]) => [k, schemaShape(v, `${name}.${k}`)]));
+        return fields;
+      },
+    };
+  }
+  if (typeof s.additionalProperties === "object")
+    return { type: "map", value: schemaShape(s.additionalProperties, name) };
+  if (s.type === "object") return ANY;
+  return SCALAR;
+}
+
+const CLIENT_TYPE: Record<string, string> = {
+  Namespace: "V1Namespace",
+  Pod: "V1Pod",
+  Service: "V1Service",
+  Secret: "V1Secret",
+  ConfigMap: "V1ConfigMap",
+  Event: "CoreV1Event",
+  Deployment: "V1Deployment",
+  ReplicaSet: "V1ReplicaSet",
+  HorizontalPodAutoscaler: "V2HorizontalPodAutoscaler",
+  PodDisruptionBudget: "V1PodDisruptionBudget",
+  Ingress: "V1Ingress",
+  Lease: "V1Lease",
+};
+
+const schemas = new Map<string, JsonSchema>();
+const shapes = new Map<string, Shape>();
+
+function crdSchema(k: ResourceKind): JsonSchema {
+  let s = schemas.get(k.kind);
+  if (s === undefined) {
+    s = gatewaySchema(k.kind);
+    schemas.set(k.kind, s);
+  }
+  return s;
+}
+
+export function shapeOf(k: ResourceKind): Shape {
+  let s = shapes.get(k.kind);
+  if (s === undefined) {
+    const typeName = CLIENT_TYPE[k.kind];
+    s = typeName ? clientShape(typeName) : schemaShape(crdSchema(k), k.kind);
+    shapes.set(k.kind, s);
+  }
+  return s;
+}
+
+/** Drops fields the schema does not declare; returns their paths as the server reports them. */
+export function pruneUnknownFields(k: ResourceKind, obj: KubeObject): string[] {
+  const found: string[] = [];
+  prune(shapeOf(k), obj, "", found);
+  return found;
+}
+
+function prune(shape: Shape, value: unknown, path: string, found: string[]): void {
+  if (value === null || typeof value !== "object") return;
+  if (shape.type === "struct") {
+    if (Array.isArray(value)) return;
+    const fields = shape.fields();
+    const rec = value as Record<string, unknown>;
+    for (const key of Object.keys(rec)) {
+      const child = fields.get(key);
+      const childPath = path === "" ? key : `${path}.${key}`;
+      if (child === undefined) {
+        found.push(childPath);
+        delete rec[key];
+      } else {
+        prune(child, rec[key], childPath, found);
+      }
+    }
+  } else if (shape.type === "map" && !Array.isArray(value)) {
+    for (const [key, v] of Object.entries(value)) prune(shape.value, v, `${path}.${key}`, found);
+  } else if (shape.type === "list" && Array.isArray(value)) {
+    value.forEach((v, i) => {
+      prune(shape.item, v, `${path}[${i}]`, found);
+    });
+  }
+}
+
+// ---- names ---------------------------------------------------------------------------------------
+
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const DNS1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+
+export function nameErrors(rule: ResourceKind["nameRule"], name: string): string[] {
+  const errs: string[] = [];
+  switch (rule) {
+    case "dns1123Label":
+      if (name.length > 63) errs.push("must be no more than 63 characters");
+      if (!DNS1123_LABEL.test(name)) {
+        errs.push(
+          "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')",
+        );
+      }
+      break;
+    case "dns1035Label":
+      if (name.length > 63) errs.push("must be no more than 63 characters");
+      if (!DNS1035_LABEL.test(name)) {
+        errs.push(
+          "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')",
+        );
+      }
+      break;
+    case "dns1123Subdomain":
+      if (name.length > 253) errs.push("must be no more than 253 characters");
+      if (!DNS1123_SUBDOMAIN.test(name)) {
+        errs.push(
+          "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
+        );
+      }
+      break;
+    case "pathSegment":
+      if (name === "." || name === "..") errs.push(`may not be '${name}'`);
+      for (const bad of ["/", "%"]) if (name.includes(bad)) errs.push(`may not contain '${bad}'`);
+      break;
+  }
+  return errs;
+}
+
+// ---- schema validation ---------------------------------------------------------------------------
+
+type Validatable = { validate(): void };
+const MODELS: Record<string, (data: KubeObject) => Validatable> = {
+  Namespace: (d) => new Namespace(d as never),
+  Pod: (d) => new Pod(d as never),
+  Service: (d) => new Service(d as never),
+  Secret: (d) => new Secret(d as never),
+  ConfigMap: (d) => new ConfigMap(d as never),
+  Event: (d) => new Event(d as never),
+  Deployment: (d) => new Deployment(d as never),
+  ReplicaSet: (d) => new ReplicaSet(d as never),
+  HorizontalPodAutoscaler: (d) => new HorizontalPodAutoscaler(d as never),
+  PodDisruptionBudget: (d) => new PodDisruptionBudget(d as never),
+  Ingress: (d) => new Ingress(d as never),
+  Lease: (d) => new Lease(d as never),
+  Gateway: (d) => new Gateway(d as never),
+  HTTPRoute: (d) => new HTTPRoute(d as never),
+};
+
+interface AjvError {
+  instancePath: string;
+  keyword: string;
+  params: Record<string, unknown>;
+  message?: string;
+  data?: unknown;
+}
+
+function isAjvErrorList(x: unknown): x is AjvError[] {
+  return Array.isArray(x) && x.every((e) => e !== null && typeof e === "object" && "instancePath" in e);
+}
+
+/** "/spec/template/spec/containers/0/image" → "spec.template.spec.containers[0].image" */
+export function fieldPath(pointer: string): string {
+  let out = "";
+  for (const raw of pointer.split("/").slice(1)) {
+    const seg = raw.replaceAll("~1", "/").replaceAll("~0", "~");
+    if (/^\d+$/.test(seg)) out += `[${seg}]`;
+    else out += out === "" ? seg : `.${seg}`;
+  }
+  return out;
+}
+
+/** Go's `%v`-ish rendering the API server uses in `Invalid value: ...`. */
+export function showValue(v: unknown): string {
+  if (typeof v === "string") return JSON.stringify(v);
+  if (v === null || v === undefined) return "null";
+  if (typeof v === "object") return JSON.stringify(v);
+  return String(v);
+}
+
+function jsonType(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "array";
+  if (typeof v === "number") return "number";
+  if (typeof v === "object") return "object";
+  return typeof v;
+}
+
+function valueAt(obj: unknown, pointer: string): unknown {
+  let cur = obj;
+  for (const raw of pointer.split("/").slice(1)) {
+    if (cur === null || typeof cur !== "object") return undefined;
+    cur = (cur as Record<string, unknown>)[raw.replaceAll("~1", "/").replaceAll("~0", "~")];
+  }
+  return cur;
+}
+
+function schemaErrors(k: ResourceKind, obj: KubeObject): AjvError[] {
+  const make = MODELS[k.kind];
+  if (make === undefined) return [];
+  try {
+    make(obj).validate();
+    return [];
+  } catch (err) {
+    const errors = (err as { errors?: unknown }).errors;
+    if (isAjvErrorList(errors)) return errors;
+    throw err;
+  }
+}
+
+function schemaCause(obj: KubeObject, e: AjvError): StatusCause {
+  const missing = typeof e.params.missingProperty === "string" ? e.params.missingProperty : undefined;
+  const pointer = missing ? `${e.instancePath}/${missing}` : e.instancePath;
+  const field = fieldPath(pointer);
+  const value = e.data !== undefined ? e.data : valueAt(obj, pointer);
+  switch (e.keyword) {
+    case "required":
+      return { reason: "FieldValueRequired", message: "Required value", field };
+    case "enum": {
+      const allowed = Array.isArray(e.params.allowedValues) ? e.params.allowedValues : [];
+      return {
+        reason: "FieldValueNotSupported",
+        message: `Unsupported value: ${showValue(value)}: supported values: ${allowed.map(showValue).join(", ")}`,
+        field,
+      };
+    }
+    case "type":
+      return {
+        reason: "FieldValueTypeInvalid",
+        message: `Invalid value: ${showValue(jsonType(value))}: ${field} in body must be of type ${String(e.params.type)}: ${showValue(jsonType(value))}`,
+        field,
+      };
+    case "maxItems":
+      return {
+        reason: "FieldValueTooMany",
+        message: `Too many: ${Array.isArray(value) ? value.length : "?"}: must have at most ${String(e.params.limit)} items`,
+        field,
+      };
+    case "pattern":
+      return {
+        reason: "FieldValueInvalid",
+        message: `Invalid value: ${showValue(value)}: ${field} in body should match '${String(e.params.pattern)}'`,
+        field,
+      };
+    case "minimum":
+    case "maximum":
+      return {
+        reason: "FieldValueInvalid",
+        message: `Invalid value: ${showValue(value)}: ${field} in body should be ${e.keyword === "minimum" ? "greater" : "less"} than or equal to ${String(e.params.limit)}`,
+        field,
+      };
+    default:
+      return {
+        reason: "FieldValueInvalid",
+        message: `Invalid value: ${showValue(value)}: ${e.message ?? e.keyword}`,
+        field,
+      };
+  }
+}
+
+// ---- the validation entry point ------------------------------------------------------------------
+
+/**
+ * Validates a fully defaulted object about to be stored (`old` on updates). Throws the `Status` the
+ * real server returns: 400 when a built-in kind's JSON cannot even be decoded into its Go type (wrong
+ * JSON type), 422 Invalid with one cause per field otherwise.
+ */
+export function validateObject(k: ResourceKind, obj: KubeObject, old: KubeObject | undefined): void {
+  const name = obj.metadata.name ?? "";
+  const errors = schemaErrors(k, obj).filter((e) => e.keyword !== "oneOf" && e.keyword !== "if");
+  const typeErrors = errors.filter((e) => e.keyword === "type");
+  if (!k.custom && typeErrors.length > 0) {
+    const e = typeErrors[0] as AjvError;
+    const value = e.data !== undefined ? e.data : valueAt(obj, e.instancePath);
+    throw new ApiError({
+      code: 400,
+      reason: "BadRequest",
+      message: `${k.kind} in version "${k.version}" cannot be handled as a ${k.kind}: json: cannot unmarshal ${jsonType(value)} into Go struct field ${goField(k, e.instancePath)} of type ${goType(e)}`,
+    });
+  }
+  const causes: StatusCause[] = [];
+  if (name === "") {
+    causes.push({
+      reason: "FieldValueRequired",
+      message: "Required value: name or generateName is required",
+      field: "metadata.name",
+    });
+  } else {
+    for (const msg of nameErrors(k.nameRule, name)) {
+      causes.push({
+        reason: "FieldValueInvalid",
+        message: `Invalid value: ${showValue(name)}: ${msg}`,
+        field: "metadata.name",
+      });
+    }
+  }
+  causes.push(...metadataCauses(obj));
+  const seen = new Set<string>();
+  for (const e of errors) {
+    const c = schemaCause(obj, e);
+    const id = `${c.field}|${c.message}`;
+    if (!seen.has(id)) {
+      seen.add(id);
+      causes.push(c);
+    }
+  }
+  causes.push(...kindCauses(k, obj, old));
+  if (causes.length > 0) throw invalid(k, name, causes);
+}
+
+function goField(k: ResourceKind, pointer: string): string {
+  const segs = pointer.split("/").slice(1);
+  let shape: Shape | undefined = shapeOf(k);
+  let owner = CLIENT_TYPE[k.kind] ?? k.kind;
+  const path: string[] = [];
+  for (const seg of segs) {
+    if (shape?.type === "list") {
+      shape = shape.item;
+      continue;
+    }
+    if (shape?.type === "struct") {
+      owner = shape.name;
+      shape = shape.fields().get(seg);
+      path.push(seg);
+    } else if (shape?.type === "map") {
+      shape = shape.value;
+      path.push(seg);
+    }
+  }
+  return `${owner.replace(/^(Core)?V\d+(beta\d+|alpha\d+)?/, "")}.${path.join(".")}`;
+}
+
+function goType(e: AjvError): string {
+  const t = String(e.params.type);
+  return t === "integer"
+    ? "int32"
+    : t === "object"
+      ? "struct"
+      : t === "array"
+        ? "slice"
+        : t === "boolean"
+          ? "bool"
+          : t;
+}
+
+const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+const QUALIFIED_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
+
+function labelCauses(labels: unknown, field: string): StatusCause[] {
+  if (labels === null || typeof labels !== "object") return [];
+  const out: StatusCause[] = [];
+  for (const [key, value] of Object.entries(labels as Record<string, unknown>)) {
+    const slash = key.indexOf("/");
+    const namePart = slash >= 0 ? key.slice(slash + 1) : key;
+    const prefix = slash >= 0 ? key.slice(0, slash) : undefined;
+    if (
+      namePart.length === 0 ||
+      namePart.length > 63 ||
+      !QUALIFIED_NAME.test(namePart) ||
+      (prefix !== undefined && !DNS1123_SUBDOMAIN.test(prefix))
+    ) {
+      out.push({
+        reason: "FieldValueInvalid",
+        message: `Invalid value: ${showValue(key)}: name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')`,
+        field,
+      });
+    }
+    if (typeof value === "string" && (value.length > 63 || !LABEL_VALUE.test(value))) {
+      out.push({
+        reason: "FieldValueInvalid",
+        message: `Invalid value: ${showValue(value)}: a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')`,
+        field,
+      });
+    }
+  }
+  return out;
+}
+
+function metadataCauses(obj: KubeObject): StatusCause[] {
+  return labelCauses(obj.metadata.labels, "metadata.labels");
+}
+
+type Rec = Record<string, unknown>;
+const rec = (v: unknown): Rec => (v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Rec) : {});
+const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+
+function podSpecCauses(spec: Rec, at: string, restartAlways: boolean): StatusCause[] {
+  const out: StatusCause[] = [];
+  const containers = arr(spec.containers);
+  if (containers.length === 0) {
+    out.push({ reason: "FieldValueRequired", message: "Required value", field: `${at}.containers` });
+  }
+  const names = new Set<string>();
+  containers.forEach((raw, i) => {
+    const c = rec(raw);
+    const cAt = `${at}.containers[${i}]`;
+    const name = typeof c.name === "string" ? c.name : "";
+    if (name === "")
+      out.push({ reason: "FieldValueRequired", message: "Required value", field: `${cAt}.name` });
+    else {
+      for (const msg of nameErrors("dns1123Label", name)) {
+        out.push({
+          reason: "FieldValueInvalid",
+          message: `Invalid value: ${showValue(name)}: ${msg}`,
+          field: `${cAt}.name`,
+        });
+      }
+      if (names.has(name))
+        out.push({
+          reason: "FieldValueDuplicate",
+          message: `Duplicate value: ${showValue(name)}`,
+          field: `${cAt}.name`,
+        });
+      names.add(name);
+    }
+    if (typeof c.image !== "string" || c.image.trim() === "") {
+      out.push({ reason: "FieldValueRequired", message: "Required value", field: `${cAt}.image` });
+    }
+    arr(c.ports).forEach((p, j) => {
+      const port = rec(p).containerPort;
+      if (typeof port === "number" && (port < 1 || port > 65535)) {
+        out.push({
+          reason: "FieldValueInvalid",
+          message: `Invalid value: ${port}: must be between 1 and 65535, inclusive`,
+          field: `${cAt}.ports[${j}].containerPort`,
+        });
+      }
+    });
+  });
+  if (restartAlways && spec.restartPolicy !== undefined && spec.restartPolicy !== "Always") {
+    out.push({
+      reason: "FieldValueNotSupported",
+      message: `Unsupported value: ${showValue(spec.restartPolicy)}: supported values: "Always"`,
+      field: `${at}.restartPolicy`,
+    });
+  }
+  return out;
+}
+
+function workloadCauses(k: ResourceKind, obj: KubeObject, old: KubeObject | undefined): StatusCause[] {
+  const out: StatusCause[] = [];
+  const spec = rec(obj.spec);
+  if (typeof spec.replicas === "number" && spec.replicas < 0) {
+    out.push({
+      reason: "FieldValueInvalid",
+      message: `Invalid value: ${spec.replicas}: must be greater than or equal to 0`,
+      field: "spec.replicas",
+    });
+  }
+  const selector = spec.selector;
+  const template = rec(spec.template);
+  const templateLabels = rec(rec(template.metadata).labels) as Record<string, string>;
+  if (selector === undefined || selector === null) {
+    out.push({ reason: "FieldValueRequired", message: "Required value", field: "spec.selector" });
+  } else {
+    const sel = rec(selector);
+    if (Object.keys(rec(sel.matchLabels)).length === 0 && arr(sel.matchExpressions).length === 0) {
+      out.push({
+        reason: "FieldValueInvalid",
+        message: `Invalid value: ${showValue(sel)}: empty selector is invalid for deployment`,
+        field: "spec.selector",
+      });
+    } else if (!matchesStructuredSelector(sel, templateLabels)) {
+      out.push({
+        reason: "FieldValueInvalid",
+        message: `Invalid value: ${showValue(templateLabels)}: \`selector\` does not match template \`labels\``,
+        field: "spec.template.metadata.labels",
+      });
+    }
+    if (old !== undefined && !deepEqual(rec(old.spec).selector, selector)) {
+      out.push({
+        reason: "FieldValueInvalid",
+        message: `Invalid value: ${showValue(sel)}: field is immutable`,
+        field: "spec.selector",
+      });
+    }
+  }
+  out.push(...labelCauses(rec(template.metadata).labels, "spec.template.metadata.labels"));
+  out.push(...podSpecCauses(rec(template.spec), "spec.template.spec", true));
+  if (k.kind === "Deployment") {
+    const strategy = rec(spec.strategy);
+    if (strategy.type === "Recreate" && strategy.rollingUpdate !== undefined) {
+      out.push({
+        reason: "FieldValueForbidden",
+        message: "Forbidden: may not be specified when strategy `type` is 'Recreate'",
+        field: "spec.strategy.rollingUpdate",
+      });
+    }
+    const ru = rec(strategy.rollingUpdate);
+    if (isZero(ru.maxSurge) && isZero(ru.maxUnavailable) && strategy.type === "RollingUpdate") {
+      out.push({
+        reason: "FieldValueInvalid",
+        message: `Invalid value: ${showValue(ru.maxUnavailable)}: may not be 0 when \`maxSurge\` is 0`,
+        field: "spec.strategy.rollingUpdate.maxUnavailable",
+      });
+    }
+  }
+  return out;
+}
+
+function isZero(v: unknown): boolean {
+  return v === 0 || v === "0%" || v === "0";
+}
+
+function kindCauses(k: ResourceKind, obj: KubeObject, old: KubeObject | undefined): StatusCause[] {
+  const spec = rec(obj.spec);
+  switch (k.kind) {
+    case "Deployment":
+    case "ReplicaSet":
+      return workloadCauses(k, obj, old);
+    case "Pod": {
+      const out = podSpecCauses(spec, "spec", false);
+      if (old !== undefined && !deepEqual(withoutImages(old.spec), withoutImages(obj.spec))) {
+        out.push({
+          reason: "FieldValueForbidden",
+          message:
+            "Forbidden: pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)",
+          field: "spec",
+        });
+      }
+      return out;
+    }
+    case "Service": {
+      const out: StatusCause[] = [];
+      const ports = arr(spec.ports);
+      const headless = spec.clusterIP === "None" || spec.type === "ExternalName";
+      if (ports.length === 0 && !headless)
+        out.push({ reason: "FieldValueRequired", message: "Required value", field: "spec.ports" });
+      ports.forEach((p, i) => {
+        const port = rec(p);
+        if (ports.length > 1 && (typeof port.name !== "string" || port.name === "")) {
+          out.push({
+            reason: "FieldValueRequired",
+            message: "Required value",
+            field: `spec.ports[${i}].name`,
+          });
+        }
+        if (typeof port.port === "number" && (port.port < 1 || port.port > 65535)) {
+          out.push({
+            reason: "FieldValueInvalid",
+            message: `Invalid value: ${port.port}: must be between 1 and 65535, inclusive`,
+            field: `spec.ports[${i}].port`,
+          });
+        }
+      });
+      if (old !== undefined) {
+        const was = rec(old.spec).clusterIP;
+        if (was !== undefined && spec.clusterIP !== was) {
+          out.push({
+            reason: "FieldValueInvalid",
+            message: `Invalid value: ${showValue(spec.clusterIP)}: field is immutable`,
+            field: "spec.clusterIPs[0]",
+          });
+        }
+      }
+      out.push(...labelCauses(spec.selector, "spec.selector"));
+      return out;
+    }
+    case "HorizontalPodAutoscaler": {
+      const out: StatusCause[] = [];
+      const min = typeof spec.minReplicas === "number" ? spec.minReplicas : 1;
+      if (typeof spec.maxReplicas === "number" && spec.maxReplicas < 1) {
+        out.push({
+          reason: "FieldValueInvalid",
+          message: `Invalid value: ${spec.maxReplicas}: must be greater than or equal to 1`,
+          field: "spec.maxReplicas",
+        });
+      }
+      if (typeof spec.maxReplicas === "number" && spec.maxReplicas < min) {
+        out.push({
+          reason: "FieldValueInvalid",
+          message: `Invalid value: ${spec.maxReplicas}: must be greater than or equal to \`minReplicas\``,
+          field: "spec.maxReplicas",
+        });
+      }
+      return out;
+    }
+    case "PodDisruptionBudget":
+      if (spec.minAvailable !== undefined && spec.maxUnavailable !== undefined) {
+        return [
+          {
+            reason: "FieldValueInvalid",
+            message: `Invalid value: ${showValue(spec)}: minAvailable and maxUnavailable cannot be both set`,
+            field: "spec",
+          },
+        ];
+      }
+      return [];
+    case "ConfigMap":
+    case "Secret": {
+      const out: StatusCause[] = [];
+      for (const field of ["data", "binaryData"]) {
+        for (const key of Object.keys(rec(obj[field]))) {
+          if (!/^[-._a-zA-Z0-9]+$/.test(key) || key.length > 253) {
+            out.push({
+              reason: "FieldValueInvalid",
+              message: `Invalid value: ${showValue(key)}: a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')`,
+              field: `${field}[${key}]`,
+            });
+          }
+        }
+      }
+      return out;
+    }
+    default:
+      return [];
+  }
+}
+
+function withoutImages(spec: unknown): unknown {
+  const copy = structuredClone(rec(spec));
+  for (const list of ["containers", "initContainers"]) {
+    for (const c of arr(copy[list])) delete rec(c).image;
+  }
+  delete copy.activeDeadlineSeconds;
+  delete copy.tolerations;
+  return copy;
+}
+
+// ---- defaulting ------------------------------------------------------------------------------------
+
+function setDefault(o: Rec, key: string, value: unknown): void {
+  if (o[key] === undefined || o[key] === null) o[key] = value;
+}
+
+function defaultContainer(c: Rec): void {
+  const image = typeof c.image === "string" ? c.image : "";
+  const lastSegment = image.slice(image.lastIndexOf("/") + 1);
+  const tagged = lastSegment.includes(":") && !lastSegment.endsWith(":latest");
+  setDefault(c, "imagePullPolicy", image.includes("@") || tagged ? "IfNotPresent" : "Always");
+  setDefault(c, "terminationMessagePath", "/dev/termination-log");
+  setDefault(c, "terminationMessagePolicy", "File");
+  setDefault(c, "resources", {});
+  for (const p of arr(c.ports)) setDefault(rec(p), "protocol", "TCP");
+}
+
+function defaultPodSpec(spec: Rec): void {
+  setDefault(spec, "restartPolicy", "Always");
+  setDefault(spec, "terminationGracePeriodSeconds", 30);
+  setDefault(spec, "dnsPolicy", "ClusterFirst");
+  setDefault(spec, "schedulerName", "default-scheduler");
+  setDefault(spec, "securityContext", {});
+  for (const list of ["containers", "initContainers"])
+    for (const c of arr(spec[list])) defaultContainer(rec(c));
+}
+
+function defaultFromSchema(schema: JsonSchema, value: unknown): void {
+  if (value === null || typeof value !== "object") return;
+  if (Array.isArray(value)) {
+    if (schema.items) for (const v of value) defaultFromSchema(schema.items, v);
+    return;
+  }
+  const o = value as Rec;
+  for (const [key, sub] of Object.entries(schema.properties ?? {})) {
+    if (o[key] === undefined && sub.default !== undefined) o[key] = structuredClone(sub.default);
+    if (o[key] !== undefined) defaultFromSchema(sub, o[key]);
+  }
+}
+
+/** The defaults the real API server fills in on every write (so later diffs and SSA see them). */
+export function applyDefaults(k: ResourceKind, obj: KubeObject, old: KubeObject | undefined): void {
+  const spec = obj.spec === undefined ? undefined : rec(obj.spec);
+  switch (k.kind) {
+    case "Namespace":
+      obj.metadata.labels = { ...obj.metadata.labels, "kubernetes.io/metadata.name": obj.metadata.name };
+      obj.spec = { finalizers: ["kubernetes"], ...rec(obj.spec) };
+      break;
+    case "Deployment":
+      if (spec) {
+        setDefault(spec, "replicas", 1);
+        setDefault(spec, "revisionHistoryLimit", 10);
+        setDefault(spec, "progressDeadlineSeconds", 600);
+        setDefault(spec, "strategy", {});
+        const strategy = rec(spec.strategy);
+        setDefault(strategy, "type", "RollingUpdate");
+        if (strategy.type === "RollingUpdate") {
+          setDefault(strategy, "rollingUpdate", {});
+          const ru = rec(strategy.rollingUpdate);
+          setDefault(ru, "maxUnavailable", "25%");
+          setDefault(ru, "maxSurge", "25%");
+        }
+        defaultPodSpec(rec(rec(spec.template).spec));
+      }
+      break;
+    case "ReplicaSet":
+      if (spec) {
+        setDefault(spec, "replicas", 1);
+        defaultPodSpec(rec(rec(spec.template).spec));
+      }
+      break;
+    case "Pod":
+      if (spec) defaultPodSpec(spec);
+      if (old === undefined) obj.status = { phase: "Pending", qosClass: "BestEffort", ...rec(obj.status) };
+      break;
+    case "Service":
+      if (spec) {
+        setDefault(spec, "type", "ClusterIP");
+        setDefault(spec, "sessionAffinity", "None");
+        if (spec.type !== "ExternalName") {
+          setDefault(spec, "ipFamilies", ["IPv4"]);
+          setDefault(spec, "ipFamilyPolicy", "SingleStack");
+          setDefault(spec, "internalTrafficPolicy", "Cluster");
+        }
+        for (const p of arr(spec.ports)) {
+          const port = rec(p);
+          setDefault(port, "protocol", "TCP");
+          setDefault(port, "targetPort", port.port);
+        }
+        const was = old === undefined ? undefined : rec(old.spec);
+        if (was?.clusterIP !== undefined && spec.clusterIP === undefined) {
+          spec.clusterIP = was.clusterIP;
+          spec.clusterIPs = was.clusterIPs;
+        }
+      }
+      if (obj.status === undefined) obj.status = { loadBalancer: {} };
+      break;
+    case "Secret": {
+      setDefault(obj as Rec, "type", "Opaque");
+      // stringData is write-only: the server folds it into data and never stores it.
+      const stringData = rec(obj.stringData);
+      if (obj.stringData !== undefined) {
+        const data = rec(obj.data);
+        for (const [key, v] of Object.entries(stringData))
+          data[key] = Buffer.from(String(v)).toString("base64");
+        obj.data = data;
+        delete obj.stringData;
+      }
+      break;
+    }
+    case "HorizontalPodAutoscaler":
+      if (spec) setDefault(spec, "minReplicas", 1);
+      break;
+    case "Gateway":
+    case "HTTPRoute":
+      defaultFromSchema(crdSchema(k), obj);
+      break;
+  }
+}
