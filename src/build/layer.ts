@@ -71,8 +71,9 @@ class Measure extends Transform {
   }
 }
 
-async function writeTar(pack: tar.Pack, entries: readonly LayerEntry[]): Promise<void> {
-  for (const e of entries) {
+/** Writes `entries` (normalised: parents added, sorted) into `pack`; the caller finalizes. */
+export async function packEntries(pack: tar.Pack, entries: readonly LayerEntry[]): Promise<void> {
+  for (const e of normaliseEntries(entries)) {
     const header: Partial<tar.Header> & { name: string } = {
       name: e.kind === "directory" ? `${e.name}/` : e.name,
       mode: e.mode,
@@ -94,7 +95,6 @@ async function writeTar(pack: tar.Pack, entries: readonly LayerEntry[]): Promise
     // A size mismatch (file changed while building) makes tar-stream fail the entry: no torn layers.
     await pipeline(createReadStream(e.absPath), sink);
   }
-  pack.finalize();
 }
 
 /** Writes the layer's blob to `file`; returns its descriptor. */
@@ -103,7 +103,7 @@ export async function writeLayerBlob(entries: readonly LayerEntry[], file: strin
   const tarMeasure = new Measure();
   const blobMeasure = new Measure();
   const tmp = `${file}.partial`;
-  const producing = writeTar(pack, normaliseEntries(entries));
+  const producing = packEntries(pack, entries).then(() => pack.finalize());
   const consuming = pipeline(pack, tarMeasure, new StoredGzip(), blobMeasure, createWriteStream(tmp));
   try {
     await Promise.all([producing, consuming]);

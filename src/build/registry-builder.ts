@@ -1,0 +1,286 @@
+// The daemonless builder: assembles a version image from the base image's manifest and config plus
+// our deterministic layers, and writes it through the OCI distribution API. Base layers are never
+// downloaded: the registry client mounts them across repositories or streams them registry to
+// registry. Blobs a repository already holds are never sent again (the client HEADs first), and
+// blobs pushed earlier in the run are offered as mount sources to the next endpoint.
+
+import { createHash } from "node:crypto";
+import { Readable } from "node:stream";
+import { buffer } from "node:stream/consumers";
+import type { Endpoint } from "../config/types.js";
+import {
+  encodeJson,
+  type SourceInfo,
+  type VersionLayer,
+  versionConfig,
+  versionManifest,
+} from "./image-config.js";
+import type { BuiltLayer } from "./layer.js";
+import type { BuildLog } from "./log.js";
+import {
+  type Descriptor,
+  type ImageConfig,
+  ImageFormatError,
+  type ImageManifest,
+  isRunnablePlatform,
+  MANIFEST_ACCEPT,
+  MediaType,
+  type Platform,
+  parseImageConfig,
+  parseManifest,
+  platformString,
+} from "./oci.js";
+import type { BlobSpec, EnsureBlobResult, ImageName, RegistryClient } from "./registry/index.js";
+import { parseImageName } from "./registry/index.js";
+import type { EndpointImage, LayerPush, LayerRole } from "./result.js";
+
+interface Repo {
+  registry: string;
+  repository: string;
+}
+
+interface BasePlatformImage {
+  platform?: Platform;
+  manifest: ImageManifest;
+  manifestDigest: string;
+  config: ImageConfig;
+}
+
+interface ResolvedBase {
+  name: ImageName;
+  digest: string;
+  images: BasePlatformImage[];
+  multiPlatform: boolean;
+}
+
+/** A layer of ours with how it is described in the image's history. */
+export interface OwnLayer {
+  role: "code" | "files";
+  layer: BuiltLayer;
+  createdBy: string;
+}
+
+export interface RegistryBuildInput {
+  endpoint: Endpoint;
+  /** `<registry>/<repository>` the version image goes to. */
+  imageRepository: string;
+  tag: string;
+  layers: readonly OwnLayer[];
+  source: SourceInfo;
+}
+
+/** One per build run: remembers bases, and which repositories already hold which blobs. */
+export class RegistryBuilder {
+  private readonly bases = new Map<string, Promise<ResolvedBase>>();
+  private readonly ensured = new Map<string, Promise<EnsureBlobResult>>();
+  private readonly holders = new Map<string, Repo[]>();
+
+  constructor(
+    private readonly client: RegistryClient,
+    private readonly log: BuildLog,
+  ) {}
+
+  async build(input: RegistryBuildInput): Promise<EndpointImage> {
+    const base = await this.resolveBase(input.endpoint.image);
+    const target = parseImageName(input.imageRepository);
+    const repo: Repo = { registry: target.registry, repository: target.repository };
+    const pushes: LayerPush[] = [];
+    let manifestBytes = 0;
+
+    const builtImages: Array<{ descriptor: Descriptor; bytes: Buffer }> = [];
+    for (const image of base.images) {
+      const built = await this.pushPlatformImage(repo, base, image, input, pushes);
+      builtImages.push(built);
+    }
+
+    let top: { bytes: Buffer; digest: string; mediaType: string };
+    if (!base.multiPlatform) {
+      const only = builtImages[0];
+      if (only === undefined) throw new ImageFormatError(`${input.endpoint.image}: no image to build on`);
+      top = { bytes: only.bytes, digest: only.descriptor.digest, mediaType: MediaType.ociManifest };
+    } else {
+      for (const img of builtImages) {
+        await this.client.putManifest(
+          { ...repo, digest: img.descriptor.digest },
+          MediaType.ociManifest,
+          img.bytes,
+        );
+        manifestBytes += img.bytes.length;
+      }
+      const index = encodeJson({
+        schemaVersion: 2,
+        mediaType: MediaType.ociIndex,
+        manifests: builtImages.map((i) => i.descriptor),
+      });
+      top = { bytes: index.bytes, digest: index.digest, mediaType: MediaType.ociIndex };
+    }
+    await this.client.putManifest({ ...repo, tag: input.tag }, top.mediaType, top.bytes);
+    manifestBytes += top.bytes.length;
+
+    const blobBytes = pushes.reduce((n, p) => n + p.uploadedBytes, 0);
+    const layerBytes = pushes.filter((p) => p.role !== "config").reduce((n, p) => n + p.uploadedBytes, 0);
+    const repository = input.imageRepository;
+    this.log.info(
+      `${input.endpoint.name}: ${repository}:${input.tag} → ${top.digest} (${formatBytes(blobBytes + manifestBytes)} uploaded)`,
+    );
+    return {
+      endpoint: input.endpoint.name,
+      repository,
+      tag: input.tag,
+      digest: top.digest,
+      reference: `${repository}@${top.digest}`,
+      mediaType: top.mediaType,
+      platforms: base.images.map((i) =>
+        i.platform ? platformString(i.platform) : platformOfConfig(i.config),
+      ),
+      uploadedBytes: blobBytes + manifestBytes,
+      layerBytesUploaded: layerBytes,
+      blobs: pushes,
+      builder: "registry",
+    };
+  }
+
+  private async pushPlatformImage(
+    repo: Repo,
+    base: ResolvedBase,
+    image: BasePlatformImage,
+    input: RegistryBuildInput,
+    pushes: LayerPush[],
+  ): Promise<{ descriptor: Descriptor; bytes: Buffer }> {
+    const baseRepo: Repo = { registry: base.name.registry, repository: base.name.repository };
+    const ownLayers: VersionLayer[] = input.layers.map((l) => ({
+      diffId: l.layer.diffId,
+      createdBy: l.createdBy,
+    }));
+    const config = encodeJson(
+      versionConfig(image.config, { endpoint: input.endpoint, layers: ownLayers, source: input.source }),
+    );
+    const ownDescriptors: Descriptor[] = input.layers.map((l) => ({
+      mediaType: l.layer.mediaType,
+      digest: l.layer.digest,
+      size: l.layer.size,
+    }));
+
+    // Base layers first (mounts are cheap), ours next, the config last: a manifest may only name
+    // blobs the repository holds.
+    const baseBlobs = image.manifest.layers.map((d) =>
+      this.ensure(repo, "base", { digest: d.digest, size: d.size, sources: [baseRepo] }, pushes),
+    );
+    const ownBlobs = input.layers.map((l) =>
+      this.ensure(
+        repo,
+        l.role,
+        {
+          digest: l.layer.digest,
+          size: l.layer.size,
+          open: (offset) => l.layer.open(offset),
+          sources: this.holdersOf(l.layer.digest),
+        },
+        pushes,
+      ),
+    );
+    await Promise.all([...baseBlobs, ...ownBlobs]);
+    await this.ensure(
+      repo,
+      "config",
+      { digest: config.digest, size: config.size, open: () => Readable.from([config.bytes]) },
+      pushes,
+    );
+
+    const manifest = encodeJson(
+      versionManifest({
+        base: image.manifest,
+        baseName: input.endpoint.image,
+        baseDigest: image.manifestDigest,
+        config,
+        layers: ownDescriptors,
+        source: input.source,
+      }),
+    );
+    const descriptor: Descriptor = {
+      mediaType: MediaType.ociManifest,
+      digest: manifest.digest,
+      size: manifest.size,
+    };
+    if (image.platform !== undefined) descriptor.platform = image.platform;
+    return { descriptor, bytes: manifest.bytes };
+  }
+
+  private holdersOf(digest: string): Repo[] {
+    return [...(this.holders.get(digest) ?? [])];
+  }
+
+  /** Each (repository, blob) is ensured once per run; later requests report it as present. */
+  private async ensure(repo: Repo, role: LayerRole, blob: BlobSpec, pushes: LayerPush[]): Promise<void> {
+    const key = `${repo.registry}/${repo.repository}@${blob.digest}`;
+    const earlier = this.ensured.get(key);
+    if (earlier !== undefined) {
+      await earlier;
+      pushes.push({ role, digest: blob.digest, size: blob.size, how: "present", uploadedBytes: 0 });
+      return;
+    }
+    const p = this.client.ensureBlob(repo, blob);
+    this.ensured.set(key, p);
+    p.catch(() => this.ensured.delete(key));
+    const r = await p;
+    pushes.push({ role, digest: blob.digest, size: blob.size, how: r.how, uploadedBytes: r.uploadedBytes });
+    const list = this.holders.get(blob.digest) ?? [];
+    if (!list.some((x) => x.registry === repo.registry && x.repository === repo.repository)) list.push(repo);
+    this.holders.set(blob.digest, list);
+  }
+
+  private resolveBase(ref: string): Promise<ResolvedBase> {
+    let p = this.bases.get(ref);
+    if (p === undefined) {
+      p = this.fetchBase(ref);
+      this.bases.set(ref, p);
+      p.catch(() => this.bases.delete(ref));
+    }
+    return p;
+  }
+
+  private async fetchBase(ref: string): Promise<ResolvedBase> {
+    const name = parseImageName(ref);
+    const top = await this.client.getManifest(name, MANIFEST_ACCEPT);
+    const parsed = parseManifest(top.json, top.mediaType, ref);
+    if (parsed.kind === "image") {
+      const config = await this.fetchConfig(name, parsed.manifest.config, ref);
+      return {
+        name,
+        digest: top.digest,
+        multiPlatform: false,
+        images: [{ manifest: parsed.manifest, manifestDigest: top.digest, config }],
+      };
+    }
+    const images: BasePlatformImage[] = [];
+    for (const d of parsed.index.manifests) {
+      if (!isRunnablePlatform(d.platform)) continue;
+      const at: ImageName = { registry: name.registry, repository: name.repository, digest: d.digest };
+      const m = await this.client.getManifest(at, MANIFEST_ACCEPT);
+      const inner = parseManifest(m.json, m.mediaType, `${ref}@${d.digest}`);
+      if (inner.kind !== "image") throw new ImageFormatError(`${ref}: nested index at ${d.digest}`);
+      const config = await this.fetchConfig(name, inner.manifest.config, ref);
+      images.push({ platform: d.platform, manifest: inner.manifest, manifestDigest: m.digest, config });
+    }
+    if (images.length === 0) throw new ImageFormatError(`${ref}: the index lists no runnable platform`);
+    return { name, digest: top.digest, multiPlatform: true, images };
+  }
+
+  private async fetchConfig(name: ImageName, d: Descriptor, ref: string): Promise<ImageConfig> {
+    const stream = await this.client.getBlob(name.registry, name.repository, d.digest);
+    const bytes = await buffer(stream as AsyncIterable<Buffer>);
+    const actual = `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
+    if (actual !== d.digest) throw new ImageFormatError(`${ref}: config blob digest ${actual} ≠ ${d.digest}`);
+    return parseImageConfig(JSON.parse(bytes.toString("utf8")), `${ref} config`);
+  }
+}
+
+function platformOfConfig(c: ImageConfig): string {
+  return `${c.os}/${c.architecture}`;
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}
