@@ -31,7 +31,7 @@ import {
   platformString,
 } from "./oci.js";
 import type { BlobSpec, EnsureBlobResult, ImageName, RegistryClient } from "./registry/index.js";
-import { parseImageName } from "./registry/index.js";
+import { parseImageName, RegistryError } from "./registry/index.js";
 import type { EndpointImage, LayerPush, LayerRole } from "./result.js";
 
 interface Repo {
@@ -114,8 +114,12 @@ export class RegistryBuilder {
       });
       top = { bytes: index.bytes, digest: index.digest, mediaType: MediaType.ociIndex };
     }
-    await this.client.putManifest({ ...repo, tag: input.tag }, top.mediaType, top.bytes);
-    manifestBytes += top.bytes.length;
+    manifestBytes += await this.putManifestIfNew(
+      { ...repo, tag: input.tag },
+      top.mediaType,
+      top.bytes,
+      top.digest,
+    );
 
     const blobBytes = pushes.reduce((n, p) => n + p.uploadedBytes, 0);
     const layerBytes = pushes.filter((p) => p.role !== "config").reduce((n, p) => n + p.uploadedBytes, 0);
@@ -204,6 +208,26 @@ export class RegistryBuilder {
     };
     if (image.platform !== undefined) descriptor.platform = image.platform;
     return { descriptor, bytes: manifest.bytes };
+  }
+
+  /**
+   * Puts a manifest unless the reference already resolves to exactly these bytes, so rebuilding an
+   * unchanged version sends nothing at all. Returns the bytes sent.
+   */
+  private async putManifestIfNew(
+    image: ImageName,
+    mediaType: string,
+    bytes: Buffer,
+    digest: string,
+  ): Promise<number> {
+    try {
+      if ((await this.client.getManifest(image, [mediaType])).digest === digest) return 0;
+    } catch (e) {
+      // Unknown tag or repository (or any other refusal to read): the PUT below is the real test.
+      if (!(e instanceof RegistryError)) throw e;
+    }
+    await this.client.putManifest(image, mediaType, bytes);
+    return bytes.length;
   }
 
   private holdersOf(digest: string): Repo[] {
