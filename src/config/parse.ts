@@ -445,6 +445,10 @@ export function parseConfig(input: Uint8Array | string, file: string): ParseResu
   const c = new Collector(source);
   const root = source.doc.contents as Node | null;
 
+  if (root === null || (isScalar(root) && root.value === null)) {
+    c.at(root, "config file has no entries (only comments?): expected a list such as '- endpoint: …'");
+    return { problems: c.problems };
+  }
   if (!isSeq(root)) {
     const got = isMap(root) ? "a mapping" : "a single value";
     c.at(root, `the config must be a list of entries such as '- endpoint: …', got ${got}`);
@@ -477,7 +481,9 @@ export function parseConfig(input: Uint8Array | string, file: string): ParseResu
     const pair = entry.items[0] as Pair;
     const keyNode = pair.key as Node;
     const kind = kinds[0] ?? "";
-    const valueNode = (pair.value as Node | null) ?? keyNode;
+    // `endpoint:` with nothing after it has an empty value node at the end of the line; the key is where to point.
+    const valueNode =
+      pair.value && !(isScalar(pair.value) && pair.value.value === null) ? (pair.value as Node) : keyNode;
     if (IGNORED_KINDS.has(kind)) return;
     if (kind !== "endpoint" && kind !== "deployment") {
       const hint = didYouMean(kind, KNOWN_KINDS);
@@ -488,7 +494,7 @@ export function parseConfig(input: Uint8Array | string, file: string): ParseResu
       );
       return;
     }
-    const plain = toPlain(source, valueNode);
+    const plain = valueNode === keyNode ? ({ ok: true, value: null } as const) : toPlain(source, valueNode);
     if (!plain.ok) {
       c.problems.push(plain.problem);
       return;

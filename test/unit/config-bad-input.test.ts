@@ -1,0 +1,413 @@
+// Every malformed config is refused with the expected message at the expected place.
+import { describe, expect, it } from "vitest";
+import { formatProblem } from "../../src/config/errors.js";
+import { parseConfig } from "../../src/config/parse.js";
+
+const ok = ["- endpoint:", "    name: good-one", "    image: python:3.11", "    wsgi: app"];
+
+interface Case {
+  name: string;
+  input: string | Uint8Array;
+  line: number;
+  column: number;
+  message: string | RegExp;
+}
+
+const lines = (...l: string[]) => `${l.join("\n")}\n`;
+
+const cases: Case[] = [
+  {
+    name: "YAML: unclosed flow mapping",
+    input: lines("- endpoint: {name: a, image: b"),
+    line: 2,
+    column: 1,
+    message: /YAML syntax: .*flow/i,
+  },
+  {
+    name: "YAML: tab indentation",
+    input: lines("- endpoint:", "\tname: a"),
+    line: 2,
+    column: 1,
+    message: /YAML syntax: .*tab/i,
+  },
+  {
+    name: "YAML: duplicate key",
+    input: lines(...ok, "    image: other"),
+    line: 5,
+    column: 5,
+    message: "YAML syntax: Map keys must be unique",
+  },
+  { name: "empty file", input: "", line: 1, column: 1, message: "config file is empty" },
+  {
+    name: "only comments",
+    input: lines("# nothing here", "# yet"),
+    line: 1,
+    column: 1,
+    message: "config file has no entries",
+  },
+  {
+    name: "top level is a mapping",
+    input: lines("endpoint:", "  name: a"),
+    line: 1,
+    column: 1,
+    message: "the config must be a list of entries such as '- endpoint: …', got a mapping",
+  },
+  { name: "top level is a scalar", input: lines("hello"), line: 1, column: 1, message: "got a single value" },
+  {
+    name: "entry is a bare word",
+    input: lines("- endpoint"),
+    line: 1,
+    column: 3,
+    message: "entry #1 must be a mapping with one key",
+  },
+  {
+    name: "entry with two kinds",
+    input: lines("- endpoint: {name: ab, image: x, wsgi: app}", "  step: {name: s}"),
+    line: 2,
+    column: 3,
+    message: "entry #1 has 2 keys (endpoint, step)",
+  },
+  {
+    name: "endpoint without settings",
+    input: lines("- endpoint:"),
+    line: 1,
+    column: 3,
+    message: "'endpoint' must be a mapping of its settings, got nothing",
+  },
+  {
+    name: "endpoint is a list",
+    input: lines("- endpoint:", "    - name: a"),
+    line: 2,
+    column: 5,
+    message: "'endpoint' must be a mapping of its settings, got a single value or list",
+  },
+  {
+    name: "missing image",
+    input: lines("- endpoint:", "    name: no-image", "    wsgi: app"),
+    line: 2,
+    column: 5,
+    message: "endpoint 'no-image': missing required key 'image'",
+  },
+  {
+    name: "missing name",
+    input: lines("- endpoint:", "    image: x", "    wsgi: app"),
+    line: 2,
+    column: 5,
+    message: "endpoint #1: missing required key 'name'",
+  },
+  {
+    name: "name with capital letter",
+    input: lines("- endpoint:", "    name: Server-endpoint", "    image: x", "    wsgi: app"),
+    line: 2,
+    column: 11,
+    message: "name 'Server-endpoint' is invalid: it must be lowercase, start with a letter",
+  },
+  {
+    name: "name starting with a digit",
+    input: lines("- endpoint:", "    name: 3-server-endpoint", "    image: x", "    wsgi: app"),
+    line: 2,
+    column: 11,
+    message: "name '3-server-endpoint' is invalid",
+  },
+  {
+    name: "name with @",
+    input: lines("- endpoint:", "    name: server@endpoint", "    image: x", "    wsgi: app"),
+    line: 2,
+    column: 11,
+    message: "name 'server@endpoint' is invalid",
+  },
+  {
+    name: "name with underscore",
+    input: lines("- endpoint:", "    name: wsgi_endpoint", "    image: x", "    wsgi: app"),
+    line: 2,
+    column: 11,
+    message: "name 'wsgi_endpoint' is invalid",
+  },
+  {
+    name: "name of one letter",
+    input: lines("- endpoint:", "    name: a", "    image: x", "    wsgi: app"),
+    line: 2,
+    column: 11,
+    message: "name 'a' is invalid",
+  },
+  {
+    name: "both server-command and wsgi",
+    input: lines(...ok, "    server-command: python serve.py"),
+    line: 5,
+    column: 5,
+    message: "endpoint 'good-one': has both 'server-command' and 'wsgi'",
+  },
+  {
+    name: "neither server-command nor wsgi",
+    input: lines("- endpoint:", "    name: idle", "    image: x"),
+    line: 1,
+    column: 3,
+    message: "endpoint 'idle': needs a way to start its server",
+  },
+  {
+    name: "port 80",
+    input: lines(...ok, "    port: 80"),
+    line: 5,
+    column: 11,
+    message: "port 80 is out of range: use a port from 1025 to 65535",
+  },
+  {
+    name: "port 70000",
+    input: lines(...ok, "    port: 70000"),
+    line: 5,
+    column: 11,
+    message: "port 70000 is out of range",
+  },
+  {
+    name: "port as a string",
+    input: lines(...ok, '    port: "8000"'),
+    line: 5,
+    column: 11,
+    message: `'port' must be a whole number, got string "8000"`,
+  },
+  {
+    name: "port with a fraction",
+    input: lines(...ok, "    port: 8000.5"),
+    line: 5,
+    column: 11,
+    message: "'port' must be a whole number, got number 8000.5",
+  },
+  {
+    name: "server-command is a number",
+    input: lines("- endpoint:", "    name: cmd", "    image: x", "    server-command: 42"),
+    line: 4,
+    column: 21,
+    message: "'server-command' must be a command string or a list of command strings",
+  },
+  {
+    name: "server-command list with a number",
+    input: lines(
+      "- endpoint:",
+      "    name: cmd",
+      "    image: x",
+      "    server-command:",
+      "      - python serve.py",
+      "      - 7",
+    ),
+    line: 6,
+    column: 9,
+    message: "'server-command[1]' must be a string, got number 7",
+  },
+  {
+    name: "server-command empty list",
+    input: lines("- endpoint:", "    name: cmd", "    image: x", "    server-command: []"),
+    line: 4,
+    column: 21,
+    message: "'server-command' must not be empty",
+  },
+  {
+    name: "wsgi with a dash in the module",
+    input: lines("- endpoint:", "    name: w", "    image: x", "    wsgi: my-app:app").replace(
+      "name: w",
+      "name: ww",
+    ),
+    line: 4,
+    column: 11,
+    message: "wsgi 'my-app:app' is invalid",
+  },
+  {
+    name: "files is a mapping",
+    input: lines(...ok, "    files:", "      model: m.pb"),
+    line: 6,
+    column: 7,
+    message: "'files' must be a list, got a mapping",
+  },
+  {
+    name: "file without path",
+    input: lines(...ok, "    files:", "      - name: model"),
+    line: 6,
+    column: 9,
+    message: "missing required key 'path' in 'files[0]'",
+  },
+  {
+    name: "file path escaping the repo",
+    input: lines(...ok, "    files:", "      - name: model", "        path: models/../../secret.pb"),
+    line: 7,
+    column: 15,
+    message: "file path 'models/../../secret.pb' points outside the repository",
+  },
+  {
+    name: "absolute file path",
+    input: lines(...ok, "    files:", "      - name: model", "        path: /etc/passwd"),
+    line: 7,
+    column: 15,
+    message: "file path '/etc/passwd' is absolute",
+  },
+  {
+    name: "file with unknown key",
+    input: lines(...ok, "    files:", "      - name: model", "        path: m.pb", "        descripton: x"),
+    line: 8,
+    column: 9,
+    message: "unknown key 'descripton' in 'files[0]'; did you mean 'description'?",
+  },
+  {
+    name: "duplicate endpoint names",
+    input: lines(...ok, ...ok),
+    line: 6,
+    column: 11,
+    message:
+      "duplicate endpoint name 'good-one' (first defined at valohai.yaml:1:3); Valohai silently keeps the last definition",
+  },
+  {
+    name: "misspelt key",
+    input: lines("- endpoint:", "    name: cmd", "    image: x", "    serve-command: python s.py"),
+    line: 4,
+    column: 5,
+    message: "unknown key 'serve-command'; did you mean 'server-command'?",
+  },
+  {
+    name: "cpu min above max",
+    input: lines(...ok, "    resources:", "      cpu: {min: 2, max: 1}"),
+    line: 6,
+    column: 18,
+    message: "resources.cpu.min (2) is greater than its max (1)",
+  },
+  {
+    name: "memory as text",
+    input: lines(...ok, "    resources:", "      memory:", "        max: 1Gi"),
+    line: 7,
+    column: 14,
+    message: `'resources.memory.max' must be a number, got string "1Gi"`,
+  },
+  {
+    name: "zero GPUs",
+    input: lines(...ok, "    resources:", "      devices:", "        nvidia.com/gpu: 0"),
+    line: 7,
+    column: 25,
+    message: "'resources.devices.nvidia.com/gpu' must be >= 1, got 0",
+  },
+  {
+    name: "node-selector without =",
+    input: lines(...ok, "    node-selector: gpu"),
+    line: 5,
+    column: 20,
+    message: "node-selector 'gpu' is invalid: write it as 'key=value'",
+  },
+  {
+    name: "toleration with an unknown operator",
+    input: lines(...ok, "    tolerations:", "      - key: k", "        operator: Equals"),
+    line: 7,
+    column: 19,
+    message:
+      "'tolerations[0].operator' must be one of 'Exists', 'Equal', got string \"Equals\"; did you mean 'Equal'?",
+  },
+  {
+    name: "toleration without key or Exists",
+    input: lines(...ok, "    tolerations:", "      - effect: NoSchedule"),
+    line: 6,
+    column: 9,
+    message: "tolerations[0] has no 'key'; a toleration without a key must use 'operator: Exists'",
+  },
+  {
+    name: "empty image",
+    input: lines("- endpoint:", "    name: cmd", '    image: ""', "    wsgi: app"),
+    line: 3,
+    column: 12,
+    message: "'image' must not be empty",
+  },
+  {
+    name: "misspelt entry kind alone",
+    input: lines("- endpont:", "    name: cmd"),
+    line: 1,
+    column: 1,
+    message: "the config has no 'endpoint' entries: there is nothing to deploy",
+  },
+  {
+    name: "deployment requiring an unknown environment",
+    input: lines(
+      ...ok,
+      "- deployment:",
+      "    name: demo",
+      "    environments:",
+      "      staging: {}",
+      "      production:",
+      "        requires: [stagin]",
+    ),
+    line: 10,
+    column: 20,
+    message: "environment 'production' requires unknown environment 'stagin'; did you mean 'staging'?",
+  },
+  {
+    name: "deployment with a bad base-url",
+    input: lines(...ok, "- deployment:", "    name: demo", "    base-url: ml.example.com"),
+    line: 7,
+    column: 15,
+    message: "base-url 'ml.example.com' is invalid",
+  },
+  {
+    name: "two deployment entries",
+    input: lines(...ok, "- deployment: {name: one}", "- deployment: {name: two}"),
+    line: 6,
+    column: 3,
+    message: "a second 'deployment' entry (the first is at line 5)",
+  },
+  {
+    name: "preview TTL that is not a duration",
+    input: lines(...ok, "- deployment:", "    name: demo", "    preview: {ttl: 3 days}"),
+    line: 7,
+    column: 20,
+    message: "'3 days' is not a duration",
+  },
+  {
+    name: "environment named like a preview alias",
+    input: lines(...ok, "- deployment:", "    name: demo", "    environments:", "      pr-7: {}"),
+    line: 8,
+    column: 7,
+    message: "environment 'pr-7' looks like a preview alias",
+  },
+  {
+    name: "file over 2 MiB",
+    input: `${lines(...ok)}${"# padding\n".repeat(1_048_576)}`,
+    line: 1,
+    column: 1,
+    message: "config file is 10.0 MiB; Slipway reads config files of at most 2 MiB",
+  },
+  {
+    name: "bytes that are not UTF-8",
+    input: Buffer.concat([
+      Buffer.from(lines(...ok, "    description: caf").trimEnd()),
+      Buffer.from([0xe9, 0x0a]),
+    ]),
+    line: 5,
+    column: 21,
+    message: "config file is not valid UTF-8",
+  },
+  {
+    name: "alias bomb",
+    input: lines(
+      "- step: &a [x, x, x, x, x, x, x, x, x]",
+      "- step: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]",
+      "- step: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]",
+      "- endpoint:",
+      "    name: bomb",
+      "    image: x",
+      "    wsgi: app",
+      "    description: [*c, *c, *c, *c, *c, *c, *c, *c, *c]",
+    ),
+    line: 8,
+    column: 19,
+    message: "YAML aliases here expand to more than 100 nodes",
+  },
+];
+
+describe("bad config input", () => {
+  it("has at least 30 cases", () => {
+    expect(cases.length).toBeGreaterThanOrEqual(30);
+  });
+
+  it.each(cases)("$name", ({ input, line, column, message }) => {
+    const result = parseConfig(typeof input === "string" ? Buffer.from(input) : input, "valohai.yaml");
+    expect(result.config).toBeUndefined();
+    const errors = result.problems.filter((p) => p.severity === "error");
+    const hit = errors.find((p) =>
+      typeof message === "string" ? p.message.includes(message) : message.test(p.message),
+    );
+    expect(hit, `problems were:\n${result.problems.map(formatProblem).join("\n")}`).toBeDefined();
+    expect({ line: hit?.line, column: hit?.column }).toEqual({ line, column });
+  });
+});
