@@ -35199,6 +35199,10 @@ function parseConfig(input, file) {
   const source = read.source;
   const c = new Collector(source);
   const root = source.doc.contents;
+  if (root === null || (0, import_yaml2.isScalar)(root) && root.value === null) {
+    c.at(root, "config file has no entries (only comments?): expected a list such as '- endpoint: …'");
+    return { problems: c.problems };
+  }
   if (!(0, import_yaml2.isSeq)(root)) {
     const got = (0, import_yaml2.isMap)(root) ? "a mapping" : "a single value";
     c.at(root, `the config must be a list of entries such as '- endpoint: …', got ${got}`);
@@ -35229,7 +35233,7 @@ function parseConfig(input, file) {
     const pair = entry.items[0];
     const keyNode = pair.key;
     const kind = kinds[0] ?? "";
-    const valueNode = pair.value ?? keyNode;
+    const valueNode = pair.value && !((0, import_yaml2.isScalar)(pair.value) && pair.value.value === null) ? pair.value : keyNode;
     if (IGNORED_KINDS.has(kind)) return;
     if (kind !== "endpoint" && kind !== "deployment") {
       const hint = didYouMean(kind, KNOWN_KINDS);
@@ -35240,7 +35244,7 @@ function parseConfig(input, file) {
       );
       return;
     }
-    const plain = toPlain(source, valueNode);
+    const plain = valueNode === keyNode ? { ok: true, value: null } : toPlain(source, valueNode);
     if (!plain.ok) {
       c.problems.push(plain.problem);
       return;
