@@ -1,0 +1,136 @@
+// Test support: an HTTP proxy on loopback in front of one registry that counts request-body bytes,
+// can cut the connection once after N body bytes (the registry sees a client that vanished
+// mid-upload, the client sees a reset), and can answer matching requests itself with 5xx/429.
+// The Host header passes through unchanged, so the registry's Location URLs point back at the proxy.
+
+import { Agent, createServer, type IncomingMessage, request, type ServerResponse } from "node:http";
+
+export interface ProxiedRequest {
+  method: string;
+  url: string;
+  /** Body bytes received from the client. */
+  bodyBytes: number;
+  status?: number;
+  injected?: boolean;
+  cut?: boolean;
+}
+
+export interface InjectRule {
+  match: (method: string, url: string) => boolean;
+  status: number;
+  headers?: Record<string, string>;
+  /** How many matching requests get the injected answer (default 1; Infinity for always). */
+  times?: number;
+  /** Let this many matching requests through before injecting. */
+  skip?: number;
+}
+
+export interface CuttingProxy {
+  host: string;
+  /** Body bytes received from clients (what a client put on the wire). */
+  readonly clientBytes: number;
+  /** Body bytes forwarded to the registry. */
+  readonly upstreamBytes: number;
+  requests: ProxiedRequest[];
+  /** Cut the connection once, after `afterBytes` more body bytes of matching requests. */
+  cutOnce(afterBytes: number, match?: (method: string, url: string) => boolean): void;
+  inject(rule: InjectRule): void;
+  close(): Promise<void>;
+}
+
+export async function startCuttingProxy(upstream: string): Promise<CuttingProxy> {
+  const [upHost, upPort] = upstream.split(":");
+  const agent = new Agent({ keepAlive: false });
+  let clientBytes = 0;
+  let upstreamBytes = 0;
+  const requests: ProxiedRequest[] = [];
+  const rules: Array<InjectRule & { seen: number; used: number }> = [];
+  let cut: { remaining: number; match: (m: string, u: string) => boolean } | undefined;
+
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
+    const method = req.method ?? "GET";
+    const url = req.url ?? "/";
+    const record: ProxiedRequest = { method, url, bodyBytes: 0 };
+    requests.push(record);
+
+    const rule = rules.find(
+      (r) => r.match(method, url) && r.seen++ >= (r.skip ?? 0) && r.used < (r.times ?? 1),
+    );
+    if (rule) {
+      rule.used++;
+      record.injected = true;
+      record.status = rule.status;
+      req.on("data", (c: Buffer) => {
+        record.bodyBytes += c.length;
+        clientBytes += c.length;
+      });
+      req.on("end", () => {
+        res.writeHead(rule.status, { "content-type": "application/json", ...rule.headers });
+        res.end(JSON.stringify({ errors: [{ code: "UNAVAILABLE", message: "injected by test proxy" }] }));
+      });
+      return;
+    }
+
+    const armed = cut?.match(method, url) ? cut : undefined;
+    const up = request(
+      { host: upHost, port: Number(upPort), method, path: url, headers: req.headers, agent },
+      (upRes) => {
+        record.status = upRes.statusCode ?? 0;
+        res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+        upRes.pipe(res);
+      },
+    );
+    up.on("error", () => res.destroy());
+    req.on("data", (c: Buffer) => {
+      if (record.cut) return;
+      record.bodyBytes += c.length;
+      clientBytes += c.length;
+      if (armed && cut === armed && c.length >= armed.remaining) {
+        const part = c.subarray(0, armed.remaining);
+        cut = undefined;
+        record.cut = true;
+        upstreamBytes += part.length;
+        up.write(part);
+        // Give the registry time to store what it got, then drop both sides like a broken network.
+        setTimeout(() => {
+          up.destroy();
+          req.socket.destroy();
+        }, 50);
+        return;
+      }
+      if (armed && cut === armed) armed.remaining -= c.length;
+      upstreamBytes += c.length;
+      up.write(c);
+    });
+    req.on("end", () => {
+      if (!record.cut) up.end();
+    });
+  };
+
+  const server = createServer(handle);
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  const addr = server.address();
+  const port = typeof addr === "object" && addr ? addr.port : 0;
+  return {
+    host: `127.0.0.1:${port}`,
+    get clientBytes() {
+      return clientBytes;
+    },
+    get upstreamBytes() {
+      return upstreamBytes;
+    },
+    requests,
+    cutOnce(afterBytes, match = () => true) {
+      cut = { remaining: afterBytes, match };
+    },
+    inject(rule) {
+      rules.push({ ...rule, seen: 0, used: 0 });
+    },
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+        agent.destroy();
+      }),
+  };
+}

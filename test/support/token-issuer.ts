@@ -1,0 +1,194 @@
+// Test support: a small Docker token-auth server (the registry's `auth.token` realm). It checks Basic
+// credentials (or an OAuth2 refresh token), grants the requested repository actions, and answers
+// with an ES256 JWT whose x5c header carries a self-signed certificate — the same certificate the
+// registry trusts through `rootcertbundle`. Every request is recorded for assertions.
+
+import { execFileSync } from "node:child_process";
+import { createPrivateKey, randomUUID, sign, X509Certificate } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { join } from "node:path";
+
+export interface TokenRequestRecord {
+  method: string;
+  /** Authenticated user, "anonymous", or "rejected". */
+  subject: string;
+  scopes: string[];
+  granted: Array<{ type: string; name: string; actions: string[] }>;
+}
+
+export interface TokenIssuerOptions {
+  /** Directory for the key and certificate (a test's temp dir). */
+  dir: string;
+  users: Record<string, string>;
+  /** OAuth2 refresh tokens (docker config "identitytoken") → user. */
+  refreshTokens?: Record<string, string>;
+  service?: string;
+  issuer?: string;
+  expiresInS?: number;
+  anonymousPull?: boolean;
+}
+
+export interface TokenIssuer {
+  realm: string;
+  service: string;
+  issuer: string;
+  rootCertBundle: string;
+  requests: TokenRequestRecord[];
+  /** Every token handed out, so tests can check none of them leaked. */
+  issued: string[];
+  close(): Promise<void>;
+}
+
+const b64url = (b: Buffer | string) => Buffer.from(b).toString("base64url");
+
+export async function startTokenIssuer(opts: TokenIssuerOptions): Promise<TokenIssuer> {
+  const keyPath = join(opts.dir, "token-key.pem");
+  const certPath = join(opts.dir, "token-cert.pem");
+  // node:crypto makes keys but not certificates; openssl makes both in one step.
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-keyout",
+      keyPath,
+      "-out",
+      certPath,
+      "-days",
+      "2",
+      "-subj",
+      "/CN=slipway test token issuer",
+    ],
+    { stdio: "ignore" },
+  );
+  const key = createPrivateKey(readFileSync(keyPath));
+  const certDer = new X509Certificate(readFileSync(certPath)).raw.toString("base64");
+  const service = opts.service ?? "slipway-test-registry";
+  const issuer = opts.issuer ?? "slipway-test-issuer";
+  const expiresIn = opts.expiresInS ?? 300;
+  const requests: TokenRequestRecord[] = [];
+  const issued: string[] = [];
+
+  const jwt = (subject: string, access: TokenRequestRecord["granted"]): string => {
+    const now = Math.floor(Date.now() / 1000);
+    // distribution verifies x5c against rootcertbundle, then iss, aud, nbf/exp and the access list.
+    const header = { typ: "JWT", alg: "ES256", x5c: [certDer] };
+    const claims = {
+      iss: issuer,
+      sub: subject,
+      aud: service,
+      exp: now + expiresIn,
+      nbf: now - 10,
+      iat: now,
+      jti: randomUUID(),
+      access,
+    };
+    const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
+    // JWS ES256 wants the raw r||s signature, not DER.
+    const sig = sign("sha256", Buffer.from(input), { key, dsaEncoding: "ieee-p1363" });
+    return `${input}.${b64url(sig)}`;
+  };
+
+  const grant = (subject: string, scopes: string[]): TokenRequestRecord["granted"] => {
+    const out: TokenRequestRecord["granted"] = [];
+    for (const scope of scopes) {
+      const first = scope.indexOf(":");
+      const last = scope.lastIndexOf(":");
+      if (first < 0 || last === first) continue;
+      const type = scope.slice(0, first);
+      const name = scope.slice(first + 1, last);
+      const wanted = scope.slice(last + 1).split(",");
+      const allowed = subject === "anonymous" ? (opts.anonymousPull ? ["pull"] : []) : ["pull", "push"];
+      const actions = wanted.filter((a) => allowed.includes(a));
+      if (type === "repository" && actions.length > 0) out.push({ type, name, actions });
+    }
+    return out;
+  };
+
+  const readBody = (req: IncomingMessage) =>
+    new Promise<string>((resolve) => {
+      let s = "";
+      req.on("data", (c: Buffer) => {
+        s += c.toString("utf8");
+      });
+      req.on("end", () => resolve(s));
+    });
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? "/", "http://issuer");
+    let scopes = url.searchParams
+      .getAll("scope")
+      .flatMap((s) => s.split(" "))
+      .filter(Boolean);
+    let subject = "anonymous";
+    if (req.method === "POST") {
+      const form = new URLSearchParams(await readBody(req));
+      scopes = (form.get("scope") ?? "").split(" ").filter(Boolean);
+      const user =
+        form.get("grant_type") === "refresh_token"
+          ? opts.refreshTokens?.[form.get("refresh_token") ?? ""]
+          : undefined;
+      if (!user) return reject(req, res, scopes);
+      subject = user;
+    } else {
+      const auth = req.headers.authorization;
+      if (auth) {
+        const m = /^Basic (.+)$/i.exec(auth);
+        const decoded = m?.[1] ? Buffer.from(m[1], "base64").toString("utf8") : "";
+        const colon = decoded.indexOf(":");
+        const user = decoded.slice(0, colon);
+        if (colon < 0 || opts.users[user] === undefined || opts.users[user] !== decoded.slice(colon + 1)) {
+          return reject(req, res, scopes);
+        }
+        subject = user;
+      }
+    }
+    const granted = grant(subject, scopes);
+    requests.push({ method: req.method ?? "GET", subject, scopes, granted });
+    const token = jwt(subject, granted);
+    issued.push(token);
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(
+      JSON.stringify({
+        token,
+        access_token: token,
+        expires_in: expiresIn,
+        issued_at: new Date().toISOString(),
+      }),
+    );
+  };
+  const reject = (req: IncomingMessage, res: ServerResponse, scopes: string[]) => {
+    requests.push({ method: req.method ?? "GET", subject: "rejected", scopes, granted: [] });
+    res.writeHead(401, { "content-type": "application/json" });
+    res.end(JSON.stringify({ details: "incorrect username or password" }));
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch(() => {
+      res.writeHead(500);
+      res.end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  const addr = server.address();
+  const port = typeof addr === "object" && addr ? addr.port : 0;
+  return {
+    realm: `http://127.0.0.1:${port}/token`,
+    service,
+    issuer,
+    rootCertBundle: certPath,
+    requests,
+    issued,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
