@@ -1,0 +1,167 @@
+// Pure pieces of the registry protocol: auth challenges, token replies, retry timing and
+// classification, upload Range headers, OCI error bodies, and secret redaction.
+
+import { describe, expect, it } from "vitest";
+import { parseChallenges, parseTokenResponse, repositoryScope } from "../../src/build/registry/auth.js";
+import { SecretRedactor } from "../../src/build/registry/errors.js";
+import {
+  backoffDelay,
+  isRetryableStatus,
+  isTransientError,
+  parseRetryAfter,
+} from "../../src/build/registry/retry.js";
+import { defaultInsecure, describeNetworkError, parseOciError } from "../../src/build/registry/transport.js";
+import { parseUploadRange } from "../../src/build/registry/upload.js";
+
+describe("parseChallenges", () => {
+  it.each([
+    [
+      'Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/python:pull"',
+      [
+        {
+          scheme: "bearer",
+          params: {
+            realm: "https://auth.docker.io/token",
+            service: "registry.docker.io",
+            scope: "repository:library/python:pull",
+          },
+        },
+      ],
+    ],
+    ['Basic realm="Registry Realm"', [{ scheme: "basic", params: { realm: "Registry Realm" } }]],
+    [
+      'Basic realm="a, b", Bearer realm="https://x/t",service=x,error="insufficient_scope"',
+      [
+        { scheme: "basic", params: { realm: "a, b" } },
+        { scheme: "bearer", params: { realm: "https://x/t", service: "x", error: "insufficient_scope" } },
+      ],
+    ],
+    ['Bearer realm="q\\"uote"', [{ scheme: "bearer", params: { realm: 'q"uote' } }]],
+    [
+      'Bearer realm="r",scope="repository:a:pull,push repository:b:pull"',
+      [{ scheme: "bearer", params: { realm: "r", scope: "repository:a:pull,push repository:b:pull" } }],
+    ],
+    ["", []],
+  ])("%s", (header, expected) => {
+    expect(parseChallenges(header)).toEqual(expected);
+  });
+
+  it("builds scopes", () => {
+    expect(repositoryScope("a/b", "pull,push")).toBe("repository:a/b:pull,push");
+  });
+});
+
+describe("parseTokenResponse", () => {
+  const j = (o: unknown) => Buffer.from(JSON.stringify(o));
+  it.each([
+    [j({ token: "t", expires_in: 300 }), { token: "t", expiresIn: 300 }],
+    [j({ access_token: "a" }), { token: "a", expiresIn: 60 }],
+    [j({ token: "", access_token: "a", expires_in: 0 }), { token: "a", expiresIn: 60 }],
+    [j({ nothing: true }), undefined],
+    [Buffer.from("<html>"), undefined],
+  ])("%#", (body, expected) => {
+    expect(parseTokenResponse(body)).toEqual(expected);
+  });
+});
+
+describe("retry policy", () => {
+  it.each([
+    [429, true],
+    [500, true],
+    [503, true],
+    [400, false],
+    [401, false],
+    [404, false],
+    [416, false],
+  ])("status %i retryable: %s", (status, expected) => {
+    expect(isRetryableStatus(status)).toBe(expected);
+  });
+
+  it("reads Retry-After as seconds or a date", () => {
+    const now = Date.parse("2026-01-01T00:00:00Z");
+    expect(parseRetryAfter("3", now)).toBe(3000);
+    expect(parseRetryAfter("Thu, 01 Jan 2026 00:00:10 GMT", now)).toBe(10_000);
+    expect(parseRetryAfter("Wed, 31 Dec 2025 00:00:00 GMT", now)).toBe(0);
+    expect(parseRetryAfter("soon", now)).toBeUndefined();
+    expect(parseRetryAfter(null, now)).toBeUndefined();
+  });
+
+  it("backs off exponentially with jitter, bounded, and lets Retry-After decide", () => {
+    const p = { attempts: 5, baseDelayMs: 100, maxDelayMs: 1000 };
+    expect(backoffDelay(p, 1, undefined, () => 0)).toBe(50);
+    expect(backoffDelay(p, 1, undefined, () => 1)).toBe(100);
+    expect(backoffDelay(p, 3, undefined, () => 1)).toBe(400);
+    expect(backoffDelay(p, 10, undefined, () => 1)).toBe(1000);
+    expect(backoffDelay(p, 1, 700)).toBe(700);
+    expect(backoffDelay(p, 1, 60_000)).toBe(1000);
+  });
+
+  const withCode = (msg: string, code: string) => Object.assign(new Error(msg), { code });
+  it.each([
+    [new TypeError("fetch failed", { cause: withCode("read ECONNRESET", "ECONNRESET") }), true],
+    [new TypeError("fetch failed", { cause: withCode("other side closed", "UND_ERR_SOCKET") }), true],
+    [new TypeError("fetch failed", { cause: new Error("socket hang up") }), true],
+    [new DOMException("timed out", "TimeoutError"), true],
+    [new TypeError("fetch failed", { cause: withCode("getaddrinfo ENOTFOUND x", "ENOTFOUND") }), false],
+    [new Error("boom"), false],
+  ])("transient: %s", (err, expected) => {
+    expect(isTransientError(err)).toBe(expected);
+  });
+
+  it("describes the socket-level cause", () => {
+    const err = new TypeError("fetch failed", { cause: withCode("read ECONNRESET", "ECONNRESET") });
+    expect(describeNetworkError(err)).toBe("fetch failed: read ECONNRESET");
+  });
+});
+
+describe("registry replies", () => {
+  it.each([
+    ["0-0", 0],
+    ["0-99", 100],
+    ["bytes=0-4095", 4096],
+    [null, undefined],
+    ["5-9", undefined],
+  ])("upload Range %j → offset %j", (header, offset) => {
+    expect(parseUploadRange(header)).toBe(offset);
+  });
+
+  it("reads the OCI error envelope", () => {
+    const body = Buffer.from(
+      JSON.stringify({ errors: [{ code: "BLOB_UNKNOWN", message: "blob unknown", detail: {} }] }),
+    );
+    expect(parseOciError(body)).toEqual({ code: "BLOB_UNKNOWN", message: "blob unknown" });
+    expect(parseOciError(Buffer.from("not json"))).toEqual({});
+  });
+
+  it.each([
+    ["127.0.0.1:5000", true],
+    ["127.1.2.3", true],
+    ["localhost:5000", true],
+    ["[::1]:5000", true],
+    ["ghcr.io", false],
+    ["10.0.0.1:5000", false],
+    ["127.0.0.1.evil.example", false],
+  ])("plain http for %s: %s", (host, expected) => {
+    expect(defaultInsecure(host)).toBe(expected);
+  });
+});
+
+describe("SecretRedactor", () => {
+  it("reports each secret once and removes it from text and causes", () => {
+    const seen: string[] = [];
+    const r = new SecretRedactor((s) => seen.push(s));
+    r.add("hunter22");
+    r.add("hunter22");
+    r.add(undefined);
+    r.add("ab"); // too short to be a secret, and would mangle ordinary words
+    expect(seen).toEqual(["hunter22"]);
+    expect(r.redact("pass hunter22 again hunter22 ab")).toBe("pass *** again *** ab");
+    const original = Object.assign(new Error("bad hunter22"), {
+      code: "E1",
+      request: { headers: { authorization: "x" } },
+    });
+    const safe = r.sanitize(original);
+    expect(safe.message).toBe("bad ***");
+    expect(JSON.stringify(safe)).toBe('{"name":"Error","code":"E1"}');
+  });
+});
