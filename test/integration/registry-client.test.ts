@@ -4,6 +4,7 @@
 
 import { createHash, randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -11,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type BlobSpec,
   createRegistryClient,
+  credentialsFromDockerConfig,
   OCI_CONFIG,
   OCI_LAYER_GZIP,
   OCI_MANIFEST,
@@ -28,6 +30,7 @@ const BASIC_PASS = `basic-${randomBytes(12).toString("hex")}`;
 const TOKEN_USER = "ci-bot";
 const TOKEN_PASS = `token-${randomBytes(12).toString("hex")}`;
 const WRONG_PASS = `wrong-${randomBytes(12).toString("hex")}`;
+const REFRESH = `refresh-${randomBytes(12).toString("hex")}`;
 
 let dir: string;
 let issuer: TokenIssuer;
@@ -114,7 +117,11 @@ async function pushAndPull(c: RegistryClient, registry: string, repository: stri
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "slipway-registry-client-"));
-  issuer = await startTokenIssuer({ dir, users: { [TOKEN_USER]: TOKEN_PASS }, refreshTokens: {} });
+  issuer = await startTokenIssuer({
+    dir,
+    users: { [TOKEN_USER]: TOKEN_PASS },
+    refreshTokens: { [REFRESH]: TOKEN_USER },
+  });
   [plain, basic, token] = await Promise.all([
     startRegistry({ auth: { kind: "none" } }),
     startRegistry({ auth: { kind: "htpasswd", users: { [BASIC_USER]: BASIC_PASS } } }),
@@ -222,6 +229,71 @@ describe("token-auth registry", () => {
     expect(err.code).toBe("UNAUTHORIZED");
     expect(err.message).toContain(`${token.host}/ml/anon`);
     expect(err.message).toMatch(/anonymously/);
+  });
+});
+
+describe("docker config.json credentials", () => {
+  it("uses an identity token through the OAuth2 refresh-token grant", async () => {
+    const config = JSON.stringify({ auths: { [`http://${token.host}`]: { identitytoken: REFRESH } } });
+    const c = client({ credentials: credentialsFromDockerConfig(config) });
+    const before = issuer.requests.length;
+    await pushAndPull(c, token.host, "ml/oauth");
+    const used = issuer.requests.slice(before);
+    expect(used.length).toBeGreaterThan(0);
+    expect(used.every((r) => r.method === "POST" && r.subject === TOKEN_USER)).toBe(true);
+    expect(reportedSecrets.has(REFRESH)).toBe(true);
+  });
+});
+
+describe("blob redirects", () => {
+  // distribution's filesystem driver never redirects, so a small stand-in plays a registry whose blob
+  // GETs go to a storage host, the way S3/GCS-backed registries behave.
+  let storage: Server;
+  let front: Server;
+  const seenByStorage: Array<string | undefined> = [];
+  const payload = randomBytes(5000);
+  const digest = `sha256:${createHash("sha256").update(payload).digest("hex")}`;
+  const listen = (srv: Server, host = "127.0.0.1") =>
+    new Promise<number>((r) =>
+      srv.listen(0, host, () => {
+        const a = srv.address();
+        r(typeof a === "object" && a ? a.port : 0);
+      }),
+    );
+  let frontHost = "";
+  beforeAll(async () => {
+    storage = createServer((req, res) => {
+      seenByStorage.push(req.headers.authorization);
+      res.end(payload);
+    });
+    // Another loopback address: a different host, as a storage backend would be.
+    const storagePort = await listen(storage, "127.0.0.2");
+    front = createServer((req, res) => {
+      if (
+        req.headers.authorization !== `Basic ${Buffer.from(`${BASIC_USER}:${BASIC_PASS}`).toString("base64")}`
+      ) {
+        res.writeHead(401, { "www-authenticate": 'Basic realm="stand-in"' });
+        return res.end();
+      }
+      res.writeHead(307, { location: `http://127.0.0.2:${storagePort}/blob?sig=presigned` });
+      res.end();
+    });
+    frontHost = `127.0.0.1:${await listen(front)}`;
+  });
+  afterAll(async () => {
+    for (const srv of [storage, front]) {
+      srv?.closeAllConnections();
+      await new Promise((r) => srv?.close(r));
+    }
+  });
+
+  it("follows the redirect without sending registry credentials to the storage host", async () => {
+    const c = client({
+      credentials: staticCredentials(frontHost, { username: BASIC_USER, password: BASIC_PASS }),
+    });
+    const got = await readAll(await c.getBlob(frontHost, "any/repo", digest));
+    expect(got.equals(payload)).toBe(true);
+    expect(seenByStorage).toEqual([undefined]);
   });
 });
 
