@@ -11,6 +11,14 @@ export default defineConfig({
       },
       {
         test: {
+          // Drives the bundled Action (dist/) as the runner does; `npm test` rebuilds dist/ first.
+          name: "e2e",
+          include: ["test/e2e/**/*.test.ts"],
+          testTimeout: 60_000,
+        },
+      },
+      {
+        test: {
           name: "integration",
           include: ["test/integration/**/*.test.ts"],
           // Starts the Docker engine, registry and base images once for all integration files.

@@ -2,13 +2,16 @@
 // environment variables, a real webhook payload in GITHUB_EVENT_PATH, outputs read from GITHUB_OUTPUT.
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import examples from "@octokit/webhooks-examples";
+import type { WebhookDefinition } from "@octokit/webhooks-examples";
 import { describe, expect, it } from "vitest";
 
 const exec = promisify(execFile);
+// The package's entry point is a JSON file; require reads it as the runner-independent data it is.
+const examples = createRequire(import.meta.url)("@octokit/webhooks-examples") as WebhookDefinition[];
 const root = new URL("../../", import.meta.url).pathname;
 
 function payload(event: string, action: string): unknown {

@@ -69,3 +69,11 @@ describe("readInputs", () => {
     expect(() => readInputs(from(values))).toThrow(message);
   });
 });
+
+describe("README", () => {
+  it("shows the inputs and outputs tables exactly as action.yml defines them (npm run docs)", async () => {
+    const { updateReadme } = await import("../../scripts/docs.js");
+    const readme = readFileSync(new URL("README.md", root), "utf8");
+    expect(updateReadme(readme, readFileSync(new URL("action.yml", root), "utf8"))).toBe(readme);
+  });
+});
