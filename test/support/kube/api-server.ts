@@ -1,0 +1,1065 @@
+// The test cluster's HTTP API server: the Kubernetes REST surface over a Store, reachable through a
+// kubeconfig by @kubernetes/client-node and kubectl. It owns URL routing, discovery (legacy /api, /apis
+// and a minimal /openapi/v3 that lets kubectl use server-side field validation), content negotiation
+// (JSON, Table for kubectl get, the four PATCH types), watch streaming, `Status` error encoding,
+// bearer-token authentication and RBAC. Object semantics live in store.ts.
+
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
+import { jsonPatch, mergePatch, strategicMergePatch } from "./apply.js";
+import { authorize, denialReason, type Identity, identityFor, type TokenGrant } from "./rbac.js";
+import {
+  apiVersionOf,
+  findByResource,
+  groupVersions,
+  RESOURCE_KINDS,
+  type ResourceKind,
+} from "./resources.js";
+import {
+  ApiError,
+  badRequest,
+  forbidden,
+  type KubeObject,
+  notFound,
+  resourceDetails,
+  type Store,
+} from "./store.js";
+import type { FieldValidation } from "./validate.js";
+
+export type { RbacRule, TokenGrant } from "./rbac.js";
+
+export interface ApiServerOptions {
+  store: Store;
+  /** When given, every request but /version and health checks needs `Authorization: Bearer <token>`. */
+  tokens?: Record<string, TokenGrant>;
+}
+
+export interface ApiServer {
+  url: string;
+  close(): Promise<void>;
+  /** A kubeconfig (YAML) pointing at this server, optionally with a bearer token. */
+  kubeconfig(opts?: { token?: string }): string;
+}
+
+const SERVER_VERSION = {
+  major: "1",
+  minor: "32",
+  gitVersion: "v1.32.0",
+  gitCommit: "0000000000000000000000000000000000000000",
+  gitTreeState: "clean",
+  buildDate: "2024-12-11T00:00:00Z",
+  goVersion: "go1.23.3",
+  compiler: "gc",
+  platform: "linux/amd64",
+};
+
+const PATCH_TYPES = [
+  "application/json-patch+json",
+  "application/merge-patch+json",
+  "application/strategic-merge-patch+json",
+  "application/apply-patch+yaml",
+] as const;
+
+/** One parsed resource URL: /api/v1/namespaces/ns/pods/name/log and friends. */
+interface Route {
+  kind: ResourceKind;
+  namespace: string | undefined;
+  name: string | undefined;
+  subresource: string | undefined;
+}
+
+class Reply {
+  readonly warnings: string[] = [];
+  constructor(readonly res: ServerResponse) {}
+
+  json(code: number, body: unknown): void {
+    this.writeWarnings();
+    const text = JSON.stringify(body);
+    this.res.writeHead(code, {
+      "Content-Type": "application/json",
+      "Content-Length": Buffer.byteLength(text),
+    });
+    this.res.end(text);
+  }
+
+  text(code: number, body: string): void {
+    this.writeWarnings();
+    this.res.writeHead(code, { "Content-Type": "text/plain", "Content-Length": Buffer.byteLength(body) });
+    this.res.end(body);
+  }
+
+  error(err: ApiError): void {
+    this.json(err.status.code, err.toStatus());
+  }
+
+  private writeWarnings(): void {
+    if (this.warnings.length === 0) return;
+    this.res.setHeader(
+      "Warning",
+      this.warnings.map((w) => `299 - ${JSON.stringify(w)}`),
+    );
+  }
+}
+
+function serverNotFound(): ApiError {
+  return new ApiError({
+    code: 404,
+    reason: "NotFound",
+    message: "the server could not find the requested resource",
+    details: {},
+  });
+}
+
+function methodNotAllowed(): ApiError {
+  return new ApiError({
+    code: 405,
+    reason: "MethodNotAllowed",
+    message: "the server does not allow this method on the requested resource",
+    details: {},
+  });
+}
+
+function unsupportedMediaType(): ApiError {
+  return new ApiError({
+    code: 415,
+    reason: "UnsupportedMediaType",
+    message: `the body of the request was in an unknown format - accepted media types include: ${PATCH_TYPES.join(", ")}`,
+  });
+}
+
+function parseRoute(path: string): Route | "discovery" | undefined {
+  const segs = path
+    .split("/")
+    .filter((s) => s !== "")
+    .map(decodeURIComponent);
+  let group: string;
+  let version: string;
+  let rest: string[];
+  if (segs[0] === "api" && segs[1] !== undefined) {
+    group = "";
+    version = segs[1];
+    rest = segs.slice(2);
+  } else if (segs[0] === "apis" && segs[1] !== undefined && segs[2] !== undefined) {
+    group = segs[1];
+    version = segs[2];
+    rest = segs.slice(3);
+  } else {
+    return undefined;
+  }
+  if (rest.length === 0) return "discovery";
+  let namespace: string | undefined;
+  // "namespaces/<ns>/<resource>..." addresses namespaced resources; "namespaces/<name>[/status]" is a Namespace.
+  if (rest[0] === "namespaces" && rest.length >= 3 && group !== "") {
+    namespace = rest[1];
+    rest = rest.slice(2);
+  } else if (
+    rest[0] === "namespaces" &&
+    rest.length >= 3 &&
+    group === "" &&
+    findByResource("", version, rest[2] ?? "")?.namespaced
+  ) {
+    namespace = rest[1];
+    rest = rest.slice(2);
+  }
+  const [plural, name, subresource, ...extra] = rest;
+  if (plural === undefined || extra.length > 0) return undefined;
+  const kind = findByResource(group, version, plural);
+  if (kind === undefined) return undefined;
+  if (namespace !== undefined && !kind.namespaced) return undefined;
+  return { kind, namespace, name, subresource };
+}
+
+function discoveryResources(group: string, version: string): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  for (const k of RESOURCE_KINDS) {
+    if (k.group !== group || k.version !== version) continue;
+    out.push({
+      name: k.plural,
+      singularName: k.singular,
+      namespaced: k.namespaced,
+      kind: k.kind,
+      verbs: [...k.verbs],
+      ...(k.shortNames.length > 0 ? { shortNames: [...k.shortNames] } : {}),
+      ...(k.categories.length > 0 ? { categories: [...k.categories] } : {}),
+      storageVersionHash: Buffer.from(`${k.group}/${k.version}/${k.kind}`).toString("base64").slice(0, 11),
+    });
+    for (const sub of k.subresources) {
+      if (sub === "status") {
+        out.push({
+          name: `${k.plural}/status`,
+          singularName: "",
+          namespaced: k.namespaced,
+          kind: k.kind,
+          verbs: ["get", "patch", "update"],
+        });
+      } else if (sub === "scale") {
+        out.push({
+          name: `${k.plural}/scale`,
+          singularName: "",
+          namespaced: k.namespaced,
+          group: "autoscaling",
+          version: "v1",
+          kind: "Scale",
+          verbs: ["get", "patch", "update"],
+        });
+      } else if (sub === "log") {
+        out.push({
+          name: `${k.plural}/log`,
+          singularName: "",
+          namespaced: k.namespaced,
+          kind: k.kind,
+          verbs: ["get"],
+        });
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * A minimal OpenAPI v3 document per group/version: just enough for kubectl to see that PATCH accepts
+ * `fieldValidation`, so it validates on the server instead of downloading full schemas.
+ */
+function openApiV3(group: string, version: string): Record<string, unknown> {
+  const paths: Record<string, unknown> = {};
+  const prefix = group === "" ? `/api/${version}` : `/apis/${group}/${version}`;
+  for (const k of RESOURCE_KINDS) {
+    if (k.group !== group || k.version !== version) continue;
+    const gvk = [{ group: k.group, version: k.version, kind: k.kind }];
+    const param = (name: string, where: "path" | "query") => ({
+      name,
+      in: where,
+      ...(where === "path" ? { required: true } : {}),
+      schema: { type: "string", uniqueItems: true },
+    });
+    const op = (action: string) => ({
+      operationId: `${action}${k.kind}`,
+      "x-kubernetes-action": action,
+      "x-kubernetes-group-version-kind": gvk[0],
+      parameters: [
+        param("dryRun", "query"),
+        param("fieldManager", "query"),
+        param("fieldValidation", "query"),
+        param("force", "query"),
+      ],
+      responses: { "200": { description: "OK" } },
+    });
+    const itemPath = k.namespaced
+      ? `${prefix}/namespaces/{namespace}/${k.plural}/{name}`
+      : `${prefix}/${k.plural}/{name}`;
+    const listPath = k.namespaced ? `${prefix}/namespaces/{namespace}/${k.plural}` : `${prefix}/${k.plural}`;
+    const scope = k.namespaced ? [param("namespace", "path")] : [];
+    paths[itemPath] = {
+      get: op("get"),
+      put: op("put"),
+      patch: op("patch"),
+      delete: op("delete"),
+      parameters: [param("name", "path"), ...scope, param("pretty", "query")],
+    };
+    paths[listPath] = { get: op("list"), post: op("post"), parameters: [...scope, param("pretty", "query")] };
+  }
+  return {
+    openapi: "3.0.0",
+    info: { title: "Kubernetes", version: SERVER_VERSION.gitVersion },
+    paths,
+    components: { schemas: {} },
+  };
+}
+
+// ---- tables for kubectl get -------------------------------------------------------------------
+
+interface Column {
+  name: string;
+  type: string;
+  format: string;
+  description: string;
+  priority: number;
+  cell: (o: KubeObject) => unknown;
+}
+
+const get = (o: unknown, ...path: string[]): unknown => {
+  let cur = o;
+  for (const p of path) {
+    if (cur === null || typeof cur !== "object") return undefined;
+    cur = (cur as Record<string, unknown>)[p];
+  }
+  return cur;
+};
+const num = (v: unknown): number => (typeof v === "number" ? v : 0);
+
+function age(o: KubeObject): string {
+  const created = o.metadata.creationTimestamp ? Date.parse(o.metadata.creationTimestamp) : Date.now();
+  const s = Math.max(0, Math.floor((Date.now() - created) / 1000));
+  if (s < 120) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m`;
+  if (s < 48 * 3600) return `${Math.floor(s / 3600)}h`;
+  return `${Math.floor(s / 86400)}d`;
+}
+
+function column(name: string, cell: Column["cell"], extra: Partial<Column> = {}): Column {
+  return { name, type: "string", format: "", description: name, priority: 0, cell, ...extra };
+}
+
+function columnsFor(k: ResourceKind): Column[] {
+  const nameCol = column("Name", (o) => o.metadata.name, { format: "name" });
+  const ageCol = column("Age", age);
+  switch (k.kind) {
+    case "Namespace":
+      return [nameCol, column("Status", (o) => get(o, "status", "phase") ?? ""), ageCol];
+    case "Deployment":
+      return [
+        nameCol,
+        column(
+          "Ready",
+          (o) => `${num(get(o, "status", "readyReplicas"))}/${num(get(o, "spec", "replicas"))}`,
+        ),
+        column("Up-to-date", (o) => num(get(o, "status", "updatedReplicas")), { type: "integer" }),
+        column("Available", (o) => num(get(o, "status", "availableReplicas")), { type: "integer" }),
+        ageCol,
+      ];
+    case "ReplicaSet":
+      return [
+        nameCol,
+        column("Desired", (o) => num(get(o, "spec", "replicas")), { type: "integer" }),
+        column("Current", (o) => num(get(o, "status", "replicas")), { type: "integer" }),
+        column("Ready", (o) => num(get(o, "status", "readyReplicas")), { type: "integer" }),
+        ageCol,
+      ];
+    case "Pod":
+      return [
+        nameCol,
+        column("Ready", (o) => {
+          const statuses = (get(o, "status", "containerStatuses") as { ready?: boolean }[] | undefined) ?? [];
+          const total = ((get(o, "spec", "containers") as unknown[] | undefined) ?? []).length;
+          return `${statuses.filter((c) => c.ready).length}/${total}`;
+        }),
+        column("Status", (o) =>
+          o.metadata.deletionTimestamp ? "Terminating" : (get(o, "status", "phase") ?? ""),
+        ),
+        column(
+          "Restarts",
+          (o) => {
+            const statuses =
+              (get(o, "status", "containerStatuses") as { restartCount?: number }[] | undefined) ?? [];
+            return statuses.reduce((n, c) => n + (c.restartCount ?? 0), 0);
+          },
+          { type: "integer" },
+        ),
+        ageCol,
+      ];
+    case "Service":
+      return [
+        nameCol,
+        column("Type", (o) => get(o, "spec", "type") ?? ""),
+        column("Cluster-IP", (o) => get(o, "spec", "clusterIP") ?? ""),
+        column("External-IP", () => "<none>"),
+        column("Port(s)", (o) =>
+          ((get(o, "spec", "ports") as { port?: number; protocol?: string }[] | undefined) ?? [])
+            .map((p) => `${p.port}/${p.protocol ?? "TCP"}`)
+            .join(","),
+        ),
+        ageCol,
+      ];
+    default:
+      return [nameCol, ageCol];
+  }
+}
+
+function table(
+  k: ResourceKind,
+  objects: KubeObject[],
+  resourceVersion: string,
+  includeObject: string,
+): Record<string, unknown> {
+  const cols = columnsFor(k);
+  return {
+    kind: "Table",
+    apiVersion: "meta.k8s.io/v1",
+    metadata: { resourceVersion },
+    columnDefinitions: cols.map(({ cell: _c, ...def }) => def),
+    rows: objects.map((o) => ({
+      cells: cols.map((c) => c.cell(o)),
+      ...(includeObject === "None"
+        ? {}
+        : {
+            object:
+              includeObject === "Object"
+                ? o
+                : { kind: "PartialObjectMetadata", apiVersion: "meta.k8s.io/v1", metadata: o.metadata },
+          }),
+    })),
+  };
+}
+
+function wantsTable(req: IncomingMessage): boolean {
+  return /as=Table/.test(req.headers.accept ?? "");
+}
+
+// ---- request helpers ----------------------------------------------------------------------------
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+function parseJsonBody(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw badRequest(`couldn't get version/kind; json parse error: ${(err as Error).message}`);
+  }
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
+}
+
+function asKubeObject(v: unknown, k: ResourceKind): KubeObject {
+  if (!isObject(v)) throw badRequest(`Object 'Kind' is missing in '${JSON.stringify(v)}'`);
+  const apiVersion = v.apiVersion ?? apiVersionOf(k);
+  const kind = v.kind ?? k.kind;
+  if (apiVersion !== apiVersionOf(k)) {
+    throw badRequest(
+      `the API version in the data (${String(apiVersion)}) does not match the expected API version (${apiVersionOf(k)})`,
+    );
+  }
+  if (kind !== k.kind) {
+    throw badRequest(`the kind in the data (${String(kind)}) does not match the expected kind (${k.kind})`);
+  }
+  const metadata = isObject(v.metadata) ? v.metadata : {};
+  return { ...v, apiVersion, kind, metadata: { name: "", ...metadata } } as KubeObject;
+}
+
+function fieldValidationOf(q: URLSearchParams): FieldValidation {
+  const v = q.get("fieldValidation");
+  if (v === null || v === "") return "Warn";
+  if (v === "Strict" || v === "Warn" || v === "Ignore") return v;
+  throw badRequest(`fieldValidation parameter unsupported: ${v}`);
+}
+
+function defaultFieldManager(req: IncomingMessage): string {
+  // Like the real server: the User-Agent's program name, e.g. "kubectl-client-side-apply" → "kubectl".
+  const ua = req.headers["user-agent"] ?? "unknown";
+  return ua.split("/")[0]?.slice(0, 128) || "unknown";
+}
+
+function listKindOf(k: ResourceKind): string {
+  return `${k.kind}List`;
+}
+
+/** Built-in lists carry bare items; custom resource lists keep apiVersion/kind on each item. */
+function listItem(k: ResourceKind, o: KubeObject): Record<string, unknown> {
+  if (k.custom) return o;
+  const { apiVersion: _a, kind: _k, ...rest } = o;
+  return rest;
+}
+
+interface Continue {
+  rv: string;
+  start: number;
+}
+
+function decodeContinue(token: string): Continue {
+  try {
+    const c = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as Continue;
+    if (typeof c.start === "number" && typeof c.rv === "string") return c;
+  } catch {
+    // fall through
+  }
+  throw badRequest("continue key is not valid: illegal base64 data at input byte 0");
+}
+
+// ---- the server ---------------------------------------------------------------------------------
+
+export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer> {
+  const { store } = opts;
+  const identities = new Map<string, Identity>();
+  Object.entries(opts.tokens ?? {}).forEach(([token, grant], i) => {
+    identities.set(token, identityFor(grant, i));
+  });
+  const authRequired = opts.tokens !== undefined;
+  const sockets = new Set<Socket>();
+  const closers = new Set<() => void>();
+
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      const reply = new Reply(res);
+      if (err instanceof ApiError) reply.error(err);
+      else {
+        reply.error(
+          new ApiError({
+            code: 500,
+            reason: "InternalError",
+            message: `Internal error occurred: ${(err as Error)?.message ?? String(err)}`,
+          }),
+        );
+      }
+    });
+  });
+  server.on("connection", (s) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    const path = url.pathname.replace(/\/+$/, "") || "/";
+    const q = url.searchParams;
+    const reply = new Reply(res);
+    const method = (req.method ?? "GET").toUpperCase();
+
+    if (path === "/version") return reply.json(200, SERVER_VERSION);
+    if (path === "/healthz" || path === "/livez" || path === "/readyz") return reply.text(200, "ok");
+
+    let identity: Identity | undefined;
+    if (authRequired) {
+      const header = req.headers.authorization ?? "";
+      const m = /^Bearer\s+(.+)$/i.exec(header);
+      identity = m?.[1] ? identities.get(m[1].trim()) : undefined;
+      if (identity === undefined) {
+        return reply.error(new ApiError({ code: 401, reason: "Unauthorized", message: "Unauthorized" }));
+      }
+    }
+
+    // Discovery and OpenAPI are readable by every authenticated user (system:discovery).
+    if (path === "/api") {
+      return reply.json(200, {
+        kind: "APIVersions",
+        versions: ["v1"],
+        serverAddressByClientCIDRs: [{ clientCIDR: "0.0.0.0/0", serverAddress: req.headers.host ?? "" }],
+      });
+    }
+    if (path === "/apis") {
+      const groups = new Map<string, string[]>();
+      for (const gv of groupVersions())
+        if (gv.group !== "") groups.set(gv.group, [...(groups.get(gv.group) ?? []), gv.version]);
+      return reply.json(200, {
+        kind: "APIGroupList",
+        apiVersion: "v1",
+        groups: [...groups].map(([name, versions]) => ({
+          name,
+          versions: versions.map((v) => ({ groupVersion: `${name}/${v}`, version: v })),
+          preferredVersion: { groupVersion: `${name}/${versions[0]}`, version: versions[0] },
+        })),
+      });
+    }
+    if (path === "/openapi/v3") {
+      const paths: Record<string, unknown> = {};
+      for (const gv of groupVersions()) {
+        const p = gv.group === "" ? `api/${gv.version}` : `apis/${gv.group}/${gv.version}`;
+        paths[p] = { serverRelativeURL: `/openapi/v3/${p}?hash=${gv.group || "core"}${gv.version}` };
+      }
+      return reply.json(200, { paths });
+    }
+    const openapi = /^\/openapi\/v3\/(?:api\/([^/]+)|apis\/([^/]+)\/([^/]+))$/.exec(path);
+    if (openapi) {
+      const group = openapi[2] ?? "";
+      const version = openapi[1] ?? openapi[3] ?? "";
+      if (!groupVersions().some((gv) => gv.group === group && gv.version === version))
+        return reply.error(serverNotFound());
+      return reply.json(200, openApiV3(group, version));
+    }
+
+    const route = parseRoute(path);
+    if (route === undefined) return reply.error(serverNotFound());
+    if (route === "discovery") {
+      const segs = path.split("/").filter(Boolean);
+      const group = segs[0] === "api" ? "" : (segs[1] ?? "");
+      const version = segs[0] === "api" ? (segs[1] ?? "") : (segs[2] ?? "");
+      if (!groupVersions().some((gv) => gv.group === group && gv.version === version))
+        return reply.error(serverNotFound());
+      return reply.json(200, {
+        kind: "APIResourceList",
+        apiVersion: "v1",
+        groupVersion: group === "" ? version : `${group}/${version}`,
+        resources: discoveryResources(group, version),
+      });
+    }
+
+    const { kind: k, namespace, name, subresource } = route;
+    if (subresource !== undefined && !(k.subresources as readonly string[]).includes(subresource)) {
+      return reply.error(serverNotFound());
+    }
+    const isWatch = q.get("watch") === "true" || q.get("watch") === "1";
+    const verb = verbOf(method, name !== undefined, isWatch);
+    if (verb === undefined) return reply.error(methodNotAllowed());
+
+    const check = (v: string) => {
+      if (identity === undefined) return;
+      const attrs = {
+        verb: v,
+        apiGroup: k.group,
+        resource: k.plural,
+        ...(subresource !== undefined ? { subresource } : {}),
+        ...(namespace !== undefined ? { namespace } : {}),
+        ...(name !== undefined ? { name } : {}),
+      };
+      if (!authorize(identity, attrs)) throw forbidden(k, name, denialReason(identity, attrs));
+    };
+    check(verb);
+
+    const dryRun = q.getAll("dryRun").includes("All");
+    const fieldManager = q.get("fieldManager") ?? undefined;
+    if (fieldManager !== undefined && (fieldManager.length > 128 || fieldManager === "")) {
+      throw badRequest(
+        `fieldManager: Invalid value: "${fieldManager}": must be between 1 and 128 characters`,
+      );
+    }
+    const manager = fieldManager ?? defaultFieldManager(req);
+    const write = {
+      fieldManager: manager,
+      fieldValidation: fieldValidationOf(q),
+      warnings: reply.warnings,
+      dryRun,
+    };
+
+    if (name === undefined) {
+      if (verb === "watch") return watch(req, res, k, namespace, q);
+      if (verb === "list") {
+        const items = store.list(apiVersionOf(k), k.kind, listOptions(namespace, q));
+        const rv = store.resourceVersion;
+        const limit = Number(q.get("limit") ?? "0");
+        const token = q.get("continue");
+        const start = token ? decodeContinue(token).start : 0;
+        const page = limit > 0 ? items.slice(start, start + limit) : items.slice(start);
+        const more = limit > 0 && start + limit < items.length;
+        if (wantsTable(req)) return reply.json(200, table(k, page, rv, q.get("includeObject") ?? "Metadata"));
+        return reply.json(200, {
+          kind: listKindOf(k),
+          apiVersion: apiVersionOf(k),
+          metadata: {
+            resourceVersion: rv,
+            ...(more
+              ? {
+                  continue: Buffer.from(JSON.stringify({ rv, start: start + limit })).toString("base64url"),
+                  remainingItemCount: items.length - start - limit,
+                }
+              : {}),
+          },
+          items: page.map((o) => listItem(k, o)),
+        });
+      }
+      if (verb === "create") {
+        const obj = asKubeObject(parseJsonOrYaml(await readBody(req), req), k);
+        if (k.namespaced) {
+          if (obj.metadata.namespace && obj.metadata.namespace !== namespace) {
+            throw badRequest(
+              "the namespace of the provided object does not match the namespace sent on the request",
+            );
+          }
+          if (namespace === undefined) throw serverNotFound();
+          obj.metadata.namespace = namespace;
+        }
+        const created = store.create(obj, write);
+        return reply.json(201, created);
+      }
+      if (verb === "deletecollection") {
+        const items = store.list(apiVersionOf(k), k.kind, listOptions(namespace, q));
+        const deleted: KubeObject[] = [];
+        for (const o of items) {
+          const d = store.delete(apiVersionOf(k), k.kind, o.metadata.namespace, o.metadata.name, {
+            ...deleteOptions(q, undefined),
+            dryRun,
+          });
+          if (d) deleted.push(d);
+        }
+        return reply.json(200, {
+          kind: listKindOf(k),
+          apiVersion: apiVersionOf(k),
+          metadata: { resourceVersion: store.resourceVersion },
+          items: deleted.map((o) => listItem(k, o)),
+        });
+      }
+      return reply.error(methodNotAllowed());
+    }
+
+    const current = () => {
+      const o = store.get(apiVersionOf(k), k.kind, namespace, name);
+      if (o === undefined) throw notFound(k, name);
+      return o;
+    };
+
+    if (subresource === "log") {
+      if (method !== "GET") return reply.error(methodNotAllowed());
+      const tail = q.get("tailLines");
+      const container = q.get("container");
+      const text = await store.readLog(namespace ?? "", name, {
+        ...(container ? { container } : {}),
+        ...(tail !== null ? { tailLines: Number(tail) } : {}),
+        previous: q.get("previous") === "true",
+        timestamps: q.get("timestamps") === "true",
+      });
+      return reply.text(200, text);
+    }
+
+    if (subresource === "scale") return scale(req, reply, k, namespace, name, method, write);
+
+    switch (verb) {
+      case "get": {
+        const o = current();
+        if (wantsTable(req))
+          return reply.json(
+            200,
+            table(k, [o], o.metadata.resourceVersion ?? "", q.get("includeObject") ?? "Metadata"),
+          );
+        return reply.json(200, o);
+      }
+      case "update": {
+        const obj = asKubeObject(parseJsonOrYaml(await readBody(req), req), k);
+        checkIdentity(k, obj, namespace, name);
+        const updated = subresource === "status" ? store.updateStatus(obj, write) : store.update(obj, write);
+        return reply.json(200, updated);
+      }
+      case "patch":
+        return patch(req, reply, k, namespace, name, subresource, q, write, check);
+      case "delete": {
+        const bodyText = await readBody(req);
+        const body = bodyText.trim() === "" ? undefined : parseJsonBody(bodyText);
+        const deleted = store.delete(apiVersionOf(k), k.kind, namespace, name, {
+          ...deleteOptions(q, body),
+          dryRun,
+        });
+        if (deleted === undefined) throw notFound(k, name);
+        const still = store.get(apiVersionOf(k), k.kind, namespace, name);
+        if (still !== undefined && still.metadata.uid === deleted.metadata.uid) return reply.json(200, still);
+        if (k.kind === "Pod" || k.kind === "Service" || k.kind === "Namespace")
+          return reply.json(200, deleted);
+        return reply.json(200, {
+          kind: "Status",
+          apiVersion: "v1",
+          metadata: {},
+          status: "Success",
+          details: {
+            ...resourceDetails(k, name),
+            ...(deleted.metadata.uid ? { uid: deleted.metadata.uid } : {}),
+          },
+        });
+      }
+      default:
+        return reply.error(methodNotAllowed());
+    }
+  }
+
+  function listOptions(namespace: string | undefined, q: URLSearchParams) {
+    return {
+      ...(namespace !== undefined ? { namespace } : {}),
+      ...(q.get("labelSelector") ? { labelSelector: q.get("labelSelector") ?? "" } : {}),
+      ...(q.get("fieldSelector") ? { fieldSelector: q.get("fieldSelector") ?? "" } : {}),
+    };
+  }
+
+  async function patch(
+    req: IncomingMessage,
+    reply: Reply,
+    k: ResourceKind,
+    namespace: string | undefined,
+    name: string,
+    subresource: string | undefined,
+    q: URLSearchParams,
+    write: { fieldManager: string; fieldValidation: FieldValidation; warnings: string[]; dryRun: boolean },
+    check: (verb: string) => void,
+  ): Promise<void> {
+    const contentType = (req.headers["content-type"] ?? "").split(";")[0]?.trim() ?? "";
+    const text = await readBody(req);
+    const force = q.get("force");
+    if (contentType === "application/apply-patch+yaml") {
+      if (q.get("fieldManager") === null) {
+        throw badRequest(
+          'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch',
+        );
+      }
+      let doc: unknown;
+      try {
+        doc = parseYaml(text);
+      } catch (err) {
+        throw badRequest(`error decoding YAML: ${(err as Error).message}`);
+      }
+      const cfg = asKubeObject(doc, k);
+      if (cfg.metadata.name && cfg.metadata.name !== name) {
+        throw badRequest(
+          `the name of the object (${cfg.metadata.name}) does not match the name on the URL (${name})`,
+        );
+      }
+      cfg.metadata.name = name;
+      if (k.namespaced) {
+        if (cfg.metadata.namespace && cfg.metadata.namespace !== namespace) {
+          throw badRequest(
+            "the namespace of the provided object does not match the namespace sent on the request",
+          );
+        }
+        if (namespace !== undefined) cfg.metadata.namespace = namespace;
+      }
+      const exists = store.get(apiVersionOf(k), k.kind, namespace, name) !== undefined;
+      // An apply that creates the object also needs permission to create it.
+      if (!exists) check("create");
+      const applied = store.apply(cfg, {
+        ...write,
+        force: force === "true",
+        ...(subresource === "status" ? { subresource: "status" as const } : {}),
+      });
+      return reply.json(exists ? 200 : 201, applied);
+    }
+    if (force !== null) throw badRequest("force: Forbidden: may not be specified for non-apply patch");
+    if (!(PATCH_TYPES as readonly string[]).includes(contentType)) throw unsupportedMediaType();
+    const live = store.get(apiVersionOf(k), k.kind, namespace, name);
+    if (live === undefined) throw notFound(k, name);
+    const body = parseJsonBody(text);
+    let patched: unknown;
+    if (contentType === "application/merge-patch+json") patched = mergePatch(live, body);
+    else if (contentType === "application/strategic-merge-patch+json")
+      patched = strategicMergePatch(k, live, body);
+    else patched = jsonPatch(live, body);
+    const obj = asKubeObject(patched, k);
+    checkIdentity(k, obj, namespace, name);
+    // A patch is applied to the version it read: a concurrent change shows up as a conflict, never lost.
+    const requested = isObject(body) && isObject(body.metadata) ? body.metadata.resourceVersion : undefined;
+    obj.metadata.resourceVersion =
+      typeof requested === "string" ? requested : (live.metadata.resourceVersion ?? "");
+    const updated = subresource === "status" ? store.updateStatus(obj, write) : store.update(obj, write);
+    return reply.json(200, updated);
+  }
+
+  async function scale(
+    req: IncomingMessage,
+    reply: Reply,
+    k: ResourceKind,
+    namespace: string | undefined,
+    name: string,
+    method: string,
+    write: { fieldManager: string; fieldValidation: FieldValidation; warnings: string[]; dryRun: boolean },
+  ): Promise<void> {
+    const live = store.get(apiVersionOf(k), k.kind, namespace, name);
+    if (live === undefined) throw notFound(k, name);
+    const toScale = (o: KubeObject) => ({
+      kind: "Scale",
+      apiVersion: "autoscaling/v1",
+      metadata: {
+        name: o.metadata.name,
+        namespace: o.metadata.namespace,
+        uid: o.metadata.uid,
+        resourceVersion: o.metadata.resourceVersion,
+        creationTimestamp: o.metadata.creationTimestamp,
+      },
+      spec: { replicas: get(o, "spec", "replicas") },
+      status: {
+        replicas: num(get(o, "status", "replicas")),
+        selector: Object.entries(
+          (get(o, "spec", "selector", "matchLabels") as Record<string, string> | undefined) ?? {},
+        )
+          .map(([a, b]) => `${a}=${b}`)
+          .join(","),
+      },
+    });
+    if (method === "GET") return reply.json(200, toScale(live));
+    const text = await readBody(req);
+    const body = parseJsonBody(text);
+    const contentType = (req.headers["content-type"] ?? "").split(";")[0]?.trim() ?? "";
+    const current = toScale(live);
+    const next =
+      method === "PUT"
+        ? body
+        : contentType === "application/json-patch+json"
+          ? jsonPatch(current, body)
+          : mergePatch(current, body);
+    const replicas = get(next, "spec", "replicas");
+    if (typeof replicas !== "number") throw badRequest("spec.replicas: Required value");
+    const rv = get(next, "metadata", "resourceVersion");
+    const updated = store.update(
+      {
+        ...live,
+        metadata: {
+          ...live.metadata,
+          resourceVersion: typeof rv === "string" ? rv : (live.metadata.resourceVersion ?? ""),
+        },
+        spec: { ...(live.spec as object), replicas },
+      },
+      write,
+    );
+    return reply.json(200, toScale(updated));
+  }
+
+  function watch(
+    req: IncomingMessage,
+    res: ServerResponse,
+    k: ResourceKind,
+    namespace: string | undefined,
+    q: URLSearchParams,
+  ): void {
+    const asTable = wantsTable(req);
+    const includeObject = q.get("includeObject") ?? "Metadata";
+    res.writeHead(200, {
+      "Content-Type": "application/json",
+      "Transfer-Encoding": "chunked",
+      "Cache-Control": "no-cache",
+    });
+    res.flushHeaders();
+    const send = (type: string, object: unknown) => {
+      if (!res.writableEnded) res.write(`${JSON.stringify({ type, object })}\n`);
+    };
+    const sendObject = (type: string, o: KubeObject) =>
+      send(type, asTable ? table(k, [o], o.metadata.resourceVersion ?? "", includeObject) : o);
+    let unsubscribe = () => {};
+    let timer: NodeJS.Timeout | undefined;
+    const finish = () => {
+      unsubscribe();
+      if (timer) clearTimeout(timer);
+      closers.delete(finish);
+      if (!res.writableEnded) res.end();
+    };
+    closers.add(finish);
+    req.on("close", finish);
+    res.on("close", finish);
+    const rv = q.get("resourceVersion") ?? "";
+    const initial = q.get("sendInitialEvents") === "true";
+    try {
+      unsubscribe = store.watch(apiVersionOf(k), k.kind, (e) => sendObject(e.type, e.object), {
+        ...listOptions(namespace, q),
+        ...(rv !== "" && rv !== "0" && !initial ? { sinceResourceVersion: rv } : {}),
+      });
+      if (initial) {
+        // The end of the initial state is marked by a bookmark, as watch-list clients expect.
+        send("BOOKMARK", {
+          kind: k.kind,
+          apiVersion: apiVersionOf(k),
+          metadata: {
+            resourceVersion: store.resourceVersion,
+            annotations: { "k8s.io/initial-events-end": "true" },
+          },
+        });
+      }
+    } catch (err) {
+      // The real server reports a watch that cannot start (e.g. 410 Expired) as an ERROR event.
+      if (err instanceof ApiError) {
+        send("ERROR", err.toStatus());
+        finish();
+        return;
+      }
+      throw err;
+    }
+    const timeout = Number(q.get("timeoutSeconds") ?? "0");
+    if (timeout > 0) timer = setTimeout(finish, timeout * 1000);
+  }
+
+  function checkIdentity(
+    k: ResourceKind,
+    obj: KubeObject,
+    namespace: string | undefined,
+    name: string,
+  ): void {
+    if (obj.metadata.name && obj.metadata.name !== name) {
+      throw badRequest(
+        `the name of the object (${obj.metadata.name}) does not match the name on the URL (${name})`,
+      );
+    }
+    obj.metadata.name = name;
+    if (k.namespaced) {
+      if (obj.metadata.namespace && obj.metadata.namespace !== namespace) {
+        throw badRequest(
+          "the namespace of the provided object does not match the namespace sent on the request",
+        );
+      }
+      if (namespace !== undefined) obj.metadata.namespace = namespace;
+    }
+  }
+
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  const url = `http://127.0.0.1:${port}`;
+
+  return {
+    url,
+    async close() {
+      for (const c of [...closers]) c();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const s of sockets) s.destroy();
+      });
+    },
+    kubeconfig(o = {}) {
+      return stringifyYaml({
+        apiVersion: "v1",
+        kind: "Config",
+        clusters: [{ name: "slipway-test", cluster: { server: url } }],
+        users: [{ name: "slipway-test", user: o.token !== undefined ? { token: o.token } : {} }],
+        contexts: [
+          {
+            name: "slipway-test",
+            context: { cluster: "slipway-test", user: "slipway-test", namespace: "default" },
+          },
+        ],
+        "current-context": "slipway-test",
+        preferences: {},
+      });
+    },
+  };
+}
+
+function verbOf(method: string, hasName: boolean, isWatch: boolean): string | undefined {
+  switch (method) {
+    case "GET":
+      return isWatch ? "watch" : hasName ? "get" : "list";
+    case "POST":
+      return hasName ? undefined : "create";
+    case "PUT":
+      return hasName ? "update" : undefined;
+    case "PATCH":
+      return hasName ? "patch" : undefined;
+    case "DELETE":
+      return hasName ? "delete" : "deletecollection";
+    default:
+      return undefined;
+  }
+}
+
+function parseJsonOrYaml(text: string, req: IncomingMessage): unknown {
+  const type = req.headers["content-type"] ?? "application/json";
+  // kubectl's typed generators (`kubectl create namespace|secret|deployment`) send protobuf; this
+  // server decodes only the JSON/YAML forms, which is what manifests and client-node send.
+  if (/protobuf|cbor/.test(type)) {
+    throw new ApiError({
+      code: 415,
+      reason: "UnsupportedMediaType",
+      message: `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml`,
+    });
+  }
+  if (/yaml/.test(type)) {
+    try {
+      return parseYaml(text) as unknown;
+    } catch (err) {
+      throw badRequest(`error decoding YAML: ${(err as Error).message}`);
+    }
+  }
+  return parseJsonBody(text);
+}
+
+function deleteOptions(q: URLSearchParams, body: unknown) {
+  const b = isObject(body) ? body : {};
+  const policy =
+    q.get("propagationPolicy") ?? (typeof b.propagationPolicy === "string" ? b.propagationPolicy : undefined);
+  const orphan =
+    q.get("orphanDependents") ??
+    (typeof b.orphanDependents === "boolean" ? String(b.orphanDependents) : undefined);
+  if (policy !== undefined && policy !== "Background" && policy !== "Foreground" && policy !== "Orphan") {
+    throw badRequest(
+      `propagationPolicy: Unsupported value: "${policy}": supported values: "Foreground", "Background", "Orphan"`,
+    );
+  }
+  const pre = isObject(b.preconditions) ? b.preconditions : {};
+  return {
+    ...(policy !== undefined
+      ? { propagationPolicy: policy as "Background" | "Foreground" | "Orphan" }
+      : orphan === "true"
+        ? { propagationPolicy: "Orphan" as const }
+        : {}),
+    ...(typeof pre.uid === "string" || typeof pre.resourceVersion === "string"
+      ? {
+          preconditions: {
+            ...(typeof pre.uid === "string" ? { uid: pre.uid } : {}),
+            ...(typeof pre.resourceVersion === "string" ? { resourceVersion: pre.resourceVersion } : {}),
+          },
+        }
+      : {}),
+  };
+}
