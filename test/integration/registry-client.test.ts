@@ -273,9 +273,9 @@ describe("blob redirects", () => {
         req.headers.authorization !== `Basic ${Buffer.from(`${BASIC_USER}:${BASIC_PASS}`).toString("base64")}`
       ) {
         res.writeHead(401, { "www-authenticate": 'Basic realm="stand-in"' });
-        return res.end();
+      } else {
+        res.writeHead(307, { location: `http://127.0.0.2:${storagePort}/blob?sig=presigned` });
       }
-      res.writeHead(307, { location: `http://127.0.0.2:${storagePort}/blob?sig=presigned` });
       res.end();
     });
     frontHost = `127.0.0.1:${await listen(front)}`;
@@ -321,6 +321,19 @@ describe("registry to registry", () => {
         { digest: src.digest, size: src.size },
       ),
     ).toEqual({ uploadedBytes: 0, how: "present" });
+  });
+});
+
+describe("mount fallback", () => {
+  it("returns false and cancels the session when the source lacks the blob, then ensureBlob uploads", async () => {
+    const c = client();
+    const b = blob(randomBytes(3000));
+    expect(await c.mountBlob(plain.host, "app/mnt", b.digest, "app/empty-source")).toBe(false);
+    const res = await c.ensureBlob(
+      { registry: plain.host, repository: "app/mnt" },
+      { ...b, sources: [{ registry: plain.host, repository: "app/empty-source" }] },
+    );
+    expect(res).toEqual({ uploadedBytes: b.size, how: "uploaded" });
   });
 });
 
