@@ -13,9 +13,11 @@ import {
   type BlobSpec,
   createRegistryClient,
   credentialsFromDockerConfig,
+  DOCKER_MANIFEST,
   OCI_CONFIG,
   OCI_LAYER_GZIP,
   OCI_MANIFEST,
+  parseImageName,
   type RegistryClient,
   type RegistryClientOptions,
   RegistryError,
@@ -321,6 +323,35 @@ describe("registry to registry", () => {
         { digest: src.digest, size: src.size },
       ),
     ).toEqual({ uploadedBytes: 0, how: "present" });
+  });
+});
+
+describe("a base image pushed by dockerd (the stack's busybox)", () => {
+  it("reads its Docker schema2 manifest and copies the image into a token-auth registry byte for byte", async () => {
+    const ref = process.env.SLIPWAY_TEST_BUSYBOX_IMAGE;
+    if (!ref)
+      throw new Error(
+        "SLIPWAY_TEST_BUSYBOX_IMAGE unset: run with --project integration (its globalSetup starts the stack)",
+      );
+    const base = parseImageName(ref);
+    const c = client({
+      credentials: staticCredentials(token.host, { username: TOKEN_USER, password: TOKEN_PASS }),
+    });
+    const m = await c.getManifest(base);
+    expect(m.mediaType).toBe(DOCKER_MANIFEST);
+    const json = m.json as {
+      config: { digest: string; size: number };
+      layers: Array<{ digest: string; size: number }>;
+    };
+    const target = { registry: token.host, repository: "ml/busybox-copy" };
+    const source = { registry: base.registry, repository: base.repository };
+    for (const d of [json.config, ...json.layers]) {
+      const res = await c.ensureBlob(target, { digest: d.digest, size: d.size, sources: [source] });
+      expect(res).toEqual({ uploadedBytes: d.size, how: "copied" });
+    }
+    const digest = await c.putManifest({ ...target, tag: "base" }, m.mediaType, m.bytes);
+    expect(digest).toBe(m.digest);
+    expect((await c.getManifest({ ...target, digest })).bytes.equals(m.bytes)).toBe(true);
   });
 });
 
