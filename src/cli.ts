@@ -1,6 +1,7 @@
 // `slipway <command>`: the same use cases as the Action, for terminals and other CI systems.
 // The one place (with main.ts) that turns errors into exit codes.
 
+import { buildCommand } from "./commands/build.js";
 import type { CommandIo } from "./commands/io.js";
 import { planCommand } from "./commands/plan.js";
 import { ConfigError, formatProblem } from "./config/index.js";
@@ -17,6 +18,7 @@ type Command = (argv: string[], io: CommandIo) => Promise<number>;
 
 const commands: Record<string, Command> = {
   plan: planCommand,
+  build: buildCommand,
 };
 
 export async function cli(argv: string[], io: CommandIo): Promise<number> {
