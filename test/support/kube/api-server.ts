@@ -981,7 +981,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       return stringifyYaml({
         apiVersion: "v1",
         kind: "Config",
-        clusters: [{ name: "slipway-test", cluster: { server: url } }],
+        // client-node refuses plain http unless TLS verification is explicitly off; kubectl accepts either.
+        clusters: [{ name: "slipway-test", cluster: { server: url, "insecure-skip-tls-verify": true } }],
         users: [{ name: "slipway-test", user: o.token !== undefined ? { token: o.token } : {} }],
         contexts: [
           {
