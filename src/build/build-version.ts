@@ -109,7 +109,7 @@ export async function buildVersion(input: BuildVersionInput): Promise<VersionBui
         { role: "code", layer: await codeLayer, createdBy: `slipway: COPY repository code ${APP_DIR}/` },
       ];
       for (const f of p.files) {
-        const layer = await store.layer(f.path, [{ ...f, name: `${APP_DIR_IN_LAYER}/${f.path}` }]);
+        const layer = await store.layer(f.path, [{ ...f, name: `${APP_DIR_IN_LAYER}/${f.path}` }], "stored");
         layers.push({ role: "files", layer, createdBy: `slipway: COPY ${f.path} ${APP_DIR}/${f.path}` });
       }
       images.push(

@@ -12,11 +12,18 @@ import path from "node:path";
 import { Transform, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import tar from "tar-stream";
+import { DEFLATE_LEVEL, DeflateGzip } from "./deflate-gzip.js";
 import { compareBytes, type SourceKind } from "./select-files.js";
 import { StoredGzip } from "./stored-gzip.js";
 
 /** Bump when the bytes a layer is made of change, so old cache entries are not trusted. */
-const LAYER_FORMAT = "slipway-layer/1 tar-ustar mtime0 stored-gzip";
+const LAYER_FORMAT = "slipway-layer/2 tar-ustar mtime0";
+
+/**
+ * `deflate` (fflate, deterministic) for code, which compresses well and is small; `stored` for
+ * declared files, usually model weights that do not compress, so a 50 MB layer builds at disk speed.
+ */
+export type LayerCompression = "deflate" | "stored";
 
 export const OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip";
 
@@ -98,13 +105,23 @@ export async function packEntries(pack: tar.Pack, entries: readonly LayerEntry[]
 }
 
 /** Writes the layer's blob to `file`; returns its descriptor. */
-export async function writeLayerBlob(entries: readonly LayerEntry[], file: string): Promise<LayerDescriptor> {
+export async function writeLayerBlob(
+  entries: readonly LayerEntry[],
+  file: string,
+  compression: LayerCompression = "deflate",
+): Promise<LayerDescriptor> {
   const pack = tar.pack();
   const tarMeasure = new Measure();
   const blobMeasure = new Measure();
   const tmp = `${file}.partial`;
   const producing = packEntries(pack, entries).then(() => pack.finalize());
-  const consuming = pipeline(pack, tarMeasure, new StoredGzip(), blobMeasure, createWriteStream(tmp));
+  const consuming = pipeline(
+    pack,
+    tarMeasure,
+    compression === "stored" ? new StoredGzip() : new DeflateGzip(),
+    blobMeasure,
+    createWriteStream(tmp),
+  );
   try {
     await Promise.all([producing, consuming]);
   } catch (e) {
@@ -122,9 +139,9 @@ export async function writeLayerBlob(entries: readonly LayerEntry[], file: strin
 }
 
 /** The cache key: every input that decides the layer's bytes, plus on-disk identity of each file. */
-export function layerKey(entries: readonly LayerEntry[]): string {
+export function layerKey(entries: readonly LayerEntry[], compression: LayerCompression = "deflate"): string {
   const h = createHash("sha256");
-  h.update(LAYER_FORMAT);
+  h.update(`${LAYER_FORMAT} ${compression}${compression === "deflate" ? ` fflate-${DEFLATE_LEVEL}` : ""}\n`);
   for (const e of normaliseEntries(entries)) {
     h.update(JSON.stringify([e.name, e.kind, e.mode, e.size, e.linkTarget ?? null, e.statKey ?? null]));
     h.update("\n");
@@ -151,11 +168,15 @@ export class LayerStore {
 
   constructor(private readonly opts: LayerStoreOptions) {}
 
-  layer(label: string, entries: readonly LayerEntry[]): Promise<BuiltLayer> {
-    const key = layerKey(entries);
+  layer(
+    label: string,
+    entries: readonly LayerEntry[],
+    compression: LayerCompression = "deflate",
+  ): Promise<BuiltLayer> {
+    const key = layerKey(entries, compression);
     let p = this.memo.get(key);
     if (p === undefined) {
-      p = this.resolve(key, label, entries);
+      p = this.resolve(key, label, entries, compression);
       this.memo.set(key, p);
       // A failed build must not poison later attempts in the same run.
       p.catch(() => this.memo.delete(key));
@@ -166,10 +187,11 @@ export class LayerStore {
   private async build(
     key: string,
     entries: readonly LayerEntry[],
+    compression: LayerCompression,
   ): Promise<{ d: LayerDescriptor; file: string }> {
     await mkdir(this.opts.workDir, { recursive: true });
     const file = path.join(this.opts.workDir, `layer-${key.slice(0, 16)}-${this.counter++}.tar.gz`);
-    const d = await writeLayerBlob(entries, file);
+    const d = await writeLayerBlob(entries, file, compression);
     if (this.opts.cacheDir !== undefined) {
       await mkdir(this.opts.cacheDir, { recursive: true });
       await writeFile(path.join(this.opts.cacheDir, `${key}.json`), JSON.stringify(d));
@@ -177,7 +199,12 @@ export class LayerStore {
     return { d, file };
   }
 
-  private async resolve(key: string, label: string, entries: readonly LayerEntry[]): Promise<BuiltLayer> {
+  private async resolve(
+    key: string,
+    label: string,
+    entries: readonly LayerEntry[],
+    compression: LayerCompression,
+  ): Promise<BuiltLayer> {
     const cached = await this.readCache(key);
     if (cached !== undefined) {
       this.cacheHits++;
@@ -186,7 +213,7 @@ export class LayerStore {
         ...cached,
         label,
         open: async (offset) => {
-          file ??= this.build(key, entries).then(({ d, file }) => {
+          file ??= this.build(key, entries, compression).then(({ d, file }) => {
             if (d.digest !== cached.digest) {
               throw new Error(
                 `layer cache entry ${key} is stale (${cached.digest} ≠ ${d.digest}); clear the cache`,
@@ -198,7 +225,7 @@ export class LayerStore {
         },
       };
     }
-    const { d, file } = await this.build(key, entries);
+    const { d, file } = await this.build(key, entries, compression);
     return { ...d, label, open: async (offset) => createReadStream(file, { start: offset }) };
   }
 

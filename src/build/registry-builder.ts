@@ -81,45 +81,62 @@ export class RegistryBuilder {
   ) {}
 
   async build(input: RegistryBuildInput): Promise<EndpointImage> {
-    const base = await this.resolveBase(input.endpoint.image);
     const target = parseImageName(input.imageRepository);
     const repo: Repo = { registry: target.registry, repository: target.repository };
-    const pushes: LayerPush[] = [];
-    let manifestBytes = 0;
+    // What the tag points at now, fetched while the base is resolved.
+    const current = this.currentDigest({ ...repo, tag: input.tag });
+    const base = await this.resolveBase(input.endpoint.image);
+    const images = base.images.map((image) => this.compose(base, image, input));
 
-    const builtImages: Array<{ descriptor: Descriptor; bytes: Buffer }> = [];
-    for (const image of base.images) {
-      const built = await this.pushPlatformImage(repo, base, image, input, pushes);
-      builtImages.push(built);
-    }
-
+    const only = images[0];
+    if (only === undefined) throw new ImageFormatError(`${input.endpoint.image}: no image to build on`);
     let top: { bytes: Buffer; digest: string; mediaType: string };
     if (!base.multiPlatform) {
-      const only = builtImages[0];
-      if (only === undefined) throw new ImageFormatError(`${input.endpoint.image}: no image to build on`);
       top = { bytes: only.bytes, digest: only.descriptor.digest, mediaType: MediaType.ociManifest };
     } else {
-      for (const img of builtImages) {
-        await this.client.putManifest(
-          { ...repo, digest: img.descriptor.digest },
-          MediaType.ociManifest,
-          img.bytes,
-        );
-        manifestBytes += img.bytes.length;
-      }
       const index = encodeJson({
         schemaVersion: 2,
         mediaType: MediaType.ociIndex,
-        manifests: builtImages.map((i) => i.descriptor),
+        manifests: images.map((i) => i.descriptor),
       });
       top = { bytes: index.bytes, digest: index.digest, mediaType: MediaType.ociIndex };
     }
-    manifestBytes += await this.putManifestIfNew(
-      { ...repo, tag: input.tag },
-      top.mediaType,
-      top.bytes,
-      top.digest,
-    );
+
+    const pushes: LayerPush[] = [];
+    let manifestBytes = 0;
+    if ((await current) === top.digest) {
+      // The version is already there. A registry accepts a manifest only once it holds every blob
+      // the manifest names, so there is nothing to check blob by blob either.
+      for (const image of images) {
+        for (const b of image.blobs) {
+          pushes.push({
+            role: b.role,
+            digest: b.spec.digest,
+            size: b.spec.size,
+            how: "present",
+            uploadedBytes: 0,
+          });
+        }
+      }
+    } else {
+      for (const image of images) {
+        // Base layers (mounts are cheap) and ours together, the config last: a manifest may only
+        // name blobs the repository holds.
+        const layers = image.blobs.filter((b) => b.role !== "config");
+        await Promise.all(layers.map((b) => this.ensure(repo, b.role, b.spec, pushes)));
+        for (const b of image.blobs) if (b.role === "config") await this.ensure(repo, b.role, b.spec, pushes);
+        if (base.multiPlatform) {
+          manifestBytes += await this.putManifestIfNew(
+            { ...repo, digest: image.descriptor.digest },
+            MediaType.ociManifest,
+            image.bytes,
+            image.descriptor.digest,
+          );
+        }
+      }
+      await this.client.putManifest({ ...repo, tag: input.tag }, top.mediaType, top.bytes);
+      manifestBytes += top.bytes.length;
+    }
 
     const blobBytes = pushes.reduce((n, p) => n + p.uploadedBytes, 0);
     const layerBytes = pushes.filter((p) => p.role !== "config").reduce((n, p) => n + p.uploadedBytes, 0);
@@ -144,13 +161,12 @@ export class RegistryBuilder {
     };
   }
 
-  private async pushPlatformImage(
-    repo: Repo,
+  /** One platform's image, computed without the network: config, manifest, and the blobs it names. */
+  private compose(
     base: ResolvedBase,
     image: BasePlatformImage,
     input: RegistryBuildInput,
-    pushes: LayerPush[],
-  ): Promise<{ descriptor: Descriptor; bytes: Buffer }> {
+  ): { descriptor: Descriptor; bytes: Buffer; blobs: Array<{ role: LayerRole; spec: BlobSpec }> } {
     const baseRepo: Repo = { registry: base.name.registry, repository: base.name.repository };
     const ownLayers: VersionLayer[] = input.layers.map((l) => ({
       diffId: l.layer.diffId,
@@ -159,45 +175,17 @@ export class RegistryBuilder {
     const config = encodeJson(
       versionConfig(image.config, { endpoint: input.endpoint, layers: ownLayers, source: input.source }),
     );
-    const ownDescriptors: Descriptor[] = input.layers.map((l) => ({
-      mediaType: l.layer.mediaType,
-      digest: l.layer.digest,
-      size: l.layer.size,
-    }));
-
-    // Base layers first (mounts are cheap), ours next, the config last: a manifest may only name
-    // blobs the repository holds.
-    const baseBlobs = image.manifest.layers.map((d) =>
-      this.ensure(repo, "base", { digest: d.digest, size: d.size, sources: [baseRepo] }, pushes),
-    );
-    const ownBlobs = input.layers.map((l) =>
-      this.ensure(
-        repo,
-        l.role,
-        {
-          digest: l.layer.digest,
-          size: l.layer.size,
-          open: (offset) => l.layer.open(offset),
-          sources: this.holdersOf(l.layer.digest),
-        },
-        pushes,
-      ),
-    );
-    await Promise.all([...baseBlobs, ...ownBlobs]);
-    await this.ensure(
-      repo,
-      "config",
-      { digest: config.digest, size: config.size, open: () => Readable.from([config.bytes]) },
-      pushes,
-    );
-
     const manifest = encodeJson(
       versionManifest({
         base: image.manifest,
         baseName: input.endpoint.image,
         baseDigest: image.manifestDigest,
         config,
-        layers: ownDescriptors,
+        layers: input.layers.map((l) => ({
+          mediaType: l.layer.mediaType,
+          digest: l.layer.digest,
+          size: l.layer.size,
+        })),
         source: input.source,
       }),
     );
@@ -207,7 +195,31 @@ export class RegistryBuilder {
       size: manifest.size,
     };
     if (image.platform !== undefined) descriptor.platform = image.platform;
-    return { descriptor, bytes: manifest.bytes };
+    const blobs: Array<{ role: LayerRole; spec: BlobSpec }> = [
+      ...image.manifest.layers.map((d) => ({
+        role: "base" as const,
+        spec: { digest: d.digest, size: d.size, sources: [baseRepo] },
+      })),
+      ...input.layers.map((l) => ({
+        role: l.role,
+        spec: { digest: l.layer.digest, size: l.layer.size, open: (offset: number) => l.layer.open(offset) },
+      })),
+      {
+        role: "config",
+        spec: { digest: config.digest, size: config.size, open: () => Readable.from([config.bytes]) },
+      },
+    ];
+    return { descriptor, bytes: manifest.bytes, blobs };
+  }
+
+  private async currentDigest(image: ImageName): Promise<string | undefined> {
+    try {
+      return (await this.client.getManifest(image, [MediaType.ociManifest, MediaType.ociIndex])).digest;
+    } catch (e) {
+      // Unknown tag or repository: nothing there yet.
+      if (e instanceof RegistryError) return undefined;
+      throw e;
+    }
   }
 
   /**
@@ -243,7 +255,10 @@ export class RegistryBuilder {
       pushes.push({ role, digest: blob.digest, size: blob.size, how: "present", uploadedBytes: 0 });
       return;
     }
-    const p = this.client.ensureBlob(repo, blob);
+    // Our layers may be mounted from repositories that received them earlier in this run.
+    const spec =
+      role === "code" || role === "files" ? { ...blob, sources: this.holdersOf(blob.digest) } : blob;
+    const p = this.client.ensureBlob(repo, spec);
     this.ensured.set(key, p);
     p.catch(() => this.ensured.delete(key));
     const r = await p;

@@ -10,6 +10,7 @@ import { buffer } from "node:stream/consumers";
 import { gunzipSync } from "node:zlib";
 import tar from "tar-stream";
 import { afterEach, describe, expect, it } from "vitest";
+import { DeflateGzip } from "../../src/build/deflate-gzip.js";
 import { MissingDeclaredFileError } from "../../src/build/errors.js";
 import { type LayerEntry, LayerStore, writeLayerBlob } from "../../src/build/layer.js";
 import { dockerignoreMatcher, resolveDeclaredFiles, selectRepoFiles } from "../../src/build/select-files.js";
@@ -76,6 +77,13 @@ const SAMPLE: Record<string, string> = {
   "models/model.bin": "weights",
 };
 
+// Recorded once; a change means layer bytes changed (tar writer, gzip encoder, fflate version).
+const PINNED = {
+  diffId: "sha256:2048e0872d51e60d845b08888884b28d0526f68ab0657de39a5e909be69d25a1",
+  deflate: "sha256:d2fad1e4c242a50c12b9564135800bd6b4dd3e8fe535d71e089a7f732258ed26",
+  stored: "sha256:a3857cf57d2822ab7cdbe188902aa1f05b23ffb7ce9db99a21f719c1125c070a",
+};
+
 describe("deterministic layers", () => {
   it("gives the same digests for the same content written in a different order with different mtimes", async () => {
     const a = await tempDir();
@@ -94,6 +102,17 @@ describe("deterministic layers", () => {
     const out = path.join(a, "..", `${path.basename(a)}-rev.tgz`);
     temps.push(out);
     expect((await writeLayerBlob([...entries].reverse(), out)).digest).toBe(la.digest);
+  });
+
+  it("gives digests pinned here, so every machine (and every release) agrees or this test says so", async () => {
+    const root = await tempDir();
+    await writeTree(root, { "a.py": "print('a')\n", "pkg/b.py": "B = 2\n" });
+    const entries = await codeLayerEntries(root);
+    const code = await writeLayerBlob(entries, `${root}.code.tgz`, "deflate");
+    const stored = await writeLayerBlob(entries, `${root}.stored.tgz`, "stored");
+    temps.push(`${root}.code.tgz`, `${root}.stored.tgz`);
+    expect(code.diffId).toBe(stored.diffId);
+    expect({ diffId: code.diffId, deflate: code.digest, stored: stored.digest }).toEqual(PINNED);
   });
 
   it("writes sorted entries with root ownership, mtime 0, no names and normalised modes", async () => {
@@ -157,14 +176,17 @@ describe("deterministic layers", () => {
   });
 });
 
-describe("stored gzip", () => {
+describe.each([
+  ["stored", () => new StoredGzip()],
+  ["deflate", () => new DeflateGzip()],
+] as const)("%s gzip", (_name, encoder) => {
   it.each([0, 1, 65534, 65535, 65536, 200_000])("round-trips %i bytes independent of chunking", async (n) => {
     const data = Buffer.alloc(n);
     for (let i = 0; i < n; i++) data[i] = (i * 7919) & 0xff;
-    const whole = await buffer(Readable.from([data]).pipe(new StoredGzip()));
+    const whole = await buffer(Readable.from([data]).pipe(encoder()));
     const pieces = [];
     for (let i = 0; i < n; i += 1000) pieces.push(data.subarray(i, i + 1000));
-    const chunked = await buffer(Readable.from(pieces).pipe(new StoredGzip()));
+    const chunked = await buffer(Readable.from(pieces).pipe(encoder()));
     expect(chunked.equals(whole)).toBe(true);
     expect(gunzipSync(whole).equals(data)).toBe(true);
   });
