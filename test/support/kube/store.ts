@@ -230,6 +230,8 @@ export class Store {
   private compactedThrough = 0;
   private revision = 0;
   private readonly watchers = new Set<Watcher>();
+  private readonly pending: { watcher: Watcher; entry: HistoryEntry }[] = [];
+  private draining = false;
   private logProvider: LogProvider | undefined;
   private gcScheduled = false;
   private gcIdleWaiters: (() => void)[] = [];
@@ -759,8 +761,31 @@ export class Store {
       const dropped = this.history.shift();
       if (dropped) this.compactedThrough = dropped.rv;
     }
-    for (const w of [...this.watchers]) {
-      if (this.watchers.has(w)) deliver(w, entry);
+    for (const w of this.watchers) this.pending.push({ watcher: w, entry });
+    this.drain();
+  }
+
+  /**
+   * Delivers queued events in order. A handler that writes to the store (as controllers do) queues its
+   * own events behind the ones still being delivered, so every watcher sees changes in revision order;
+   * a handler that throws cannot fail the write that triggered it.
+   */
+  private drain(): void {
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      for (let next = this.pending.shift(); next !== undefined; next = this.pending.shift()) {
+        if (!this.watchers.has(next.watcher)) continue;
+        try {
+          deliver(next.watcher, next.entry);
+        } catch (err) {
+          queueMicrotask(() => {
+            throw err;
+          });
+        }
+      }
+    } finally {
+      this.draining = false;
     }
   }
 
