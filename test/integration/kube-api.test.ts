@@ -752,6 +752,27 @@ describe("test cluster API server", () => {
   });
 
   describe("Pods", () => {
+    it("Pod termination: a pod bound to a node stays Terminating until its kubelet deletes it with grace period 0", async () => {
+      await c.core.createNamespacedPod({
+        namespace: "default",
+        body: {
+          metadata: { name: "bound" },
+          spec: { nodeName: "node-1", containers: [{ name: "model", image: "registry.local/model:1" }] },
+        },
+      });
+      const terminating = await fetch(`${c.server.url}/api/v1/namespaces/default/pods/bound`, {
+        method: "DELETE",
+      });
+      const pod = (await terminating.json()) as KubeObject;
+      expect(pod.metadata.deletionTimestamp).toBeTruthy();
+      expect(pod.metadata.deletionGracePeriodSeconds).toBe(30);
+      // The kubelet's status writes do not finish the deletion; its own delete with 0 does.
+      c.store.updateStatus({ ...pod, status: { phase: "Running" } }, { fieldManager: "kubelet" });
+      expect(c.store.get("v1", "Pod", "default", "bound")).toBeDefined();
+      c.store.delete("v1", "Pod", "default", "bound", { gracePeriodSeconds: 0 });
+      expect(c.store.get("v1", "Pod", "default", "bound")).toBeUndefined();
+    });
+
     it("pods/log: log text comes from the provider the node registers", async () => {
       c.store.setLogProvider(
         async (ns, pod, container, opts) => `${ns}/${pod}/${container} tail=${opts.tailLines ?? "all"}\n`,

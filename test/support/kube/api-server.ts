@@ -1048,7 +1048,11 @@ function deleteOptions(q: URLSearchParams, body: unknown) {
     );
   }
   const pre = isObject(b.preconditions) ? b.preconditions : {};
+  const graceParam =
+    q.get("gracePeriodSeconds") ??
+    (typeof b.gracePeriodSeconds === "number" ? String(b.gracePeriodSeconds) : null);
   return {
+    ...(graceParam !== null && graceParam !== "" ? { gracePeriodSeconds: Number(graceParam) } : {}),
     ...(policy !== undefined
       ? { propagationPolicy: policy as "Background" | "Foreground" | "Orphan" }
       : orphan === "true"

@@ -165,6 +165,11 @@ export interface ApplyOptions extends WriteOptions {
 
 export interface DeleteOptions {
   propagationPolicy?: PropagationPolicy;
+  /**
+   * Pods bound to a node (spec.nodeName set) are deleted gracefully: they get a deletionTimestamp and
+   * stay until the kubelet deletes them again with 0. Everything else is removed at once.
+   */
+  gracePeriodSeconds?: number;
   preconditions?: { uid?: string; resourceVersion?: string };
   dryRun?: boolean;
 }
@@ -498,19 +503,26 @@ export class Store {
     } else if (policy === "Orphan" && !finalizers.includes("orphan")) {
       finalizers.push("orphan");
     }
-    if (finalizers.length === 0) {
+    const grace = gracePeriod(k, current, opts.gracePeriodSeconds);
+    if (finalizers.length === 0 && grace === 0) {
       this.remove(k, current);
       return structuredClone(current);
     }
+    const previousGrace = current.metadata.deletionGracePeriodSeconds;
     if (
       current.metadata.deletionTimestamp !== undefined &&
-      sameList(finalizers, current.metadata.finalizers ?? [])
+      sameList(finalizers, current.metadata.finalizers ?? []) &&
+      (typeof previousGrace !== "number" || grace >= previousGrace)
     ) {
       return structuredClone(current);
     }
     const next = structuredClone(current);
-    next.metadata.deletionTimestamp ??= timestamp();
-    next.metadata.deletionGracePeriodSeconds = 0;
+    // A graceful deletion (a scheduled pod) records when the kubelet should have finished: now + grace.
+    next.metadata.deletionTimestamp =
+      current.metadata.deletionTimestamp !== undefined && grace === 0
+        ? current.metadata.deletionTimestamp
+        : timestamp(grace);
+    next.metadata.deletionGracePeriodSeconds = grace;
     if (k.kind === "Namespace") {
       next.spec = { finalizers: ["kubernetes"] };
       next.status = { phase: "Terminating" };
@@ -722,6 +734,7 @@ export class Store {
     if (
       meta.deletionTimestamp !== undefined &&
       (meta.finalizers ?? []).length === 0 &&
+      (typeof meta.deletionGracePeriodSeconds !== "number" || meta.deletionGracePeriodSeconds === 0) &&
       k.kind !== "Namespace"
     ) {
       this.remove(k, obj);
@@ -948,8 +961,21 @@ function key(k: ResourceKind, namespace: string | undefined, name: string): stri
   return k.namespaced ? `${namespace ?? ""}/${name}` : name;
 }
 
-function timestamp(): string {
-  return `${new Date().toISOString().slice(0, 19)}Z`;
+function timestamp(offsetSeconds = 0): string {
+  return `${new Date(Date.now() + offsetSeconds * 1000).toISOString().slice(0, 19)}Z`;
+}
+
+/** The real pod strategy: only a pod bound to a node and still running waits for its kubelet. */
+function gracePeriod(k: ResourceKind, obj: KubeObject, requested: number | undefined): number {
+  if (k.kind !== "Pod") return 0;
+  const spec = (obj.spec ?? {}) as { nodeName?: unknown; terminationGracePeriodSeconds?: unknown };
+  const phase = (obj.status as { phase?: unknown } | undefined)?.phase;
+  if (typeof spec.nodeName !== "string" || spec.nodeName === "") return 0;
+  if (phase === "Succeeded" || phase === "Failed") return 0;
+  const grace =
+    requested ??
+    (typeof spec.terminationGracePeriodSeconds === "number" ? spec.terminationGracePeriodSeconds : 30);
+  return Math.max(0, grace);
 }
 
 function carrySystemFields(current: KubeObject, obj: KubeObject): void {
