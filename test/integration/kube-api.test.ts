@@ -362,13 +362,16 @@ describe("test cluster API server", () => {
       ]);
     });
 
-    it("Apply and Update: fieldManager is required for apply requests (400)", async () => {
+    it("Apply and Update: fieldManager is required for apply requests (422 on PatchOptions)", async () => {
       const res = await fetch(`${c.server.url}/apis/apps/v1/namespaces/default/deployments/x`, {
         method: "PATCH",
         headers: { "Content-Type": "application/apply-patch+yaml" },
         body: JSON.stringify(deployment("x")),
       });
-      expect(res.status).toBe(400);
+      expect(res.status).toBe(422);
+      expect(((await res.json()) as { message: string }).message).toBe(
+        'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch',
+      );
     });
   });
 

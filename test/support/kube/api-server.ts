@@ -111,6 +111,16 @@ function serverNotFound(): ApiError {
   });
 }
 
+/** PatchOptions are validated like an object: `PatchOptions.meta.k8s.io "" is invalid: ...` (422). */
+function invalidPatchOptions(field: string, reason: string, message: string): ApiError {
+  return new ApiError({
+    code: 422,
+    reason: "Invalid",
+    message: `PatchOptions.meta.k8s.io "" is invalid: ${field}: ${message}`,
+    details: { group: "meta.k8s.io", kind: "PatchOptions", causes: [{ reason, message, field }] },
+  });
+}
+
 function methodNotAllowed(): ApiError {
   return new ApiError({
     code: 405,
@@ -766,8 +776,10 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     const force = q.get("force");
     if (contentType === "application/apply-patch+yaml") {
       if (q.get("fieldManager") === null) {
-        throw badRequest(
-          'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch',
+        throw invalidPatchOptions(
+          "fieldManager",
+          "FieldValueRequired",
+          "Required value: is required for apply patch",
         );
       }
       let doc: unknown;
@@ -801,7 +813,13 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       });
       return reply.json(exists ? 200 : 201, applied);
     }
-    if (force !== null) throw badRequest("force: Forbidden: may not be specified for non-apply patch");
+    if (force !== null) {
+      throw invalidPatchOptions(
+        "force",
+        "FieldValueForbidden",
+        "Forbidden: may not be specified for non-apply patch",
+      );
+    }
     if (!(PATCH_TYPES as readonly string[]).includes(contentType)) throw unsupportedMediaType();
     const live = store.get(apiVersionOf(k), k.kind, namespace, name);
     if (live === undefined) throw notFound(k, name);
