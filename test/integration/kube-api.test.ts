@@ -529,6 +529,22 @@ describe("test cluster API server", () => {
       expect(warn.status).toBe(201);
       expect(warn.headers.get("warning")).toBe('299 - "unknown field \\"spec.colour\\""');
       expect(((await warn.json()) as { spec: Record<string, unknown> }).spec.colour).toBeUndefined();
+      // A PATCH has the unknown field reported against the patch, as 422 Invalid.
+      const patched = await fetch(
+        `${c.server.url}/apis/apps/v1/namespaces/default/deployments/fv?fieldValidation=Strict`,
+        {
+          method: "PATCH",
+          headers: { "Content-Type": "application/merge-patch+json" },
+          body: JSON.stringify({ spec: { colour: "red" } }),
+        },
+      );
+      expect(patched.status).toBe(422);
+      expect(await patched.json()).toMatchObject({
+        reason: "Invalid",
+        details: {
+          causes: [{ field: "patch", message: expect.stringContaining('unknown field "spec.colour"') }],
+        },
+      });
     });
   });
 

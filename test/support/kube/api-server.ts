@@ -835,7 +835,23 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     const requested = isObject(body) && isObject(body.metadata) ? body.metadata.resourceVersion : undefined;
     obj.metadata.resourceVersion =
       typeof requested === "string" ? requested : (live.metadata.resourceVersion ?? "");
-    const updated = subresource === "status" ? store.updateStatus(obj, write) : store.update(obj, write);
+    let updated: KubeObject;
+    try {
+      updated = subresource === "status" ? store.updateStatus(obj, write) : store.update(obj, write);
+    } catch (err) {
+      // For PATCH the real server reports unknown fields against the patch itself, as a 422.
+      const strict = err instanceof ApiError ? /strict decoding error: .*$/.exec(err.status.message) : null;
+      if (strict) {
+        const message = `Invalid value: ${JSON.stringify(text)}: ${strict[0]}`;
+        throw new ApiError({
+          code: 422,
+          reason: "Invalid",
+          message: `"" is invalid: patch: ${message}`,
+          details: { causes: [{ reason: "FieldValueInvalid", message, field: "patch" }] },
+        });
+      }
+      throw err;
+    }
     return reply.json(200, updated);
   }
 
