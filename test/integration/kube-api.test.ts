@@ -902,9 +902,16 @@ describe("kubectl against the test cluster", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("kubectl get ns lists the default namespace", async () => {
+  it("kubectl get ns lists the namespaces every cluster starts with", async () => {
     const { stdout } = await kubectl("get", "ns");
-    expect(stdout).toMatch(/^NAME\s+STATUS\s+AGE\ndefault\s+Active\s+\d+s\n$/);
+    const rows = stdout.trim().split("\n");
+    expect(rows[0]).toMatch(/^NAME\s+STATUS\s+AGE$/);
+    expect(rows.slice(1).map((r) => r.split(/\s+/).slice(0, 2).join(" "))).toEqual([
+      "default Active",
+      "kube-node-lease Active",
+      "kube-public Active",
+      "kube-system Active",
+    ]);
   });
 
   it("kubectl apply --server-side creates, then kubectl get deploy -o json reads it back", async () => {

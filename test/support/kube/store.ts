@@ -245,10 +245,13 @@ export class Store {
   constructor(opts: StoreOptions = {}) {
     this.historyLimit = opts.historyLimit ?? 1000;
     for (const k of RESOURCE_KINDS) this.objects.set(k, new Map());
-    this.create(
-      { apiVersion: "v1", kind: "Namespace", metadata: { name: "default" } },
-      { fieldManager: "kube-apiserver" },
-    );
+    // The namespaces every cluster starts with.
+    for (const name of ["default", "kube-system", "kube-public", "kube-node-lease"]) {
+      this.create(
+        { apiVersion: "v1", kind: "Namespace", metadata: { name } },
+        { fieldManager: "kube-apiserver" },
+      );
+    }
   }
 
   /** The store's current revision, as list responses report it in `metadata.resourceVersion`. */
@@ -706,6 +709,21 @@ export class Store {
       spec.clusterIP = `10.96.${Math.floor(n / 254) % 256}.${(n % 254) + 1}`;
     }
     spec.clusterIPs = [spec.clusterIP];
+    if (spec.type === "NodePort" || spec.type === "LoadBalancer") {
+      const used = new Set<number>();
+      for (const svc of this.bucket(k).values()) {
+        for (const p of (svc.spec as { ports?: { nodePort?: number }[] } | undefined)?.ports ?? []) {
+          if (typeof p.nodePort === "number") used.add(p.nodePort);
+        }
+      }
+      for (const p of Array.isArray(spec.ports) ? (spec.ports as Record<string, unknown>[]) : []) {
+        if (typeof p.nodePort === "number") continue;
+        let port = 30000;
+        while (used.has(port)) port++;
+        used.add(port);
+        p.nodePort = port;
+      }
+    }
   }
 
   private bumpGeneration(k: ResourceKind, current: KubeObject, obj: KubeObject): void {
