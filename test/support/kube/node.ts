@@ -1,0 +1,1065 @@
+// The test cluster's one node (its "kubelet"): every Pod bound to the store becomes real containers on the
+// local Docker engine. Owns the pod sandbox (a busybox "pause" container holding the pod's own network
+// namespace), image pulls with ErrImagePull/ImagePullBackOff, container start/restart with CrashLoopBackOff,
+// httpGet/tcpSocket/exec probes, Pod status, container logs, and port forwarding into the pod's namespace.
+//
+// Reaching a pod: Docker here has only host/none networks, so each sandbox runs with `none` (loopback only).
+// Per pod we start one relay process inside the sandbox's network namespace (`nsenter --net`), listening on
+// a unix socket on the host filesystem (unix sockets are not bound to a network namespace). A connection
+// names the port it wants in its first line; the relay dials 127.0.0.1:<port> inside the pod. `forward()`
+// puts a host 127.0.0.1 ephemeral TCP port in front of that, like `kubectl port-forward`. No traffic ever
+// leaves loopback.
+
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, rmSync } from "node:fs";
+import http from "node:http";
+import net from "node:net";
+import { join } from "node:path";
+import type Docker from "dockerode";
+import type { IContainer } from "kubernetes-models/v1/Container";
+import type { IContainerState } from "kubernetes-models/v1/ContainerState";
+import type { IContainerStatus } from "kubernetes-models/v1/ContainerStatus";
+import type { IPod } from "kubernetes-models/v1/Pod";
+import type { IPodCondition } from "kubernetes-models/v1/PodCondition";
+import type { IProbe } from "kubernetes-models/v1/Probe";
+import { asKube, type ClusterStore, isNotFound, nowIso, podKey, recordEvent, sleep } from "./controllers.js";
+
+export const NODE_NAME = "slipway-test-node";
+/** Every container this node creates carries this label (value: the cluster id), so cleanup finds them all. */
+export const CLUSTER_LABEL = "io.slipway.test-cluster";
+
+export interface Backoff {
+  /** First delay; doubles per consecutive failure. */
+  readonly baseMs: number;
+  readonly maxMs: number;
+}
+
+export interface NodeOptions {
+  readonly docker: Docker;
+  readonly store: ClusterStore;
+  /** Image for the pod sandbox ("pause") container: any image with a `sleep` on PATH (busybox). */
+  readonly pauseImage: string;
+  readonly clusterId: string;
+  /** Directory for the per-pod relay sockets. */
+  readonly runDir: string;
+  /** CrashLoopBackOff schedule; kubelet's is 10s doubling to 300s. */
+  readonly restartBackoff?: Backoff;
+  /** ImagePullBackOff schedule; kubelet's is 10s doubling to 300s. */
+  readonly pullBackoff?: Backoff;
+}
+
+export interface LogOptions {
+  readonly container?: string;
+  readonly previous?: boolean;
+  readonly tailLines?: number;
+  readonly timestamps?: boolean;
+  readonly sinceSeconds?: number;
+  readonly limitBytes?: number;
+}
+
+/** Thrown for log requests the API answers with 400 (like the real kubelet/API server). */
+export class LogRequestError extends Error {
+  override name = "LogRequestError";
+}
+
+const KUBELET_BACKOFF: Backoff = { baseMs: 10_000, maxMs: 300_000 };
+
+// The relay that runs inside a pod's network namespace. Protocol: first line is "<port>" (pipe a stream to
+// 127.0.0.1:<port>) or "?<port>" (answer "ok\n" once connected, for tcpSocket probes). Plain CommonJS so
+// `node -e` runs it without files.
+const RELAY_SCRIPT = `
+const net = require("node:net"), fs = require("node:fs");
+const sock = process.argv[1];
+try { fs.unlinkSync(sock); } catch {}
+const server = net.createServer((c) => {
+  let head = Buffer.alloc(0);
+  c.on("error", () => c.destroy());
+  const onData = (chunk) => {
+    head = Buffer.concat([head, chunk]);
+    const nl = head.indexOf(10);
+    if (nl < 0) { if (head.length > 16) c.destroy(); return; }
+    c.off("data", onData);
+    c.pause();
+    const line = head.subarray(0, nl).toString();
+    const rest = head.subarray(nl + 1);
+    const probe = line.startsWith("?");
+    const up = net.connect(Number(probe ? line.slice(1) : line), "127.0.0.1");
+    up.on("error", () => { up.destroy(); c.destroy(); });
+    up.on("connect", () => {
+      if (probe) { c.end("ok\\n"); up.destroy(); return; }
+      if (rest.length > 0) up.write(rest);
+      c.pipe(up); up.pipe(c); c.resume();
+    });
+  };
+  c.on("data", onData);
+});
+server.listen(sock, () => process.stdout.write("ready\\n"));
+// stdin is a pipe from the node process: when that process dies, so does the relay.
+process.stdin.on("end", () => process.exit(0));
+process.stdin.on("error", () => process.exit(0));
+process.stdin.resume();
+`;
+
+interface ContainerRun {
+  readonly spec: IContainer;
+  state: IContainerState;
+  lastState: IContainerState;
+  restartCount: number;
+  ready: boolean;
+  started: boolean;
+  imageID: string;
+  containerID: string;
+  /** Docker ids of the current and the previous instance (kept for `logs --previous`). */
+  currentDockerId?: string;
+  previousDockerId?: string;
+}
+
+/** One pod's runtime: sandbox, relay, containers and their loops. Stopped by `abort`. */
+class PodRuntime {
+  readonly abort = new AbortController();
+  readonly containers: ContainerRun[];
+  sandboxId?: string;
+  relay?: ChildProcess;
+  socketPath: string;
+  readonly forwards = new Map<number, Promise<net.Server>>();
+  readonly conditionTimes = new Map<string, string>();
+  readonly startTime = nowIso();
+  private writing = false;
+  private dirty = false;
+
+  constructor(
+    readonly node: TestNode,
+    public pod: IPod,
+  ) {
+    const spec = pod.spec;
+    this.socketPath = join(node.runDir, `${pod.metadata?.uid ?? randomBytes(4).toString("hex")}.sock`);
+    this.containers = (spec?.containers ?? []).map((c) => ({
+      spec: c,
+      state: { waiting: { reason: "ContainerCreating" } },
+      lastState: {},
+      restartCount: 0,
+      ready: false,
+      started: false,
+      imageID: "",
+      containerID: "",
+    }));
+  }
+
+  get ns(): string {
+    return this.pod.metadata?.namespace ?? "default";
+  }
+  get name(): string {
+    return this.pod.metadata?.name ?? "";
+  }
+
+  /** Coalesced status write: at most one in flight, the last model state always lands. */
+  publish(): void {
+    if (this.abort.signal.aborted) return;
+    this.dirty = true;
+    if (this.writing) return;
+    this.writing = true;
+    void (async () => {
+      try {
+        while (this.dirty && !this.abort.signal.aborted) {
+          this.dirty = false;
+          this.writeStatus();
+          await Promise.resolve();
+        }
+      } finally {
+        this.writing = false;
+      }
+    })();
+  }
+
+  private writeStatus(): void {
+    const store = this.node.store;
+    // The store is synchronous: read-modify-write in one turn cannot conflict with another writer.
+    const current = store.get("v1", "Pod", this.ns, this.name);
+    if (current === undefined || current.metadata.uid !== this.pod.metadata?.uid) return;
+    current.status = this.computeStatus();
+    try {
+      store.updateStatus(current, { fieldManager: "kubelet" });
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+    }
+  }
+
+  private condition(type: string, ok: boolean): IPodCondition {
+    const status = ok ? "True" : "False";
+    const key = `${type}=${status}`;
+    let at = this.conditionTimes.get(key);
+    if (at === undefined) {
+      at = nowIso();
+      this.conditionTimes.set(key, at);
+      this.conditionTimes.delete(`${type}=${ok ? "False" : "True"}`);
+    }
+    const c: IPodCondition = {
+      type,
+      status,
+      lastProbeTime: null as unknown as string,
+      lastTransitionTime: at,
+    };
+    if (!ok && (type === "Ready" || type === "ContainersReady")) {
+      const notReady = this.containers.filter((r) => !r.ready).map((r) => r.spec.name);
+      c.reason = "ContainersNotReady";
+      c.message = `containers with unready status: [${notReady.join(" ")}]`;
+    }
+    return c;
+  }
+
+  computeStatus(): NonNullable<IPod["status"]> {
+    const allReady = this.containers.length > 0 && this.containers.every((c) => c.ready);
+    const policy = this.pod.spec?.restartPolicy ?? "Always";
+    const everStarted = this.containers.every((c) => c.started || c.restartCount > 0);
+    let phase: "Pending" | "Running" | "Succeeded" | "Failed" = everStarted ? "Running" : "Pending";
+    const finished = this.containers.every(
+      (c) => c.state.terminated !== undefined && !willRestart(policy, c.state.terminated.exitCode),
+    );
+    if (finished && policy !== "Always") {
+      phase = this.containers.every((c) => c.state.terminated?.exitCode === 0) ? "Succeeded" : "Failed";
+    }
+    const containerStatuses: IContainerStatus[] = this.containers.map((c) => {
+      const s: IContainerStatus = {
+        name: c.spec.name,
+        image: c.spec.image ?? "",
+        imageID: c.imageID,
+        ready: c.ready,
+        restartCount: c.restartCount,
+        started: c.started && c.state.running !== undefined,
+        state: c.state,
+        lastState: c.lastState,
+      };
+      if (c.containerID) s.containerID = c.containerID;
+      return s;
+    });
+    return {
+      phase,
+      conditions: [
+        this.condition("PodReadyToStartContainers", this.sandboxId !== undefined),
+        this.condition("Initialized", true),
+        this.condition("Ready", allReady),
+        this.condition("ContainersReady", allReady),
+        this.condition("PodScheduled", true),
+      ],
+      hostIP: "127.0.0.1",
+      hostIPs: [{ ip: "127.0.0.1" }],
+      podIP: "127.0.0.1",
+      podIPs: [{ ip: "127.0.0.1" }],
+      startTime: this.startTime,
+      qosClass: qosClass(this.pod),
+      containerStatuses,
+    };
+  }
+}
+
+function willRestart(policy: string, exitCode: number): boolean {
+  return policy === "Always" || (policy === "OnFailure" && exitCode !== 0);
+}
+
+function qosClass(pod: IPod): "BestEffort" | "Burstable" | "Guaranteed" {
+  const cs = pod.spec?.containers ?? [];
+  const any = cs.some(
+    (c) =>
+      Object.keys(c.resources?.requests ?? {}).length + Object.keys(c.resources?.limits ?? {}).length > 0,
+  );
+  if (!any) return "BestEffort";
+  const guaranteed = cs.every((c) => {
+    const l = c.resources?.limits ?? {};
+    const r = c.resources?.requests ?? l;
+    return (
+      l.cpu !== undefined &&
+      l.memory !== undefined &&
+      String(r.cpu) === String(l.cpu) &&
+      String(r.memory) === String(l.memory)
+    );
+  });
+  return guaranteed ? "Guaranteed" : "Burstable";
+}
+
+/** Parses a Kubernetes resource quantity ("128Mi", "500m", "1.5", "2G", "1e3") into base units. */
+export function parseQuantity(q: string | number): number {
+  if (typeof q === "number") return q;
+  const m = /^([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$/.exec(q.trim());
+  if (!m?.[1]) throw new Error(`invalid quantity ${JSON.stringify(q)}`);
+  const factors: Record<string, number> = {
+    Ki: 2 ** 10,
+    Mi: 2 ** 20,
+    Gi: 2 ** 30,
+    Ti: 2 ** 40,
+    Pi: 2 ** 50,
+    Ei: 2 ** 60,
+    n: 1e-9,
+    u: 1e-6,
+    m: 1e-3,
+    k: 1e3,
+    M: 1e6,
+    G: 1e9,
+    T: 1e12,
+    P: 1e15,
+    E: 1e18,
+  };
+  return Number(m[1]) * (m[2] ? (factors[m[2]] ?? 1) : 1);
+}
+
+/** Kubernetes `$(VAR)` expansion: known names are replaced, `$$` escapes, unknown references stay as written. */
+export function expandVars(input: string, env: ReadonlyMap<string, string>): string {
+  return input.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)/g, (whole, name: string | undefined) => {
+    if (whole === "$$") return "$";
+    return name !== undefined && env.has(name) ? (env.get(name) ?? "") : whole;
+  });
+}
+
+/** Thrown while building a container's config; becomes waiting reason CreateContainerConfigError. */
+class ConfigError extends Error {}
+
+export class TestNode {
+  readonly store: ClusterStore;
+  readonly docker: Docker;
+  readonly runDir: string;
+  private readonly pods = new Map<string, PodRuntime>();
+  private unwatch?: () => void;
+  private readonly restartBackoff: Backoff;
+  private readonly pullBackoff: Backoff;
+  private stopped = false;
+
+  constructor(private readonly opts: NodeOptions) {
+    this.store = opts.store;
+    this.docker = opts.docker;
+    this.runDir = opts.runDir;
+    this.restartBackoff = opts.restartBackoff ?? KUBELET_BACKOFF;
+    this.pullBackoff = opts.pullBackoff ?? KUBELET_BACKOFF;
+  }
+
+  async start(): Promise<void> {
+    mkdirSync(this.runDir, { recursive: true });
+    this.unwatch = this.store.watch("v1", "Pod", (ev) => {
+      const pod = asKube<IPod>(ev.object);
+      if (ev.type === "DELETED" || pod.metadata?.deletionTimestamp) void this.teardown(pod);
+      else this.admit(pod);
+    });
+    for (const obj of await this.store.list("v1", "Pod")) this.admit(asKube<IPod>(obj));
+  }
+
+  /** Removes every container and relay this node started; the node is unusable afterwards. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.unwatch?.();
+    await Promise.all([...this.pods.values()].map((rt) => this.teardown(rt.pod)));
+    await removeClusterContainers(this.docker, this.opts.clusterId);
+    rmSync(this.runDir, { recursive: true, force: true });
+  }
+
+  private admit(pod: IPod): void {
+    const uid = pod.metadata?.uid;
+    if (this.stopped || uid === undefined) return;
+    const rt = this.pods.get(uid);
+    if (rt) {
+      rt.pod = pod;
+      return;
+    }
+    const runtime = new PodRuntime(this, pod);
+    this.pods.set(uid, runtime);
+    void this.runPod(runtime).catch((e: unknown) => {
+      if (!runtime.abort.signal.aborted) console.error(`[test-node] pod ${podKey(pod)} failed:`, e);
+    });
+  }
+
+  private async teardown(pod: IPod): Promise<void> {
+    const uid = pod.metadata?.uid;
+    if (uid === undefined) return;
+    const rt = this.pods.get(uid);
+    if (!rt) return;
+    this.pods.delete(uid);
+    rt.abort.abort();
+    for (const server of rt.forwards.values()) void server.then((s) => s.close()).catch(() => undefined);
+    rt.relay?.kill("SIGKILL");
+    const ids = rt.containers.flatMap((c) => [c.currentDockerId, c.previousDockerId]);
+    await Promise.all(
+      [...ids, rt.sandboxId]
+        .filter((id): id is string => id !== undefined)
+        .map((id) =>
+          this.docker
+            .getContainer(id)
+            .remove({ force: true, v: true })
+            .catch(() => undefined),
+        ),
+    );
+    rmSync(rt.socketPath, { force: true });
+  }
+
+  private runtimeFor(ns: string, name: string): PodRuntime | undefined {
+    for (const rt of this.pods.values()) if (rt.ns === ns && rt.name === name) return rt;
+    return undefined;
+  }
+
+  /**
+   * A host 127.0.0.1 port whose connections reach 127.0.0.1:<port> inside the pod (what `kubectl
+   * port-forward` gives). Undefined while the pod has no sandbox.
+   */
+  async forward(ns: string, podName: string, port: number): Promise<number | undefined> {
+    const rt = this.runtimeFor(ns, podName);
+    if (rt?.relay === undefined) return undefined;
+    let server = rt.forwards.get(port);
+    if (!server) {
+      server = listenForward(rt.socketPath, port);
+      rt.forwards.set(port, server);
+    }
+    const addr = (await server).address();
+    return typeof addr === "object" && addr !== null ? addr.port : undefined;
+  }
+
+  /** Container logs as the `pods/log` subresource returns them. */
+  async logs(ns: string, podName: string, opts: LogOptions = {}): Promise<string> {
+    const rt = this.runtimeFor(ns, podName);
+    if (!rt) throw new LogRequestError(`pod "${podName}" is not running on this node`);
+    const names = rt.containers.map((c) => c.spec.name);
+    const name = opts.container ?? (names.length === 1 ? names[0] : undefined);
+    if (name === undefined) {
+      throw new LogRequestError(
+        `a container name must be specified for pod ${podName}, choose one of: [${names.join(" ")}]`,
+      );
+    }
+    const run = rt.containers.find((c) => c.spec.name === name);
+    if (!run) throw new LogRequestError(`container ${name} is not valid for pod ${podName}`);
+    const id = opts.previous ? run.previousDockerId : run.currentDockerId;
+    if (id === undefined) {
+      throw new LogRequestError(
+        opts.previous
+          ? `previous terminated container "${name}" in pod "${podName}" not found`
+          : `container "${name}" in pod "${podName}" is waiting to start: ${run.state.waiting?.reason ?? "ContainerCreating"}`,
+      );
+    }
+    const raw = await this.docker.getContainer(id).logs({
+      stdout: true,
+      stderr: true,
+      follow: false,
+      timestamps: opts.timestamps ?? false,
+      ...(opts.tailLines !== undefined ? { tail: opts.tailLines } : {}),
+      ...(opts.sinceSeconds !== undefined
+        ? { since: Math.floor(Date.now() / 1000) - opts.sinceSeconds }
+        : {}),
+    });
+    const text = demuxDockerLog(raw);
+    return opts.limitBytes !== undefined ? text.slice(0, opts.limitBytes) : text;
+  }
+
+  // ---- pod lifecycle -------------------------------------------------------------------------------
+
+  private async runPod(rt: PodRuntime): Promise<void> {
+    rt.publish();
+    await this.ensureImage(rt, this.opts.pauseImage, "IfNotPresent");
+    const sandbox = await this.docker.createContainer({
+      Image: this.opts.pauseImage,
+      Cmd: ["sleep", "2147483647"],
+      Hostname: rt.name.slice(0, 63),
+      Labels: this.labels(rt, "sandbox", "POD"),
+      // The sandbox owns the namespaces the pod's containers join, as the pause container does.
+      HostConfig: { NetworkMode: "none", IpcMode: "shareable", AutoRemove: false },
+      name: `slipway-${this.opts.clusterId}-${rt.ns}-${rt.name}-POD`,
+    });
+    rt.sandboxId = sandbox.id;
+    if (rt.abort.signal.aborted) return void (await sandbox.remove({ force: true }).catch(() => undefined));
+    await sandbox.start();
+    const pid = (await sandbox.inspect()).State.Pid;
+    rt.relay = await startRelay(pid, rt.socketPath);
+    if (rt.abort.signal.aborted) rt.relay.kill("SIGKILL");
+    rt.publish();
+    await Promise.all(rt.containers.map((c) => this.runContainer(rt, c)));
+  }
+
+  private labels(rt: PodRuntime, role: string, container: string): Record<string, string> {
+    return {
+      [CLUSTER_LABEL]: this.opts.clusterId,
+      "io.slipway.role": role,
+      "io.kubernetes.pod.namespace": rt.ns,
+      "io.kubernetes.pod.name": rt.name,
+      "io.kubernetes.pod.uid": rt.pod.metadata?.uid ?? "",
+      "io.kubernetes.container.name": container,
+    };
+  }
+
+  /** One container's whole life: pull, create, run, probe, restart with backoff, until the pod goes away. */
+  private async runContainer(rt: PodRuntime, run: ContainerRun): Promise<void> {
+    const signal = rt.abort.signal;
+    const policy = rt.pod.spec?.restartPolicy ?? "Always";
+    let crashes = 0;
+    for (let attempt = 0; !signal.aborted; attempt++) {
+      const image = run.spec.image ?? "";
+      if (!(await this.pullWithBackoff(rt, run, image))) return;
+      let config: Docker.ContainerCreateOptions;
+      try {
+        config = await this.containerConfig(rt, run, attempt);
+      } catch (e) {
+        if (!(e instanceof ConfigError)) throw e;
+        run.state = { waiting: { reason: "CreateContainerConfigError", message: e.message } };
+        rt.publish();
+        recordEvent(this.store, rt.pod, "Warning", "Failed", `Error: ${e.message}`, "kubelet");
+        if (!(await sleep(backoffDelay(this.pullBackoff, attempt + 1), signal))) return;
+        continue;
+      }
+      const container = await this.docker.createContainer(config);
+      if (run.previousDockerId) {
+        await this.docker
+          .getContainer(run.previousDockerId)
+          .remove({ force: true })
+          .catch(() => undefined);
+      }
+      if (run.currentDockerId !== undefined) run.previousDockerId = run.currentDockerId;
+      run.currentDockerId = container.id;
+      if (signal.aborted) return;
+      recordEvent(this.store, rt.pod, "Normal", "Created", `Created container ${run.spec.name}`, "kubelet");
+      const startedAt = nowIso();
+      const startedMs = Date.now();
+      try {
+        await container.start();
+      } catch (e) {
+        run.state = { waiting: { reason: "RunContainerError", message: errorMessage(e) } };
+        rt.publish();
+        if (!(await sleep(backoffDelay(this.restartBackoff, ++crashes), signal))) return;
+        continue;
+      }
+      recordEvent(this.store, rt.pod, "Normal", "Started", `Started container ${run.spec.name}`, "kubelet");
+      run.containerID = `docker://${container.id}`;
+      run.state = { running: { startedAt } };
+      run.started = true;
+      run.ready = run.spec.readinessProbe === undefined && run.spec.startupProbe === undefined;
+      rt.publish();
+
+      const probes = new AbortController();
+      const onAbort = () => probes.abort();
+      signal.addEventListener("abort", onAbort, { once: true });
+      void this.runProbes(rt, run, container, probes.signal);
+      const exit = await container.wait().catch(() => ({ StatusCode: 137 }));
+      probes.abort();
+      signal.removeEventListener("abort", onAbort);
+      if (signal.aborted) return;
+      const info = await container.inspect().catch(() => undefined);
+      const exitCode = info?.State.ExitCode ?? exit.StatusCode;
+      const terminated = {
+        exitCode,
+        reason: info?.State.OOMKilled ? "OOMKilled" : exitCode === 0 ? "Completed" : "Error",
+        startedAt,
+        finishedAt:
+          info?.State.FinishedAt && !info.State.FinishedAt.startsWith("0001")
+            ? info.State.FinishedAt
+            : nowIso(),
+        containerID: run.containerID,
+      };
+      run.ready = false;
+      if (!willRestart(policy, exitCode)) {
+        run.state = { terminated };
+        rt.publish();
+        return;
+      }
+      // kubelet restarts the first crash at once, then backs off; a container that ran for twice the
+      // maximum backoff counts as healthy and starts the schedule over.
+      if (Date.now() - startedMs >= 2 * this.restartBackoff.maxMs) crashes = 0;
+      const delay = crashes === 0 ? 0 : backoffDelay(this.restartBackoff, crashes);
+      crashes++;
+      run.lastState = { terminated };
+      run.restartCount++;
+      if (delay > 0) {
+        run.state = {
+          waiting: {
+            reason: "CrashLoopBackOff",
+            message: `back-off ${formatDuration(delay)} restarting failed container=${run.spec.name} pod=${rt.name}_${rt.ns}(${rt.pod.metadata?.uid ?? ""})`,
+          },
+        };
+        rt.publish();
+        recordEvent(
+          this.store,
+          rt.pod,
+          "Warning",
+          "BackOff",
+          "Back-off restarting failed container",
+          "kubelet",
+        );
+        if (!(await sleep(delay, signal))) return;
+      }
+      run.state = { waiting: { reason: "ContainerCreating" } };
+    }
+  }
+
+  /** Pulls per imagePullPolicy, reporting ErrImagePull then ImagePullBackOff; false once the pod is gone. */
+  private async pullWithBackoff(rt: PodRuntime, run: ContainerRun, image: string): Promise<boolean> {
+    const signal = rt.abort.signal;
+    for (let failures = 0; !signal.aborted; ) {
+      try {
+        run.imageID = await this.ensureImage(rt, image, run.spec.imagePullPolicy);
+        return true;
+      } catch (e) {
+        failures++;
+        const message = `Failed to pull image "${image}": ${errorMessage(e)}`;
+        run.state = { waiting: { reason: "ErrImagePull", message } };
+        rt.publish();
+        recordEvent(this.store, rt.pod, "Warning", "Failed", message, "kubelet");
+        recordEvent(this.store, rt.pod, "Warning", "Failed", "Error: ErrImagePull", "kubelet");
+        const delay = backoffDelay(this.pullBackoff, failures);
+        // kubelet shows ErrImagePull until its next sync, then ImagePullBackOff for the rest of the wait.
+        if (!(await sleep(Math.min(1000, delay / 2), signal))) return false;
+        run.state = { waiting: { reason: "ImagePullBackOff", message: `Back-off pulling image "${image}"` } };
+        rt.publish();
+        recordEvent(this.store, rt.pod, "Normal", "BackOff", `Back-off pulling image "${image}"`, "kubelet");
+        if (!(await sleep(delay - Math.min(1000, delay / 2), signal))) return false;
+      }
+    }
+    return false;
+  }
+
+  /** Returns the image id to report. Pulls only from loopback registries: nothing leaves this machine. */
+  private async ensureImage(rt: PodRuntime, image: string, policy: string | undefined): Promise<string> {
+    const tag = image.includes("@") ? undefined : (/:([^/:]+)$/.exec(image)?.[1] ?? "latest");
+    const effective = policy ?? (tag === "latest" ? "Always" : "IfNotPresent");
+    const present = await this.docker
+      .getImage(image)
+      .inspect()
+      .catch(() => undefined);
+    if (present && effective !== "Always") return present.RepoDigests?.[0] ?? present.Id;
+    if (effective === "Never") {
+      throw new Error(`container image "${image}" is not present with pull policy of Never`);
+    }
+    const host = image.split("/")[0] ?? "";
+    if (!image.includes("/") || !/^(127\.\d+\.\d+\.\d+|localhost)(:\d+)?$/.test(host)) {
+      throw new Error(
+        `the test cluster pulls only from loopback registries (127.0.0.1:<port>), not "${host}"`,
+      );
+    }
+    recordEvent(this.store, rt.pod, "Normal", "Pulling", `Pulling image "${image}"`, "kubelet");
+    const t0 = Date.now();
+    const authconfig = await this.pullAuth(rt, host);
+    const stream = await this.docker.pull(image, { authconfig: authconfig ?? {} });
+    await new Promise<void>((resolve, reject) => {
+      this.docker.modem.followProgress(stream, (err: Error | null, output: { error?: string }[]) => {
+        const failed = err ?? output.find((o) => o.error);
+        if (failed) reject(new Error(failed instanceof Error ? failed.message : String(failed.error)));
+        else resolve();
+      });
+    });
+    const info = await this.docker.getImage(image).inspect();
+    recordEvent(
+      this.store,
+      rt.pod,
+      "Normal",
+      "Pulled",
+      `Successfully pulled image "${image}" in ${Date.now() - t0}ms`,
+      "kubelet",
+    );
+    return info.RepoDigests?.[0] ?? info.Id;
+  }
+
+  /** Credentials from the pod's imagePullSecrets (kubernetes.io/dockerconfigjson) for this registry host. */
+  private async pullAuth(rt: PodRuntime, host: string): Promise<Docker.AuthConfig | undefined> {
+    for (const ref of rt.pod.spec?.imagePullSecrets ?? []) {
+      if (!ref.name) continue;
+      const secret = this.store.get("v1", "Secret", rt.ns, ref.name);
+      const data = (secret as { data?: Record<string, string> } | undefined)?.data?.[".dockerconfigjson"];
+      if (data === undefined) continue;
+      const parsed = JSON.parse(Buffer.from(data, "base64").toString()) as {
+        auths?: Record<string, { username?: string; password?: string; auth?: string }>;
+      };
+      const entry =
+        parsed.auths?.[host] ?? parsed.auths?.[`http://${host}`] ?? parsed.auths?.[`https://${host}`];
+      if (!entry) continue;
+      let { username, password } = entry;
+      if ((username === undefined || password === undefined) && entry.auth) {
+        const [u, ...p] = Buffer.from(entry.auth, "base64").toString().split(":");
+        username = u;
+        password = p.join(":");
+      }
+      return { username: username ?? "", password: password ?? "", serveraddress: host };
+    }
+    return undefined;
+  }
+
+  private async containerConfig(
+    rt: PodRuntime,
+    run: ContainerRun,
+    attempt: number,
+  ): Promise<Docker.ContainerCreateOptions> {
+    const c = run.spec;
+    const env = await this.resolveEnv(rt, c);
+    const expand = (xs: string[] | undefined) => xs?.map((x) => expandVars(x, env));
+    const limits = c.resources?.limits ?? {};
+    const hostConfig: Docker.HostConfig = {
+      NetworkMode: `container:${rt.sandboxId ?? ""}`,
+      IpcMode: `container:${rt.sandboxId ?? ""}`,
+    };
+    try {
+      if (limits.memory !== undefined) hostConfig.Memory = Math.round(parseQuantity(limits.memory));
+      if (limits.cpu !== undefined) hostConfig.NanoCpus = Math.round(parseQuantity(limits.cpu) * 1e9);
+    } catch (e) {
+      throw new ConfigError(errorMessage(e));
+    }
+    const command = expand(c.command);
+    const args = expand(c.args);
+    return {
+      name: `slipway-${this.opts.clusterId}-${rt.ns}-${rt.name}-${c.name}-${attempt}`,
+      Image: c.image ?? "",
+      Env: [...env].map(([k, v]) => `${k}=${v}`),
+      ...(command !== undefined ? { Entrypoint: command } : {}),
+      // An explicit command drops the image's CMD, as Kubernetes does.
+      ...(args !== undefined ? { Cmd: args } : command !== undefined ? { Cmd: [] } : {}),
+      ...(c.workingDir !== undefined ? { WorkingDir: c.workingDir } : {}),
+      ...(c.securityContext?.runAsUser !== undefined ? { User: String(c.securityContext.runAsUser) } : {}),
+      Labels: this.labels(rt, "container", c.name),
+      HostConfig: hostConfig,
+    };
+  }
+
+  private async resolveEnv(rt: PodRuntime, c: IContainer): Promise<Map<string, string>> {
+    const env = new Map<string, string>();
+    const pod = rt.pod;
+    const lookup = async (
+      kind: "ConfigMap" | "Secret",
+      name: string,
+      key: string | undefined,
+      optional: boolean,
+    ) => {
+      const obj = this.store.get("v1", kind, rt.ns, name) as
+        | { data?: Record<string, string>; stringData?: Record<string, string> }
+        | undefined;
+      if (!obj) {
+        if (optional) return undefined;
+        throw new ConfigError(`${kind.toLowerCase()} "${name}" not found`);
+      }
+      const decode = (v: string) => (kind === "Secret" ? Buffer.from(v, "base64").toString() : v);
+      if (key === undefined)
+        return Object.fromEntries(Object.entries(obj.data ?? {}).map(([k, v]) => [k, decode(v)]));
+      const v = obj.data?.[key];
+      if (v === undefined) {
+        if (optional) return undefined;
+        throw new ConfigError(`couldn't find key ${key} in ${kind} ${rt.ns}/${name}`);
+      }
+      return { [key]: decode(v) };
+    };
+    for (const from of c.envFrom ?? []) {
+      const ref = from.configMapRef ?? from.secretRef;
+      if (!ref?.name) continue;
+      const data = await lookup(
+        from.configMapRef ? "ConfigMap" : "Secret",
+        ref.name,
+        undefined,
+        ref.optional ?? false,
+      );
+      for (const [k, v] of Object.entries(data ?? {})) env.set(`${from.prefix ?? ""}${k}`, v);
+    }
+    for (const e of c.env ?? []) {
+      if (e.value !== undefined || e.valueFrom === undefined) {
+        env.set(e.name, expandVars(e.value ?? "", env));
+        continue;
+      }
+      const vf = e.valueFrom;
+      if (vf.fieldRef) {
+        env.set(e.name, fieldRef(pod, vf.fieldRef.fieldPath));
+      } else if (vf.configMapKeyRef || vf.secretKeyRef) {
+        const ref = vf.configMapKeyRef ?? vf.secretKeyRef;
+        if (!ref?.name) throw new ConfigError(`env ${e.name}: reference without a name`);
+        const data = await lookup(
+          vf.configMapKeyRef ? "ConfigMap" : "Secret",
+          ref.name,
+          ref.key,
+          ref.optional ?? false,
+        );
+        const v = data?.[ref.key];
+        if (v !== undefined) env.set(e.name, v);
+      } else if (vf.resourceFieldRef) {
+        const res = vf.resourceFieldRef.resource;
+        const [kind, what] = res.split(".") as ["limits" | "requests", string];
+        const raw = c.resources?.[kind]?.[what];
+        const divisor = parseQuantity(vf.resourceFieldRef.divisor ?? 1);
+        env.set(e.name, raw === undefined ? "0" : String(Math.ceil(parseQuantity(raw) / divisor)));
+      } else {
+        throw new ConfigError(`env ${e.name}: unsupported valueFrom`);
+      }
+    }
+    return env;
+  }
+
+  // ---- probes --------------------------------------------------------------------------------------
+
+  private async runProbes(
+    rt: PodRuntime,
+    run: ContainerRun,
+    container: Docker.Container,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const { startupProbe, livenessProbe, readinessProbe } = run.spec;
+    if (startupProbe) {
+      const ok = await this.probeLoop(rt, run, container, startupProbe, "Startup", signal, "untilSuccess");
+      if (!ok) return;
+    }
+    await Promise.all([
+      livenessProbe
+        ? this.probeLoop(rt, run, container, livenessProbe, "Liveness", signal, "forever")
+        : undefined,
+      readinessProbe
+        ? this.probeLoop(rt, run, container, readinessProbe, "Readiness", signal, "forever")
+        : undefined,
+    ]);
+  }
+
+  /** Runs one probe on its schedule. Returns true when a startup probe succeeded. */
+  private async probeLoop(
+    rt: PodRuntime,
+    run: ContainerRun,
+    container: Docker.Container,
+    probe: IProbe,
+    kind: "Startup" | "Liveness" | "Readiness",
+    signal: AbortSignal,
+    mode: "untilSuccess" | "forever",
+  ): Promise<boolean> {
+    const period = (probe.periodSeconds ?? 10) * 1000;
+    const failureThreshold = probe.failureThreshold ?? 3;
+    const successThreshold = probe.successThreshold ?? 1;
+    if (!(await sleep((probe.initialDelaySeconds ?? 0) * 1000, signal))) return false;
+    let successes = 0;
+    let failures = 0;
+    while (!signal.aborted) {
+      const result = await this.probeOnce(rt, run, container, probe);
+      if (signal.aborted) return false;
+      if (result === undefined) {
+        successes++;
+        failures = 0;
+        if (kind === "Startup" && successes >= 1) {
+          run.ready = run.spec.readinessProbe === undefined;
+          rt.publish();
+          return true;
+        }
+        if (kind === "Readiness" && successes >= successThreshold && !run.ready) {
+          run.ready = true;
+          rt.publish();
+        }
+      } else {
+        failures++;
+        successes = 0;
+        recordEvent(this.store, rt.pod, "Warning", "Unhealthy", `${kind} probe failed: ${result}`, "kubelet");
+        if (failures >= failureThreshold) {
+          if (kind === "Readiness") {
+            if (run.ready) {
+              run.ready = false;
+              rt.publish();
+            }
+          } else {
+            recordEvent(
+              this.store,
+              rt.pod,
+              "Normal",
+              "Killing",
+              `Container ${run.spec.name} failed ${kind.toLowerCase()} probe, will be restarted`,
+              "kubelet",
+            );
+            await container.kill().catch(() => undefined);
+            return false;
+          }
+        }
+      }
+      if (mode === "untilSuccess" && successes > 0) return true;
+      if (!(await sleep(period, signal))) return false;
+    }
+    return false;
+  }
+
+  /** Undefined on success, else the failure message kubelet would print. */
+  private async probeOnce(
+    rt: PodRuntime,
+    run: ContainerRun,
+    container: Docker.Container,
+    probe: IProbe,
+  ): Promise<string | undefined> {
+    const timeoutMs = (probe.timeoutSeconds ?? 1) * 1000;
+    const resolvePort = (p: number | string): number => {
+      if (typeof p === "number") return p;
+      const named = run.spec.ports?.find((cp) => cp.name === p)?.containerPort;
+      return named ?? Number(p);
+    };
+    try {
+      if (probe.httpGet) {
+        const port = await this.forward(rt.ns, rt.name, resolvePort(probe.httpGet.port));
+        if (port === undefined) return "pod sandbox is not ready";
+        const headers = Object.fromEntries((probe.httpGet.httpHeaders ?? []).map((h) => [h.name, h.value]));
+        const path = probe.httpGet.path ?? "/";
+        const status = await httpStatus(port, path, headers, timeoutMs);
+        return status >= 200 && status < 400 ? undefined : `HTTP probe failed with statuscode: ${status}`;
+      }
+      if (probe.tcpSocket) {
+        const ok = await relayDialCheck(rt.socketPath, resolvePort(probe.tcpSocket.port), timeoutMs);
+        return ok
+          ? undefined
+          : `dial tcp 127.0.0.1:${String(probe.tcpSocket.port)}: connect: connection refused`;
+      }
+      if (probe.exec) {
+        const exec = await container.exec({
+          Cmd: probe.exec.command ?? [],
+          AttachStdout: true,
+          AttachStderr: true,
+        });
+        const stream = await exec.start({});
+        stream.resume();
+        await Promise.race([
+          new Promise((r) => stream.on("end", r)),
+          new Promise((_, reject) => setTimeout(() => reject(new Error(`command timed out`)), timeoutMs)),
+        ]);
+        const code = (await exec.inspect()).ExitCode;
+        return code === 0 ? undefined : `command ${JSON.stringify(probe.exec.command)} exited with ${code}`;
+      }
+      return undefined;
+    } catch (e) {
+      return errorMessage(e);
+    }
+  }
+}
+
+function fieldRef(pod: IPod, path: string): string {
+  const meta = pod.metadata ?? {};
+  const sub = /^metadata\.(labels|annotations)\['(.+)'\]$/.exec(path);
+  if (sub?.[1] && sub[2] !== undefined) {
+    const map = sub[1] === "labels" ? meta.labels : meta.annotations;
+    return map?.[sub[2]] ?? "";
+  }
+  switch (path) {
+    case "metadata.name":
+      return meta.name ?? "";
+    case "metadata.namespace":
+      return meta.namespace ?? "default";
+    case "metadata.uid":
+      return meta.uid ?? "";
+    case "spec.nodeName":
+      return NODE_NAME;
+    case "spec.serviceAccountName":
+      return pod.spec?.serviceAccountName ?? "default";
+    case "status.podIP":
+    case "status.podIPs":
+    case "status.hostIP":
+    case "status.hostIPs":
+      return "127.0.0.1";
+    default:
+      throw new ConfigError(`unsupported fieldRef ${path}`);
+  }
+}
+
+function backoffDelay(b: Backoff, failures: number): number {
+  return Math.min(b.baseMs * 2 ** Math.max(0, failures - 1), b.maxMs);
+}
+
+function formatDuration(ms: number): string {
+  if (ms < 1000) return `${ms}ms`;
+  const s = ms / 1000;
+  return s >= 60 ? `${Math.floor(s / 60)}m${Math.round(s % 60)}s` : `${Math.round(s * 10) / 10}s`;
+}
+
+function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** Docker's non-TTY log stream is framed: [stream, 0, 0, 0, size(4 bytes BE)] + payload. */
+export function demuxDockerLog(raw: Buffer): string {
+  const parts: Buffer[] = [];
+  let i = 0;
+  while (i + 8 <= raw.length) {
+    const size = raw.readUInt32BE(i + 4);
+    parts.push(raw.subarray(i + 8, i + 8 + size));
+    i += 8 + size;
+  }
+  return Buffer.concat(parts).toString("utf8");
+}
+
+async function startRelay(pid: number, socketPath: string): Promise<ChildProcess> {
+  rmSync(socketPath, { force: true });
+  const child = spawn(
+    "nsenter",
+    [`--net=/proc/${pid}/ns/net`, process.execPath, "-e", RELAY_SCRIPT, socketPath],
+    {
+      stdio: ["pipe", "pipe", "inherit"],
+    },
+  );
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("pod relay did not start within 10s")), 10_000);
+    child.once("error", reject);
+    child.once("exit", (code) => reject(new Error(`pod relay exited with ${code}`)));
+    child.stdout?.once("data", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+  child.removeAllListeners("exit");
+  return child;
+}
+
+function listenForward(socketPath: string, port: number): Promise<net.Server> {
+  const server = net.createServer((client) => {
+    const upstream = net.connect(socketPath);
+    upstream.write(`${port}\n`);
+    client.pipe(upstream);
+    upstream.pipe(client);
+    const close = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on("error", close);
+    upstream.on("error", close);
+    upstream.on("close", () => client.end());
+  });
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => resolve(server));
+  });
+}
+
+function relayDialCheck(socketPath: string, port: number, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(socketPath);
+    let got = "";
+    const timer = setTimeout(() => s.destroy(), timeoutMs);
+    s.write(`?${port}\n`);
+    s.on("data", (d) => {
+      got += d.toString();
+    });
+    s.on("close", () => {
+      clearTimeout(timer);
+      resolve(got.startsWith("ok"));
+    });
+    s.on("error", () => undefined);
+  });
+}
+
+function httpStatus(
+  port: number,
+  path: string,
+  headers: Record<string, string>,
+  timeoutMs: number,
+): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(
+      {
+        host: "127.0.0.1",
+        port,
+        path,
+        headers: { "User-Agent": "kube-probe/1.32", ...headers },
+        agent: false,
+      },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      },
+    );
+    req.setTimeout(timeoutMs, () =>
+      req.destroy(new Error(`context deadline exceeded (timeout ${timeoutMs}ms)`)),
+    );
+    req.on("error", reject);
+  });
+}
+
+/** Removes every container labelled for this cluster id (all of them if id is undefined). */
+export async function removeClusterContainers(docker: Docker, clusterId?: string): Promise<void> {
+  const label = clusterId === undefined ? CLUSTER_LABEL : `${CLUSTER_LABEL}=${clusterId}`;
+  const list = await docker.listContainers({ all: true, filters: { label: [label] } });
+  await Promise.all(
+    list.map((c) =>
+      docker
+        .getContainer(c.Id)
+        .remove({ force: true, v: true })
+        .catch(() => undefined),
+    ),
+  );
+}
