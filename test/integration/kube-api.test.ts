@@ -362,6 +362,45 @@ describe("test cluster API server", () => {
       ]);
     });
 
+    it("Using Server-Side Apply in a controller: status is applied through the /status subresource and owned there", async () => {
+      await c.objects.patch(
+        deployment("ssa-status"),
+        undefined,
+        undefined,
+        "slipway",
+        false,
+        PatchStrategy.ServerSideApply,
+      );
+      const res = await fetch(
+        `${c.server.url}/apis/apps/v1/namespaces/default/deployments/ssa-status/status?fieldManager=rollout-controller&force=true`,
+        {
+          method: "PATCH",
+          headers: { "Content-Type": "application/apply-patch+yaml" },
+          body: JSON.stringify({
+            apiVersion: "apps/v1",
+            kind: "Deployment",
+            metadata: { name: "ssa-status" },
+            spec: { replicas: 99 },
+            status: { replicas: 2, readyReplicas: 1 },
+          }),
+        },
+      );
+      expect(res.status).toBe(200);
+      const obj = (await res.json()) as KubeObject & {
+        spec: { replicas: number };
+        status: { readyReplicas: number };
+      };
+      expect(obj.status.readyReplicas).toBe(1);
+      expect(obj.spec.replicas).toBe(2); // the status endpoint ignores everything but status
+      const entry = (
+        obj.metadata.managedFields as { manager: string; subresource?: string; fieldsV1: unknown }[]
+      ).find((m) => m.manager === "rollout-controller");
+      expect(entry).toMatchObject({
+        subresource: "status",
+        fieldsV1: { "f:status": { "f:readyReplicas": {}, "f:replicas": {} } },
+      });
+    });
+
     it("Apply and Update: fieldManager is required for apply requests (422 on PatchOptions)", async () => {
       const res = await fetch(`${c.server.url}/apis/apps/v1/namespaces/default/deployments/x`, {
         method: "PATCH",
@@ -469,6 +508,33 @@ describe("test cluster API server", () => {
       await until(() => seen.length >= 3);
       ctl.abort();
       expect(seen).toEqual(["ADDED w-after-1", "MODIFIED w-before", "DELETED w-after-1"]);
+    });
+
+    it("Efficient detection of changes: a watch with a label selector sees objects enter and leave the selection", async () => {
+      const seen: string[] = [];
+      const ctl = await new Watch(c.kc).watch(
+        "/api/v1/namespaces/default/configmaps",
+        { labelSelector: "track=canary" },
+        (type: string, obj: KubeObject) =>
+          seen.push(`${type} ${obj.metadata.name} ${obj.metadata.labels?.track ?? "-"}`),
+        () => undefined,
+      );
+      await c.core.createNamespacedConfigMap({
+        namespace: "default",
+        body: { metadata: { name: "sel-w", labels: { track: "stable" } } },
+      });
+      await c.core.patchNamespacedConfigMap(
+        { name: "sel-w", namespace: "default", body: { metadata: { labels: { track: "canary" } } } },
+        MERGE_PATCH,
+      );
+      await c.core.patchNamespacedConfigMap(
+        { name: "sel-w", namespace: "default", body: { metadata: { labels: { track: "stable" } } } },
+        MERGE_PATCH,
+      );
+      await until(() => seen.length >= 2);
+      ctl.abort();
+      // Leaving the selection is reported with the last content that matched.
+      expect(seen).toEqual(["ADDED sel-w canary", "DELETED sel-w canary"]);
     });
 
     it("Efficient detection of changes: a resourceVersion older than the retained history gets 410 Gone (Expired)", async () => {

@@ -968,7 +968,12 @@ function deliver(w: Watcher, entry: HistoryEntry): void {
   if (entry.type === "MODIFIED") {
     if (now && before) w.handler({ type: "MODIFIED", object: structuredClone(obj) });
     else if (now) w.handler({ type: "ADDED", object: structuredClone(obj) });
-    else if (before) w.handler({ type: "DELETED", object: structuredClone(obj) });
+    else if (before && entry.previous) {
+      // Like the watch cache: the last content the watcher was entitled to, at this event's version.
+      const last = structuredClone(entry.previous);
+      last.metadata.resourceVersion = String(entry.rv);
+      w.handler({ type: "DELETED", object: last });
+    }
     return;
   }
   if (entry.type === "DELETED" ? before || now : now)
