@@ -870,12 +870,12 @@ export class Store {
           if (next.metadata.ownerReferences.length === 0) delete next.metadata.ownerReferences;
           this.update(next, { fieldManager: "kube-controller-manager" });
         }
-        this.dropFinalizer(k, obj, "orphan");
+        this.dropFinalizer(obj, "orphan");
         changed = true;
       } else if (fins.includes("foregroundDeletion")) {
         const deps = dependentsOf(meta.uid ?? "");
         if (deps.length === 0) {
-          this.dropFinalizer(k, obj, "foregroundDeletion");
+          this.dropFinalizer(obj, "foregroundDeletion");
           changed = true;
         }
         for (const dep of deps) {
@@ -889,7 +889,7 @@ export class Store {
       }
     }
 
-    for (const { k, obj } of this.allObjects()) {
+    for (const { obj } of this.allObjects()) {
       const refs = obj.metadata.ownerReferences ?? [];
       if (refs.length === 0) continue;
       const solid = refs.filter((r) => {
@@ -920,7 +920,6 @@ export class Store {
       this.delete(obj.apiVersion, obj.kind, obj.metadata.namespace, obj.metadata.name, {
         propagationPolicy: waiting.length > 0 ? "Foreground" : "Background",
       });
-      void k;
       changed = true;
     }
     return changed;
@@ -943,12 +942,11 @@ export class Store {
     return changed;
   }
 
-  private dropFinalizer(k: ResourceKind, obj: KubeObject, finalizer: string): void {
+  private dropFinalizer(obj: KubeObject, finalizer: string): void {
     const next = structuredClone(obj);
     next.metadata.finalizers = (next.metadata.finalizers ?? []).filter((f) => f !== finalizer);
     if (next.metadata.finalizers.length === 0) delete next.metadata.finalizers;
     this.update(next, { fieldManager: "kube-controller-manager" });
-    void k;
   }
 
   private allObjects(): { k: ResourceKind; obj: KubeObject }[] {
