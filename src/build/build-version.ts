@@ -3,7 +3,7 @@
 // whole version), the checkout is walked once, and layers are built once per run however many
 // endpoints share them: the code layer is common to all, each declared file is its own layer.
 
-import { mkdtemp } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type Docker from "dockerode";
@@ -60,6 +60,19 @@ export async function buildVersion(input: BuildVersionInput): Promise<VersionBui
   const log = input.log ?? silentLog;
   if (input.endpoints.length === 0) return { images: [], uploadedBytes: 0, layerCacheHits: 0 };
 
+  // The registry builder's reads overlap with the walk below.
+  const registryBuilder =
+    input.builder === "registry" && input.registry !== undefined
+      ? new RegistryBuilder(input.registry, log, input.cacheDir)
+      : undefined;
+  registryBuilder?.prefetch(
+    input.endpoints.map((t) => ({
+      image: t.endpoint.image,
+      imageRepository: t.imageRepository,
+      tag: input.tag,
+    })),
+  );
+
   // Every declared file is checked before anything is built or pushed.
   const prepared: Prepared[] = [];
   for (const target of input.endpoints) {
@@ -91,14 +104,15 @@ export async function buildVersion(input: BuildVersionInput): Promise<VersionBui
     return { images, uploadedBytes: sum(images), layerCacheHits: 0 };
   }
 
-  if (input.registry === undefined) throw new BuildError("the registry builder needs a registry client");
+  if (registryBuilder === undefined) throw new BuildError("the registry builder needs a registry client");
   const storeOptions: ConstructorParameters<typeof LayerStore>[0] = {
-    workDir: await mkdtemp(path.join(tmpdir(), "slipway-layers-")),
+    // Created on first use: a rebuild whose layers all come from the cache never touches the disk.
+    workDir: path.join(tmpdir(), `slipway-layers-${process.pid}-${randomBytes(6).toString("hex")}`),
   };
   if (input.cacheDir !== undefined) storeOptions.cacheDir = input.cacheDir;
   const store = new LayerStore(storeOptions);
   try {
-    const builder = new RegistryBuilder(input.registry, log);
+    const builder = registryBuilder;
     const codeLayer = store.layer(
       "code",
       code.map((e) => ({ ...e, name: `${APP_DIR_IN_LAYER}/${e.path}` })),

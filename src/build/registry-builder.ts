@@ -5,6 +5,8 @@
 // blobs pushed earlier in the run are offered as mount sources to the next endpoint.
 
 import { createHash } from "node:crypto";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
 import { Readable } from "node:stream";
 import { buffer } from "node:stream/consumers";
 import type { Endpoint } from "../config/types.js";
@@ -78,12 +80,13 @@ export class RegistryBuilder {
   constructor(
     private readonly client: RegistryClient,
     private readonly log: BuildLog,
+    /** Where base image configs are kept by digest between runs (they are immutable). */
+    private readonly cacheDir?: string,
   ) {}
 
   async build(input: RegistryBuildInput): Promise<EndpointImage> {
     const target = parseImageName(input.imageRepository);
     const repo: Repo = { registry: target.registry, repository: target.repository };
-    // What the tag points at now, fetched while the base is resolved.
     const current = this.currentDigest({ ...repo, tag: input.tag });
     const base = await this.resolveBase(input.endpoint.image);
     const images = base.images.map((image) => this.compose(base, image, input));
@@ -212,7 +215,31 @@ export class RegistryBuilder {
     return { descriptor, bytes: manifest.bytes, blobs };
   }
 
-  private async currentDigest(image: ImageName): Promise<string | undefined> {
+  /**
+   * Starts the registry reads a build needs (the base, and what the tag points at now) so they overlap
+   * with walking the checkout and building layers: on a no-change rebuild these reads are most of the time.
+   */
+  prefetch(targets: ReadonlyArray<{ image: string; imageRepository: string; tag: string }>): void {
+    for (const t of targets) {
+      this.resolveBase(t.image).catch(() => {});
+      this.currentDigest({ ...parseImageName(t.imageRepository), tag: t.tag }).catch(() => {});
+    }
+  }
+
+  private readonly currents = new Map<string, Promise<string | undefined>>();
+
+  /** What `image` (a tag) points at now; read once per run. */
+  private currentDigest(image: ImageName): Promise<string | undefined> {
+    const key = `${image.registry}/${image.repository}:${image.tag ?? ""}`;
+    let p = this.currents.get(key);
+    if (p === undefined) {
+      p = this.readDigest(image);
+      this.currents.set(key, p);
+    }
+    return p;
+  }
+
+  private async readDigest(image: ImageName): Promise<string | undefined> {
     try {
       return (await this.client.getManifest(image, [MediaType.ociManifest, MediaType.ociIndex])).digest;
     } catch (e) {
@@ -306,12 +333,30 @@ export class RegistryBuilder {
   }
 
   private async fetchConfig(name: ImageName, d: Descriptor, ref: string): Promise<ImageConfig> {
-    const stream = await this.client.getBlob(name.registry, name.repository, d.digest);
-    const bytes = await buffer(stream as AsyncIterable<Buffer>);
-    const actual = `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
-    if (actual !== d.digest) throw new ImageFormatError(`${ref}: config blob digest ${actual} ≠ ${d.digest}`);
+    const cached =
+      this.cacheDir === undefined
+        ? undefined
+        : path.join(this.cacheDir, `config-${d.digest.replace(":", "-")}.json`);
+    let bytes: Buffer | undefined;
+    if (cached !== undefined) bytes = await readFile(cached).catch(() => undefined);
+    if (bytes === undefined || sha256(bytes) !== d.digest) {
+      bytes = await buffer(
+        (await this.client.getBlob(name.registry, name.repository, d.digest)) as AsyncIterable<Buffer>,
+      );
+      const actual = sha256(bytes);
+      if (actual !== d.digest)
+        throw new ImageFormatError(`${ref}: config blob digest ${actual} ≠ ${d.digest}`);
+      if (cached !== undefined && this.cacheDir !== undefined) {
+        await mkdir(this.cacheDir, { recursive: true });
+        await writeFile(cached, bytes);
+      }
+    }
     return parseImageConfig(JSON.parse(bytes.toString("utf8")), `${ref} config`);
   }
+}
+
+function sha256(bytes: Buffer): string {
+  return `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
 }
 
 function platformOfConfig(c: ImageConfig): string {

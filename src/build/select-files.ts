@@ -13,7 +13,8 @@
 //   declared files, in their own layer. Endpoints with the same code then share the code layer.
 
 import type { BigIntStats } from "node:fs";
-import { lstat, readdir, readFile, readlink, stat } from "node:fs/promises";
+import { lstatSync, readdirSync, readlinkSync } from "node:fs";
+import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 // The package is CommonJS with `module.exports.default = factory`; under NodeNext the default
 // import is the CJS module, so the factory is reached through `.default` both in types and at runtime.
@@ -96,36 +97,28 @@ export async function selectRepoFiles(
   const matcher = dockerignoreMatcher(ignoreText ?? "");
   const entries: SourceEntry[] = [];
 
-  // Returns whether anything under `rel` was kept, so excluded directories that still hold
-  // re-included files get their directory entry.
-  async function walk(relDir: string): Promise<boolean> {
+  // Returns whether anything under `relDir` was kept, so excluded directories that still hold
+  // re-included files get their directory entry. Synchronous on purpose: the walk dominates a
+  // no-change rebuild, and for metadata the OS has cached, lstatSync costs microseconds where each
+  // promise-based call pays a thread-pool round trip (measured: 200 files, ~1 ms against ~4-12 ms).
+  function walk(relDir: string): boolean {
     const abs = relDir === "" ? repoRoot : path.join(repoRoot, relDir);
-    const names = (await readdir(abs)).sort();
     let keptAny = false;
-    for (const name of names) {
+    for (const name of readdirSync(abs)) {
       const rel = relDir === "" ? name : `${relDir}/${name}`;
       if (isGitPath(rel)) continue;
       const absPath = path.join(abs, name);
-      const st = await lstat(absPath, { bigint: true });
+      const st = lstatSync(absPath, { bigint: true });
       const kind = kindOf(st);
       if (kind === undefined) continue;
       const ignored = matcher.ignores(rel);
       if (kind === "directory") {
         // Without `!` lines nothing under an excluded directory can come back, so skip the walk.
         if (ignored && !matcher.hasExceptions) continue;
-        const index = entries.length;
-        const keptInside = await walk(rel);
-        if (!ignored || keptInside) {
-          entries.splice(index, 0, {
-            path: rel,
-            kind,
-            absPath,
-            mode: 0o755,
-            size: 0,
-            statKey: "dir",
-          });
-          keptAny = true;
-        }
+        const keptInside = walk(rel);
+        if (ignored && !keptInside) continue;
+        entries.push({ path: rel, kind, absPath, mode: 0o755, size: 0, statKey: "dir" });
+        keptAny = true;
         continue;
       }
       if (ignored || exclude.has(rel)) continue;
@@ -137,14 +130,14 @@ export async function selectRepoFiles(
         size: kind === "file" ? Number(st.size) : 0,
         statKey: statKeyOf(st),
       };
-      if (kind === "symlink") entry.linkTarget = await readlink(absPath);
+      if (kind === "symlink") entry.linkTarget = readlinkSync(absPath);
       entries.push(entry);
       keptAny = true;
     }
     return keptAny;
   }
 
-  await walk("");
+  walk("");
   entries.sort((a, b) => compareBytes(a.path, b.path));
   const selection: RepoSelection = { entries };
   if (ignoreText !== undefined) selection.dockerignore = ignoreText;
