@@ -147,3 +147,69 @@ describe("registry builder", () => {
     expect(tagged.digest).toBe(wsgi.digest);
   });
 });
+
+describe("registry builder on a multi-platform base", () => {
+  it("builds per platform, pushes an index, and the engine runs it", async () => {
+    // An index over the test base (its one real platform) plus an attestation-style entry, as
+    // BuildKit writes them; the attestation must be skipped, not built on.
+    const client = createRegistryClient();
+    const base = parseImageName(env("SLIPWAY_TEST_PYTHON_IMAGE"));
+    const manifest = await client.getManifest(base);
+    const indexRepo = {
+      registry: base.registry,
+      repository: `build-index-${Date.now().toString(36)}/python`,
+    };
+    const json = manifest.json as {
+      config: { digest: string; size: number };
+      layers: Array<{ digest: string; size: number }>;
+    };
+    for (const blob of [json.config, ...json.layers]) {
+      await client.ensureBlob(indexRepo, { digest: blob.digest, size: blob.size, sources: [base] });
+    }
+    await client.putManifest({ ...indexRepo, digest: manifest.digest }, manifest.mediaType, manifest.bytes);
+    const index = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: "application/vnd.oci.image.index.v1+json",
+        manifests: [
+          {
+            mediaType: manifest.mediaType,
+            digest: manifest.digest,
+            size: manifest.bytes.length,
+            platform: { os: "linux", architecture: "amd64" },
+          },
+          {
+            mediaType: manifest.mediaType,
+            digest: manifest.digest,
+            size: manifest.bytes.length,
+            platform: { os: "unknown", architecture: "unknown" },
+          },
+        ],
+      }),
+    );
+    await client.putManifest(
+      { ...indexRepo, tag: "multi" },
+      "application/vnd.oci.image.index.v1+json",
+      index,
+    );
+
+    const [first] = input.endpoints;
+    if (first === undefined) throw new Error("fixture changed");
+    const built = await buildVersion({
+      ...input,
+      endpoints: [
+        {
+          endpoint: { ...first.endpoint, image: `${indexRepo.registry}/${indexRepo.repository}:multi` },
+          imageRepository: `${env("SLIPWAY_TEST_REGISTRY")}/${indexRepo.repository}-version`,
+        },
+      ],
+    });
+    const image = built.images[0];
+    expect(image?.mediaType).toBe("application/vnd.oci.image.index.v1+json");
+    expect(image?.platforms).toEqual(["linux/amd64"]);
+    expect(await probe(image?.reference ?? "", 8000)).toMatchObject({
+      server: "wsgi",
+      model: "digits-model v1",
+    });
+  });
+});
