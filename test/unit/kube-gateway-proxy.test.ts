@@ -10,7 +10,7 @@ import { type KubeObject, Store } from "../support/kube/store.js";
 
 interface Echo {
   pod: string;
-  path: string;
+  path: string | undefined;
   headers: http.IncomingHttpHeaders;
 }
 
