@@ -7,12 +7,12 @@ import { Readable } from "node:stream";
 import type Docker from "dockerode";
 import tar from "tar-stream";
 import type { Endpoint } from "../config/types.js";
+import { formatBytes } from "../report/format-bytes.js";
 import { CONTEXT_CODE_DIR, CONTEXT_FILES_DIR, generateDockerfile } from "./dockerfile.js";
 import { BuildError } from "./errors.js";
 import type { SourceInfo } from "./image-config.js";
 import { type LayerEntry, packEntries } from "./layer.js";
 import type { BuildLog } from "./log.js";
-import { formatBytes } from "./registry-builder.js";
 import type { EndpointImage, LayerPush } from "./result.js";
 import type { SourceEntry } from "./select-files.js";
 

@@ -10,6 +10,7 @@ import path from "node:path";
 import { Readable } from "node:stream";
 import { buffer } from "node:stream/consumers";
 import type { Endpoint } from "../config/types.js";
+import { formatBytes } from "../report/format-bytes.js";
 import {
   encodeJson,
   type SourceInfo,
@@ -361,10 +362,4 @@ function sha256(bytes: Buffer): string {
 
 function platformOfConfig(c: ImageConfig): string {
   return `${c.os}/${c.architecture}`;
-}
-
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
 }
