@@ -399,6 +399,21 @@ function checkDeployment(
     }
   }
 
+  if (typeof value.dockerfile === "string") {
+    const normal = posix.normalize(value.dockerfile.replace(/\\/g, "/"));
+    if (value.dockerfile.startsWith("/") || normal === ".." || normal.startsWith("../")) {
+      c.at(
+        nodeAt(node, ["dockerfile"], false),
+        `${subject}: dockerfile '${value.dockerfile}' must be a path inside the repository`,
+      );
+    } else if (value.builder !== "docker") {
+      c.at(
+        nodeAt(node, ["dockerfile"], true),
+        `${subject}: 'dockerfile' is used by the docker builder only: add 'builder: docker'`,
+      );
+    }
+  }
+
   if (c.errorCount > before) return undefined;
   const router = value.router;
   const settings: DeploymentSettings = {
@@ -434,6 +449,7 @@ function checkDeployment(
   if (typeof value["base-url"] === "string") settings.baseUrl = value["base-url"].replace(/\/+$/, "");
   if (typeof value.namespace === "string") settings.namespace = value.namespace;
   if (typeof value.registry === "string") settings.registry = value.registry.replace(/\/+$/, "");
+  if (typeof value.dockerfile === "string") settings.dockerfile = posix.normalize(value.dockerfile);
   return settings;
 }
 

@@ -109,6 +109,8 @@ export interface DeploymentSettings {
   /** Image repository prefix; endpoints go to `<registry>/<endpoint>`. */
   registry?: string;
   builder: BuilderKind;
+  /** Docker builder only: the user's Dockerfile, relative to the repository root. */
+  dockerfile?: string;
   router: { kind: RouterKind; gateway?: { name: string; namespace?: string } };
   preview: PreviewSettings;
   environments: Environment[];
