@@ -11,6 +11,7 @@ const USAGE = `Usage: slipway <command> [options]
 
 Commands:
   plan     validate the config and print each endpoint's names and URLs
+  build    build and push each endpoint's version image; print references with digests
 
 Run 'slipway <command> --help' for a command's options.`;
 
