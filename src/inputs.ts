@@ -8,6 +8,9 @@ export const INPUT_NAMES = [
   "base-url",
   "registry",
   "namespace",
+  "builder",
+  "registry-username",
+  "registry-password",
 ] as const;
 
 export type InputName = (typeof INPUT_NAMES)[number];
@@ -20,6 +23,10 @@ export interface Settings {
   baseUrl?: string;
   registry?: string;
   namespace?: string;
+  builder?: "registry" | "docker";
+  registryUsername?: string;
+  /** A secret: masked in the log as soon as it is read. */
+  registryPassword?: string;
 }
 
 /** An input the workflow gave a value the Action cannot use. */
@@ -34,7 +41,10 @@ function booleanInput(name: InputName, raw: string): boolean {
   throw new InputError(`input '${name}' must be true or false, got '${raw}'`);
 }
 
-export function readInputs(getInput: (name: InputName) => string): Settings {
+export function readInputs(
+  getInput: (name: InputName) => string,
+  setSecret: (secret: string) => void = () => {},
+): Settings {
   const text = (name: InputName) => getInput(name).trim();
   const settings: Settings = {
     config: text("config") || "valohai.yaml",
@@ -46,11 +56,21 @@ export function readInputs(getInput: (name: InputName) => string): Settings {
     ["base-url", "baseUrl"],
     ["registry", "registry"],
     ["namespace", "namespace"],
+    ["registry-username", "registryUsername"],
   ] as const;
   for (const [input, key] of optional) {
     const value = text(input);
     if (value) settings[key] = value;
   }
+  // Read raw: a password may begin or end with spaces.
+  const password = getInput("registry-password");
+  if (password) {
+    setSecret(password);
+    settings.registryPassword = password;
+  }
+  const builder = text("builder");
+  if (builder === "registry" || builder === "docker") settings.builder = builder;
+  else if (builder) throw new InputError(`input 'builder' must be 'registry' or 'docker', got '${builder}'`);
   if (settings.baseUrl !== undefined && !/^https?:\/\/[^/?#\s]+(\/[^?#\s]*)?$/.test(settings.baseUrl)) {
     throw new InputError(
       `input 'base-url' must be an http(s) URL without query or fragment, got '${settings.baseUrl}'`,

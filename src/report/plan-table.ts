@@ -1,5 +1,7 @@
 // Renders a plan for people: a terminal table and a Markdown table for the job summary. Pure.
+import type { EndpointImage } from "../build/result.js";
 import type { Plan } from "../plan/plan.js";
+import { formatBytes } from "./format-bytes.js";
 
 function pad(rows: string[][]): string[] {
   const widths: number[] = [];
@@ -49,5 +51,17 @@ export function planMarkdown(plan: Plan): string {
       `| \`${cell(e.name)}\` | ${e.port} | ${cell(e.url ?? `\`${e.path}\``)} | ${cell(aliases) || "—"} |`,
     );
   }
+  return `${lines.join("\n")}\n`;
+}
+
+export function buildMarkdown(images: readonly EndpointImage[], uploadedBytes: number): string {
+  const lines = [
+    `### Version images (${formatBytes(uploadedBytes)} uploaded)`,
+    "",
+    "| Endpoint | Image | Uploaded |",
+    "| --- | --- | --- |",
+  ];
+  for (const i of images)
+    lines.push(`| \`${cell(i.endpoint)}\` | \`${cell(i.reference)}\` | ${formatBytes(i.uploadedBytes)} |`);
   return `${lines.join("\n")}\n`;
 }

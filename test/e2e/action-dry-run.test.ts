@@ -1,71 +1,12 @@
 // Drives the bundled Action (dist/index.js) exactly as the runner does: inputs and context in
 // environment variables, a real webhook payload in GITHUB_EVENT_PATH, outputs read from GITHUB_OUTPUT.
-import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
-import type { WebhookDefinition } from "@octokit/webhooks-examples";
 import { describe, expect, it } from "vitest";
+import { actionOutputs as outputs, webhookPayload as payload, runAction } from "../support/run-action.js";
 
-const exec = promisify(execFile);
-// The package's entry point is a JSON file; require reads it as the runner-independent data it is.
-const examples = createRequire(import.meta.url)("@octokit/webhooks-examples") as WebhookDefinition[];
 const root = new URL("../../", import.meta.url).pathname;
-
-function payload(event: string, action: string): unknown {
-  const found = examples
-    .find((e) => e.name === event)
-    ?.examples.find((e) => (e as { action?: string }).action === action);
-  if (!found) throw new Error(`no ${event}.${action} example`);
-  return found;
-}
-
-async function runAction(inputs: Record<string, string>, workspace: string, event: unknown) {
-  const dir = mkdtempSync(join(tmpdir(), "slipway-e2e-"));
-  const files = {
-    event: join(dir, "event.json"),
-    output: join(dir, "output"),
-    summary: join(dir, "summary.md"),
-  };
-  writeFileSync(files.event, JSON.stringify(event));
-  writeFileSync(files.output, "");
-  writeFileSync(files.summary, "");
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    GITHUB_ACTIONS: "true",
-    GITHUB_WORKSPACE: workspace,
-    GITHUB_REPOSITORY: "Codertocat/Hello-World",
-    GITHUB_SHA: "0000000000000000000000000000000000000000",
-    GITHUB_EVENT_NAME: "pull_request",
-    GITHUB_EVENT_PATH: files.event,
-    GITHUB_OUTPUT: files.output,
-    GITHUB_STEP_SUMMARY: files.summary,
-  };
-  for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.toUpperCase()}`] = value;
-  const result = await exec(process.execPath, [join(root, "dist/index.js")], { env, timeout: 30_000 }).then(
-    (r) => ({ ...r, code: 0 }),
-    (e: { stdout: string; stderr: string; code: number }) => ({
-      stdout: e.stdout,
-      stderr: e.stderr,
-      code: e.code,
-    }),
-  );
-  return {
-    ...result,
-    output: readFileSync(files.output, "utf8"),
-    summary: readFileSync(files.summary, "utf8"),
-  };
-}
-
-/** Values from the GITHUB_OUTPUT file (heredoc format written by @actions/core). */
-function outputs(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const re = /^([^<\n]+)<<(\S+)\n([\s\S]*?)\n\2$/gm;
-  for (const m of text.matchAll(re)) out[m[1] as string] = m[3] as string;
-  return out;
-}
 
 describe("the bundled Action on a pull_request event", () => {
   it("plans the preview in dry-run: outputs, job summary, head commit of the PR", async () => {
@@ -107,11 +48,5 @@ describe("the bundled Action on a pull_request event", () => {
     );
     expect(r.stdout).toContain("::error::2 problems in valohai.yaml; nothing was built or deployed");
     expect(outputs(r.output)).toEqual({});
-  });
-
-  it("says plainly that only dry-run is available when asked to deploy", async () => {
-    const r = await runAction({}, join(root, "fixtures/sample-repo"), payload("pull_request", "opened"));
-    expect(r.code).toBe(1);
-    expect(r.stdout).toContain("::error::This release of Slipway plans only: set `dry-run: true`.");
   });
 });
