@@ -2470,7 +2470,7 @@ var require_tar_stream = __commonJS({
 var require_ignore = __commonJS({
   "node_modules/@balena/dockerignore/ignore.js"(exports, module) {
     "use strict";
-    var path7 = __require("path");
+    var path6 = __require("path");
     var factory = (options) => new IgnoreBase(options);
     factory.default = factory;
     module.exports = factory;
@@ -2479,22 +2479,22 @@ var require_ignore = __commonJS({
     }
     var REGEX_TRAILING_SLASH = /(?<=.)\/$/;
     var REGEX_TRAILING_BACKSLASH = /(?<=.)\\$/;
-    var REGEX_TRAILING_PATH_SEP = path7.sep === "\\" ? REGEX_TRAILING_BACKSLASH : REGEX_TRAILING_SLASH;
+    var REGEX_TRAILING_PATH_SEP = path6.sep === "\\" ? REGEX_TRAILING_BACKSLASH : REGEX_TRAILING_SLASH;
     var KEY_IGNORE = typeof Symbol !== "undefined" ? /* @__PURE__ */ Symbol.for("dockerignore") : "dockerignore";
     function cleanPath(file) {
-      return path7.normalize(file).replace(REGEX_TRAILING_PATH_SEP, "");
+      return path6.normalize(file).replace(REGEX_TRAILING_PATH_SEP, "");
     }
     function toSlash(file) {
-      if (path7.sep === "/") {
+      if (path6.sep === "/") {
         return file;
       }
       return file.replace(/\\/g, "/");
     }
     function fromSlash(file) {
-      if (path7.sep === "/") {
+      if (path6.sep === "/") {
         return file;
       }
-      return file.replace(/\//g, path7.sep);
+      return file.replace(/\//g, path6.sep);
     }
     var IgnoreBase = class {
       constructor({
@@ -2543,13 +2543,13 @@ var require_ignore = __commonJS({
         return pattern && typeof pattern === "string" && pattern.indexOf("#") !== 0 && pattern.trim() !== "";
       }
       filter(paths) {
-        return make_array(paths).filter((path8) => this._filter(path8));
+        return make_array(paths).filter((path7) => this._filter(path7));
       }
       createFilter() {
-        return (path8) => this._filter(path8);
+        return (path7) => this._filter(path7);
       }
-      ignores(path8) {
-        return !this._filter(path8);
+      ignores(path7) {
+        return !this._filter(path7);
       }
       // https://github.com/moby/moby/blob/v19.03.8/builder/dockerignore/dockerignore.go#L41-L53
       // https://github.com/moby/moby/blob/v19.03.8/pkg/fileutils/fileutils.go#L29-L55
@@ -2588,36 +2588,36 @@ var require_ignore = __commonJS({
           origin,
           pattern,
           // https://github.com/moby/moby/blob/v19.03.8/pkg/fileutils/fileutils.go#L54
-          dirs: pattern.split(path7.sep),
+          dirs: pattern.split(path6.sep),
           negative
         };
       }
       // @returns `Boolean` true if the `path` is NOT ignored
-      _filter(path8) {
-        if (!path8) {
+      _filter(path7) {
+        if (!path7) {
           return false;
         }
-        if (path8 in this._cache) {
-          return this._cache[path8];
+        if (path7 in this._cache) {
+          return this._cache[path7];
         }
-        return this._cache[path8] = this._test(path8);
+        return this._cache[path7] = this._test(path7);
       }
       // @returns {Boolean} true if a file is NOT ignored
       // https://github.com/moby/moby/blob/v19.03.8/pkg/fileutils/fileutils.go#L62
       _test(file) {
         file = fromSlash(file);
-        const parentPath = cleanPath(path7.dirname(file));
-        const parentPathDirs = parentPath.split(path7.sep);
+        const parentPath = cleanPath(path6.dirname(file));
+        const parentPathDirs = parentPath.split(path6.sep);
         let matched = false;
         this._rules.forEach((rule) => {
           let match = this._match(file, rule);
           if (!match && parentPath !== ".") {
             if (rule.dirs.includes("**")) {
               for (let i2 = rule.dirs.filter((x2) => x2 !== "**").length; i2 <= parentPathDirs.length; i2++) {
-                match = match || this._match(parentPathDirs.slice(0, i2).join(path7.sep), rule);
+                match = match || this._match(parentPathDirs.slice(0, i2).join(path6.sep), rule);
               }
             } else if (rule.dirs.length <= parentPathDirs.length) {
-              match = this._match(parentPathDirs.slice(0, rule.dirs.length).join(path7.sep), rule);
+              match = this._match(parentPathDirs.slice(0, rule.dirs.length).join(path6.sep), rule);
             }
           }
           if (match) {
@@ -2636,13 +2636,13 @@ var require_ignore = __commonJS({
           return rule;
         }
         let regStr = "^";
-        let escapedSlash = path7.sep === "\\" ? "\\\\" : path7.sep;
+        let escapedSlash = path6.sep === "\\" ? "\\\\" : path6.sep;
         for (let i2 = 0; i2 < rule.pattern.length; i2++) {
           const ch = rule.pattern[i2];
           if (ch === "*") {
             if (rule.pattern[i2 + 1] === "*") {
               i2++;
-              if (rule.pattern[i2 + 1] === path7.sep) {
+              if (rule.pattern[i2 + 1] === path6.sep) {
                 i2++;
               }
               if (rule.pattern[i2 + 1] === void 0) {
@@ -2658,7 +2658,7 @@ var require_ignore = __commonJS({
           } else if (ch === "." || ch === "$") {
             regStr += `\\${ch}`;
           } else if (ch === "\\") {
-            if (path7.sep === "\\") {
+            if (path6.sep === "\\") {
               regStr += escapedSlash;
               continue;
             }
@@ -10850,11 +10850,11 @@ var require_agent = __commonJS({
       };
     })();
     var WINDOWS_PIPE_REGEX = /^[/\\][/\\]\.[/\\]pipe[/\\].+/;
-    function createAgent(path7) {
-      if (process.platform === "win32" && !WINDOWS_PIPE_REGEX.test(path7)) {
-        return path7 === "pageant" ? new PageantAgent() : new CygwinAgent(path7);
+    function createAgent(path6) {
+      if (process.platform === "win32" && !WINDOWS_PIPE_REGEX.test(path6)) {
+        return path6 === "pageant" ? new PageantAgent() : new CygwinAgent(path6);
       }
-      return new OpenSSHAgent(path7);
+      return new OpenSSHAgent(path6);
     }
     var AgentProtocol = (() => {
       const SSH_AGENTC_REQUEST_IDENTITIES = 11;
@@ -16098,17 +16098,17 @@ var require_SFTP = __commonJS({
       // ===========================================================================
       // Client-specific ===========================================================
       // ===========================================================================
-      createReadStream(path7, options) {
+      createReadStream(path6, options) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        return new ReadStream(this, path7, options);
+        return new ReadStream(this, path6, options);
       }
-      createWriteStream(path7, options) {
+      createWriteStream(path6, options) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        return new WriteStream(this, path7, options);
+        return new WriteStream(this, path6, options);
       }
-      open(path7, flags_, attrs, cb) {
+      open(path6, flags_, attrs, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         if (typeof attrs === "function") {
@@ -16127,7 +16127,7 @@ var require_SFTP = __commonJS({
           attrsFlags = attrs.flags;
           attrsLen = attrs.nb;
         }
-        const pathLen = Buffer.byteLength(path7);
+        const pathLen = Buffer.byteLength(path6);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen + 4 + 4 + attrsLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -16135,7 +16135,7 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path7, p += 4, pathLen);
+        buf.utf8Write(path6, p += 4, pathLen);
         writeUInt32BE(buf, flags, p += pathLen);
         writeUInt32BE(buf, attrsFlags, p += 4);
         if (attrsLen) {
@@ -16266,7 +16266,7 @@ var require_SFTP = __commonJS({
           throw new Error("Client-only method called in server mode");
         fastXfer(fs, this, localPath, remotePath, opts, cb);
       }
-      readFile(path7, options, callback_) {
+      readFile(path6, options, callback_) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         let callback;
@@ -16339,13 +16339,13 @@ var require_SFTP = __commonJS({
             return callback && callback(er, buffer2);
           });
         };
-        this.open(path7, flag, 438, (er, handle_) => {
+        this.open(path6, flag, 438, (er, handle_) => {
           if (er)
             return callback && callback(er);
           handle = handle_;
           const tryStat = (er2, st) => {
             if (er2) {
-              this.stat(path7, (er_, st_) => {
+              this.stat(path6, (er_, st_) => {
                 if (er_) {
                   return this.close(handle, () => {
                     callback && callback(er2);
@@ -16366,7 +16366,7 @@ var require_SFTP = __commonJS({
           this.fstat(handle, tryStat);
         });
       }
-      writeFile(path7, data, options, callback_) {
+      writeFile(path6, data, options, callback_) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         let callback;
@@ -16385,7 +16385,7 @@ var require_SFTP = __commonJS({
         if (options.encoding && !Buffer.isEncoding(options.encoding))
           throw new Error(`Unknown encoding: ${options.encoding}`);
         const flag = options.flag || "w";
-        this.open(path7, flag, options.mode, (openErr, handle) => {
+        this.open(path6, flag, options.mode, (openErr, handle) => {
           if (openErr) {
             callback && callback(openErr);
           } else {
@@ -16394,7 +16394,7 @@ var require_SFTP = __commonJS({
             if (position === null) {
               const tryStat = (er, st) => {
                 if (er) {
-                  this.stat(path7, (er_, st_) => {
+                  this.stat(path6, (er_, st_) => {
                     if (er_) {
                       return this.close(handle, () => {
                         callback && callback(er);
@@ -16413,7 +16413,7 @@ var require_SFTP = __commonJS({
           }
         });
       }
-      appendFile(path7, data, options, callback_) {
+      appendFile(path6, data, options, callback_) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         let callback;
@@ -16431,12 +16431,12 @@ var require_SFTP = __commonJS({
           throw new TypeError("Bad arguments");
         if (!options.flag)
           options = Object.assign({ flag: "a" }, options);
-        this.writeFile(path7, data, options, callback);
+        this.writeFile(path6, data, options, callback);
       }
-      exists(path7, cb) {
+      exists(path6, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        this.stat(path7, (err2) => {
+        this.stat(path6, (err2) => {
           cb && cb(err2 ? false : true);
         });
       }
@@ -16479,7 +16479,7 @@ var require_SFTP = __commonJS({
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} RENAME`
         );
       }
-      mkdir(path7, attrs, cb) {
+      mkdir(path6, attrs, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         let flags = 0;
@@ -16493,7 +16493,7 @@ var require_SFTP = __commonJS({
           flags = attrs.flags;
           attrsLen = attrs.nb;
         }
-        const pathLen = Buffer.byteLength(path7);
+        const pathLen = Buffer.byteLength(path6);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen + 4 + attrsLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -16501,7 +16501,7 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path7, p += 4, pathLen);
+        buf.utf8Write(path6, p += 4, pathLen);
         writeUInt32BE(buf, flags, p += pathLen);
         if (attrsLen) {
           p += 4;
@@ -16517,10 +16517,10 @@ var require_SFTP = __commonJS({
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} MKDIR`
         );
       }
-      rmdir(path7, cb) {
+      rmdir(path6, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        const pathLen = Buffer.byteLength(path7);
+        const pathLen = Buffer.byteLength(path6);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -16528,7 +16528,7 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path7, p += 4, pathLen);
+        buf.utf8Write(path6, p += 4, pathLen);
         this._requests[reqid] = { cb };
         const isBuffered = sendOrBuffer(this, buf);
         this._debug && this._debug(
@@ -16618,10 +16618,10 @@ var require_SFTP = __commonJS({
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} FSTAT`
         );
       }
-      stat(path7, cb) {
+      stat(path6, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        const pathLen = Buffer.byteLength(path7);
+        const pathLen = Buffer.byteLength(path6);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -16629,17 +16629,17 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path7, p += 4, pathLen);
+        buf.utf8Write(path6, p += 4, pathLen);
         this._requests[reqid] = { cb };
         const isBuffered = sendOrBuffer(this, buf);
         this._debug && this._debug(
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} STAT`
         );
       }
-      lstat(path7, cb) {
+      lstat(path6, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        const pathLen = Buffer.byteLength(path7);
+        const pathLen = Buffer.byteLength(path6);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -16647,17 +16647,17 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path7, p += 4, pathLen);
+        buf.utf8Write(path6, p += 4, pathLen);
         this._requests[reqid] = { cb };
         const isBuffered = sendOrBuffer(this, buf);
         this._debug && this._debug(
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} LSTAT`
         );
       }
-      opendir(path7, cb) {
+      opendir(path6, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        const pathLen = Buffer.byteLength(path7);
+        const pathLen = Buffer.byteLength(path6);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -16665,14 +16665,14 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path7, p += 4, pathLen);
+        buf.utf8Write(path6, p += 4, pathLen);
         this._requests[reqid] = { cb };
         const isBuffered = sendOrBuffer(this, buf);
         this._debug && this._debug(
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} OPENDIR`
         );
       }
-      setstat(path7, attrs, cb) {
+      setstat(path6, attrs, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         let flags = 0;
@@ -16684,7 +16684,7 @@ var require_SFTP = __commonJS({
         } else if (typeof attrs === "function") {
           cb = attrs;
         }
-        const pathLen = Buffer.byteLength(path7);
+        const pathLen = Buffer.byteLength(path6);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen + 4 + attrsLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -16692,7 +16692,7 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path7, p += 4, pathLen);
+        buf.utf8Write(path6, p += 4, pathLen);
         writeUInt32BE(buf, flags, p += pathLen);
         if (attrsLen) {
           p += 4;
@@ -16752,8 +16752,8 @@ var require_SFTP = __commonJS({
           mtime: toUnixTimestamp(mtime)
         }, cb);
       }
-      utimes(path7, atime, mtime, cb) {
-        return this.setstat(path7, {
+      utimes(path6, atime, mtime, cb) {
+        return this.setstat(path6, {
           atime: toUnixTimestamp(atime),
           mtime: toUnixTimestamp(mtime)
         }, cb);
@@ -16764,8 +16764,8 @@ var require_SFTP = __commonJS({
           gid
         }, cb);
       }
-      chown(path7, uid, gid, cb) {
-        return this.setstat(path7, {
+      chown(path6, uid, gid, cb) {
+        return this.setstat(path6, {
           uid,
           gid
         }, cb);
@@ -16775,15 +16775,15 @@ var require_SFTP = __commonJS({
           mode
         }, cb);
       }
-      chmod(path7, mode, cb) {
-        return this.setstat(path7, {
+      chmod(path6, mode, cb) {
+        return this.setstat(path6, {
           mode
         }, cb);
       }
-      readlink(path7, cb) {
+      readlink(path6, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        const pathLen = Buffer.byteLength(path7);
+        const pathLen = Buffer.byteLength(path6);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -16791,7 +16791,7 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path7, p += 4, pathLen);
+        buf.utf8Write(path6, p += 4, pathLen);
         this._requests[reqid] = {
           cb: (err2, names) => {
             if (typeof cb !== "function")
@@ -16836,10 +16836,10 @@ var require_SFTP = __commonJS({
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} SYMLINK`
         );
       }
-      realpath(path7, cb) {
+      realpath(path6, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
-        const pathLen = Buffer.byteLength(path7);
+        const pathLen = Buffer.byteLength(path6);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -16847,7 +16847,7 @@ var require_SFTP = __commonJS({
         const reqid = this._writeReqid = this._writeReqid + 1 & MAX_REQID;
         writeUInt32BE(buf, reqid, 5);
         writeUInt32BE(buf, pathLen, p);
-        buf.utf8Write(path7, p += 4, pathLen);
+        buf.utf8Write(path6, p += 4, pathLen);
         this._requests[reqid] = {
           cb: (err2, names) => {
             if (typeof cb !== "function")
@@ -16892,13 +16892,13 @@ var require_SFTP = __commonJS({
           this._debug(`SFTP: Outbound: ${which} posix-rename@openssh.com`);
         }
       }
-      ext_openssh_statvfs(path7, cb) {
+      ext_openssh_statvfs(path6, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         const ext = this._extensions["statvfs@openssh.com"];
         if (!ext || ext !== "2")
           throw new Error("Server does not support this extended request");
-        const pathLen = Buffer.byteLength(path7);
+        const pathLen = Buffer.byteLength(path6);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + 19 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -16908,7 +16908,7 @@ var require_SFTP = __commonJS({
         writeUInt32BE(buf, 19, p);
         buf.utf8Write("statvfs@openssh.com", p += 4, 19);
         writeUInt32BE(buf, pathLen, p += 19);
-        buf.utf8Write(path7, p += 4, pathLen);
+        buf.utf8Write(path6, p += 4, pathLen);
         this._requests[reqid] = { extended: "statvfs@openssh.com", cb };
         const isBuffered = sendOrBuffer(this, buf);
         if (this._debug) {
@@ -16994,7 +16994,7 @@ var require_SFTP = __commonJS({
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} fsync@openssh.com`
         );
       }
-      ext_openssh_lsetstat(path7, attrs, cb) {
+      ext_openssh_lsetstat(path6, attrs, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         const ext = this._extensions["lsetstat@openssh.com"];
@@ -17009,7 +17009,7 @@ var require_SFTP = __commonJS({
         } else if (typeof attrs === "function") {
           cb = attrs;
         }
-        const pathLen = Buffer.byteLength(path7);
+        const pathLen = Buffer.byteLength(path6);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + 20 + 4 + pathLen + 4 + attrsLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -17019,7 +17019,7 @@ var require_SFTP = __commonJS({
         writeUInt32BE(buf, 20, p);
         buf.utf8Write("lsetstat@openssh.com", p += 4, 20);
         writeUInt32BE(buf, pathLen, p += 20);
-        buf.utf8Write(path7, p += 4, pathLen);
+        buf.utf8Write(path6, p += 4, pathLen);
         writeUInt32BE(buf, flags, p += pathLen);
         if (attrsLen) {
           p += 4;
@@ -17036,13 +17036,13 @@ var require_SFTP = __commonJS({
           this._debug(`SFTP: Outbound: ${status} lsetstat@openssh.com`);
         }
       }
-      ext_openssh_expandPath(path7, cb) {
+      ext_openssh_expandPath(path6, cb) {
         if (this.server)
           throw new Error("Client-only method called in server mode");
         const ext = this._extensions["expand-path@openssh.com"];
         if (ext !== "1")
           throw new Error("Server does not support this extended request");
-        const pathLen = Buffer.byteLength(path7);
+        const pathLen = Buffer.byteLength(path6);
         let p = 9;
         const buf = Buffer.allocUnsafe(4 + 1 + 4 + 4 + 23 + 4 + pathLen);
         writeUInt32BE(buf, buf.length - 4, 0);
@@ -17052,7 +17052,7 @@ var require_SFTP = __commonJS({
         writeUInt32BE(buf, 23, p);
         buf.utf8Write("expand-path@openssh.com", p += 4, 23);
         writeUInt32BE(buf, pathLen, p += 20);
-        buf.utf8Write(path7, p += 4, pathLen);
+        buf.utf8Write(path6, p += 4, pathLen);
         this._requests[reqid] = {
           cb: (err2, names) => {
             if (typeof cb !== "function")
@@ -18330,12 +18330,12 @@ var require_SFTP = __commonJS({
       [REQUEST.LSTAT]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path7 = bufferParser.readString(true);
+        const path6 = bufferParser.readString(true);
         bufferParser.clear();
-        if (path7 === void 0)
+        if (path6 === void 0)
           return doFatalSFTPError(sftp, "Malformed LSTAT packet");
         sftp._debug && sftp._debug(`SFTP: Inbound: Received LSTAT (id:${reqID})`);
-        if (!sftp.emit("LSTAT", reqID, path7)) {
+        if (!sftp.emit("LSTAT", reqID, path6)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
@@ -18354,13 +18354,13 @@ var require_SFTP = __commonJS({
       [REQUEST.SETSTAT]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path7 = bufferParser.readString(true);
+        const path6 = bufferParser.readString(true);
         const attrs = readAttrs(sftp._biOpt);
         bufferParser.clear();
         if (attrs === void 0)
           return doFatalSFTPError(sftp, "Malformed SETSTAT packet");
         sftp._debug && sftp._debug(`SFTP: Inbound: Received SETSTAT (id:${reqID})`);
-        if (!sftp.emit("SETSTAT", reqID, path7, attrs)) {
+        if (!sftp.emit("SETSTAT", reqID, path6, attrs)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
@@ -18382,12 +18382,12 @@ var require_SFTP = __commonJS({
       [REQUEST.OPENDIR]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path7 = bufferParser.readString(true);
+        const path6 = bufferParser.readString(true);
         bufferParser.clear();
-        if (path7 === void 0)
+        if (path6 === void 0)
           return doFatalSFTPError(sftp, "Malformed OPENDIR packet");
         sftp._debug && sftp._debug(`SFTP: Inbound: Received OPENDIR (id:${reqID})`);
-        if (!sftp.emit("OPENDIR", reqID, path7)) {
+        if (!sftp.emit("OPENDIR", reqID, path6)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
@@ -18406,63 +18406,63 @@ var require_SFTP = __commonJS({
       [REQUEST.REMOVE]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path7 = bufferParser.readString(true);
+        const path6 = bufferParser.readString(true);
         bufferParser.clear();
-        if (path7 === void 0)
+        if (path6 === void 0)
           return doFatalSFTPError(sftp, "Malformed REMOVE packet");
         sftp._debug && sftp._debug(`SFTP: Inbound: Received REMOVE (id:${reqID})`);
-        if (!sftp.emit("REMOVE", reqID, path7)) {
+        if (!sftp.emit("REMOVE", reqID, path6)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
       [REQUEST.MKDIR]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path7 = bufferParser.readString(true);
+        const path6 = bufferParser.readString(true);
         const attrs = readAttrs(sftp._biOpt);
         bufferParser.clear();
         if (attrs === void 0)
           return doFatalSFTPError(sftp, "Malformed MKDIR packet");
         sftp._debug && sftp._debug(`SFTP: Inbound: Received MKDIR (id:${reqID})`);
-        if (!sftp.emit("MKDIR", reqID, path7, attrs)) {
+        if (!sftp.emit("MKDIR", reqID, path6, attrs)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
       [REQUEST.RMDIR]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path7 = bufferParser.readString(true);
+        const path6 = bufferParser.readString(true);
         bufferParser.clear();
-        if (path7 === void 0)
+        if (path6 === void 0)
           return doFatalSFTPError(sftp, "Malformed RMDIR packet");
         sftp._debug && sftp._debug(`SFTP: Inbound: Received RMDIR (id:${reqID})`);
-        if (!sftp.emit("RMDIR", reqID, path7)) {
+        if (!sftp.emit("RMDIR", reqID, path6)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
       [REQUEST.REALPATH]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path7 = bufferParser.readString(true);
+        const path6 = bufferParser.readString(true);
         bufferParser.clear();
-        if (path7 === void 0)
+        if (path6 === void 0)
           return doFatalSFTPError(sftp, "Malformed REALPATH packet");
         sftp._debug && sftp._debug(
           `SFTP: Inbound: Received REALPATH (id:${reqID})`
         );
-        if (!sftp.emit("REALPATH", reqID, path7)) {
+        if (!sftp.emit("REALPATH", reqID, path6)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
       [REQUEST.STAT]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path7 = bufferParser.readString(true);
+        const path6 = bufferParser.readString(true);
         bufferParser.clear();
-        if (path7 === void 0)
+        if (path6 === void 0)
           return doFatalSFTPError(sftp, "Malformed STAT packet");
         sftp._debug && sftp._debug(`SFTP: Inbound: Received STAT (id:${reqID})`);
-        if (!sftp.emit("STAT", reqID, path7)) {
+        if (!sftp.emit("STAT", reqID, path6)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
@@ -18482,14 +18482,14 @@ var require_SFTP = __commonJS({
       [REQUEST.READLINK]: (sftp, payload) => {
         bufferParser.init(payload, 1);
         const reqID = bufferParser.readUInt32BE();
-        const path7 = bufferParser.readString(true);
+        const path6 = bufferParser.readString(true);
         bufferParser.clear();
-        if (path7 === void 0)
+        if (path6 === void 0)
           return doFatalSFTPError(sftp, "Malformed READLINK packet");
         sftp._debug && sftp._debug(
           `SFTP: Inbound: Received READLINK (id:${reqID})`
         );
-        if (!sftp.emit("READLINK", reqID, path7)) {
+        if (!sftp.emit("READLINK", reqID, path6)) {
           sftp.status(reqID, STATUS_CODE.OP_UNSUPPORTED);
         }
       },
@@ -18560,7 +18560,7 @@ var require_SFTP = __commonJS({
     function roundUpToMultipleOf8(n) {
       return n + 7 & ~7;
     }
-    function ReadStream(sftp, path7, options) {
+    function ReadStream(sftp, path6, options) {
       if (options === void 0)
         options = {};
       else if (typeof options === "string")
@@ -18574,7 +18574,7 @@ var require_SFTP = __commonJS({
       options.emitClose = false;
       options.autoDestroy = false;
       ReadableStream.call(this, options);
-      this.path = path7;
+      this.path = path6;
       this.flags = options.flags === void 0 ? "r" : options.flags;
       this.mode = options.mode === void 0 ? 438 : options.mode;
       this.start = options.start;
@@ -18705,7 +18705,7 @@ var require_SFTP = __commonJS({
       },
       configurable: true
     });
-    function WriteStream(sftp, path7, options) {
+    function WriteStream(sftp, path6, options) {
       if (options === void 0)
         options = {};
       else if (typeof options === "string")
@@ -18717,7 +18717,7 @@ var require_SFTP = __commonJS({
       options.emitClose = false;
       options.autoDestroy = false;
       WritableStream.call(this, options);
-      this.path = path7;
+      this.path = path6;
       this.flags = options.flags === void 0 ? "w" : options.flags;
       this.mode = options.mode === void 0 ? 438 : options.mode;
       this.start = options.start;
@@ -26427,7 +26427,7 @@ var require_modem = __commonJS({
     var querystring = __require("querystring");
     var http = require_http();
     var fs = __require("fs");
-    var path7 = __require("path");
+    var path6 = __require("path");
     var url = __require("url");
     var ssh = require_ssh();
     var HttpDuplex = require_http_duplex();
@@ -26476,9 +26476,9 @@ var require_modem = __commonJS({
         }
         opts.host = host.hostname;
         if (process.env.DOCKER_CERT_PATH) {
-          opts.ca = splitca(path7.join(process.env.DOCKER_CERT_PATH, "ca.pem"));
-          opts.cert = fs.readFileSync(path7.join(process.env.DOCKER_CERT_PATH, "cert.pem"));
-          opts.key = fs.readFileSync(path7.join(process.env.DOCKER_CERT_PATH, "key.pem"));
+          opts.ca = splitca(path6.join(process.env.DOCKER_CERT_PATH, "ca.pem"));
+          opts.cert = fs.readFileSync(path6.join(process.env.DOCKER_CERT_PATH, "cert.pem"));
+          opts.key = fs.readFileSync(path6.join(process.env.DOCKER_CERT_PATH, "key.pem"));
         }
         if (process.env.DOCKER_CLIENT_TIMEOUT) {
           opts.timeout = parseInt(process.env.DOCKER_CLIENT_TIMEOUT, 10);
@@ -26488,7 +26488,7 @@ var require_modem = __commonJS({
     };
     var findDefaultUnixSocket = function() {
       return new Promise(function(resolve2) {
-        var userDockerSocket = path7.join(os.homedir(), ".docker", "run", "docker.sock");
+        var userDockerSocket = path6.join(os.homedir(), ".docker", "run", "docker.sock");
         fs.access(userDockerSocket, function(err2) {
           if (err2) resolve2("/var/run/docker.sock");
           else resolve2(userDockerSocket);
@@ -26582,7 +26582,7 @@ var require_modem = __commonJS({
       }
       if (options.file) {
         if (typeof options.file === "string") {
-          data = fs.createReadStream(path7.resolve(options.file));
+          data = fs.createReadStream(path6.resolve(options.file));
         } else {
           data = options.file;
         }
@@ -26901,46 +26901,46 @@ var require_chownr = __commonJS({
   "node_modules/chownr/chownr.js"(exports, module) {
     "use strict";
     var fs = __require("fs");
-    var path7 = __require("path");
+    var path6 = __require("path");
     var LCHOWN = fs.lchown ? "lchown" : "chown";
     var LCHOWNSYNC = fs.lchownSync ? "lchownSync" : "chownSync";
     var needEISDIRHandled = fs.lchown && !process.version.match(/v1[1-9]+\./) && !process.version.match(/v10\.[6-9]/);
-    var lchownSync = (path8, uid, gid) => {
+    var lchownSync = (path7, uid, gid) => {
       try {
-        return fs[LCHOWNSYNC](path8, uid, gid);
+        return fs[LCHOWNSYNC](path7, uid, gid);
       } catch (er) {
         if (er.code !== "ENOENT")
           throw er;
       }
     };
-    var chownSync = (path8, uid, gid) => {
+    var chownSync = (path7, uid, gid) => {
       try {
-        return fs.chownSync(path8, uid, gid);
+        return fs.chownSync(path7, uid, gid);
       } catch (er) {
         if (er.code !== "ENOENT")
           throw er;
       }
     };
-    var handleEISDIR = needEISDIRHandled ? (path8, uid, gid, cb) => (er) => {
+    var handleEISDIR = needEISDIRHandled ? (path7, uid, gid, cb) => (er) => {
       if (!er || er.code !== "EISDIR")
         cb(er);
       else
-        fs.chown(path8, uid, gid, cb);
+        fs.chown(path7, uid, gid, cb);
     } : (_, __, ___, cb) => cb;
-    var handleEISDirSync = needEISDIRHandled ? (path8, uid, gid) => {
+    var handleEISDirSync = needEISDIRHandled ? (path7, uid, gid) => {
       try {
-        return lchownSync(path8, uid, gid);
+        return lchownSync(path7, uid, gid);
       } catch (er) {
         if (er.code !== "EISDIR")
           throw er;
-        chownSync(path8, uid, gid);
+        chownSync(path7, uid, gid);
       }
-    } : (path8, uid, gid) => lchownSync(path8, uid, gid);
+    } : (path7, uid, gid) => lchownSync(path7, uid, gid);
     var nodeVersion = process.version;
-    var readdir = (path8, options, cb) => fs.readdir(path8, options, cb);
-    var readdirSync2 = (path8, options) => fs.readdirSync(path8, options);
+    var readdir = (path7, options, cb) => fs.readdir(path7, options, cb);
+    var readdirSync2 = (path7, options) => fs.readdirSync(path7, options);
     if (/^v4\./.test(nodeVersion))
-      readdir = (path8, options, cb) => fs.readdir(path8, cb);
+      readdir = (path7, options, cb) => fs.readdir(path7, cb);
     var chown = (cpath, uid, gid, cb) => {
       fs[LCHOWN](cpath, uid, gid, handleEISDIR(cpath, uid, gid, (er) => {
         cb(er && er.code !== "ENOENT" ? er : null);
@@ -26948,21 +26948,21 @@ var require_chownr = __commonJS({
     };
     var chownrKid = (p, child, uid, gid, cb) => {
       if (typeof child === "string")
-        return fs.lstat(path7.resolve(p, child), (er, stats) => {
+        return fs.lstat(path6.resolve(p, child), (er, stats) => {
           if (er)
             return cb(er.code !== "ENOENT" ? er : null);
           stats.name = child;
           chownrKid(p, stats, uid, gid, cb);
         });
       if (child.isDirectory()) {
-        chownr(path7.resolve(p, child.name), uid, gid, (er) => {
+        chownr(path6.resolve(p, child.name), uid, gid, (er) => {
           if (er)
             return cb(er);
-          const cpath = path7.resolve(p, child.name);
+          const cpath = path6.resolve(p, child.name);
           chown(cpath, uid, gid, cb);
         });
       } else {
-        const cpath = path7.resolve(p, child.name);
+        const cpath = path6.resolve(p, child.name);
         chown(cpath, uid, gid, cb);
       }
     };
@@ -26992,7 +26992,7 @@ var require_chownr = __commonJS({
     var chownrKidSync = (p, child, uid, gid) => {
       if (typeof child === "string") {
         try {
-          const stats = fs.lstatSync(path7.resolve(p, child));
+          const stats = fs.lstatSync(path6.resolve(p, child));
           stats.name = child;
           child = stats;
         } catch (er) {
@@ -27003,8 +27003,8 @@ var require_chownr = __commonJS({
         }
       }
       if (child.isDirectory())
-        chownrSync(path7.resolve(p, child.name), uid, gid);
-      handleEISDirSync(path7.resolve(p, child.name), uid, gid);
+        chownrSync(path6.resolve(p, child.name), uid, gid);
+      handleEISDirSync(path6.resolve(p, child.name), uid, gid);
     };
     var chownrSync = (p, uid, gid) => {
       let children;
@@ -28320,7 +28320,7 @@ var require_pump = __commonJS({
 // node_modules/mkdirp-classic/index.js
 var require_mkdirp_classic = __commonJS({
   "node_modules/mkdirp-classic/index.js"(exports, module) {
-    var path7 = __require("path");
+    var path6 = __require("path");
     var fs = __require("fs");
     var _0777 = parseInt("0777", 8);
     module.exports = mkdirP.mkdirp = mkdirP.mkdirP = mkdirP;
@@ -28339,7 +28339,7 @@ var require_mkdirp_classic = __commonJS({
       if (!made) made = null;
       var cb = f || function() {
       };
-      p = path7.resolve(p);
+      p = path6.resolve(p);
       xfs.mkdir(p, mode, function(er) {
         if (!er) {
           made = made || p;
@@ -28347,7 +28347,7 @@ var require_mkdirp_classic = __commonJS({
         }
         switch (er.code) {
           case "ENOENT":
-            mkdirP(path7.dirname(p), opts, function(er2, made2) {
+            mkdirP(path6.dirname(p), opts, function(er2, made2) {
               if (er2) cb(er2, made2);
               else mkdirP(p, opts, cb, made2);
             });
@@ -28374,14 +28374,14 @@ var require_mkdirp_classic = __commonJS({
         mode = _0777 & ~process.umask();
       }
       if (!made) made = null;
-      p = path7.resolve(p);
+      p = path6.resolve(p);
       try {
         xfs.mkdirSync(p, mode);
         made = made || p;
       } catch (err0) {
         switch (err0.code) {
           case "ENOENT":
-            made = sync(path7.dirname(p), opts, made);
+            made = sync(path6.dirname(p), opts, made);
             sync(p, opts, made);
             break;
           // In the case of any other error, just see if there's a dir
@@ -28411,7 +28411,7 @@ var require_tar_fs = __commonJS({
     var pump = require_pump();
     var mkdirp = require_mkdirp_classic();
     var fs = __require("fs");
-    var path7 = __require("path");
+    var path6 = __require("path");
     var os = __require("os");
     var win32 = os.platform() === "win32";
     var noop = function() {
@@ -28425,12 +28425,12 @@ var require_tar_fs = __commonJS({
     var statAll = function(fs2, stat2, cwd, ignore, entries, sort) {
       var queue = entries || ["."];
       for (var i2 = 0; i2 < queue.length; i2++) {
-        if (!inCwd(path7.resolve(cwd, queue[i2]), cwd)) throw new Error(queue[i2] + " is not a valid path");
+        if (!inCwd(path6.resolve(cwd, queue[i2]), cwd)) throw new Error(queue[i2] + " is not a valid path");
       }
       return function loop(callback) {
         if (!queue.length) return callback();
         var next = queue.shift();
-        var nextAbs = path7.join(cwd, next);
+        var nextAbs = path6.join(cwd, next);
         stat2.call(fs2, nextAbs, function(err2, stat3) {
           if (err2) return callback(err2);
           if (!stat3.isDirectory()) return callback(null, next, stat3);
@@ -28438,7 +28438,7 @@ var require_tar_fs = __commonJS({
             if (err3) return callback(err3);
             if (sort) files.sort();
             for (var i3 = 0; i3 < files.length; i3++) {
-              if (!ignore(path7.join(cwd, next, files[i3]))) queue.push(path7.join(next, files[i3]));
+              if (!ignore(path6.join(cwd, next, files[i3]))) queue.push(path6.join(next, files[i3]));
             }
             callback(null, next, stat3);
           });
@@ -28449,7 +28449,7 @@ var require_tar_fs = __commonJS({
       return function(header) {
         header.name = header.name.split("/").slice(level).join("/");
         var linkname = header.linkname;
-        if (linkname && (header.type === "link" || path7.isAbsolute(linkname))) {
+        if (linkname && (header.type === "link" || path6.isAbsolute(linkname))) {
           header.linkname = linkname.split("/").slice(level).join("/");
         }
         return map(header);
@@ -28479,7 +28479,7 @@ var require_tar_fs = __commonJS({
         fmode |= parseInt(222, 8);
       }
       var onsymlink = function(filename, header) {
-        xfs.readlink(path7.join(cwd, filename), function(err2, linkname) {
+        xfs.readlink(path6.join(cwd, filename), function(err2, linkname) {
           if (err2) return pack.destroy(err2);
           header.linkname = normalize(linkname);
           pack.entry(header, onnextentry);
@@ -28520,7 +28520,7 @@ var require_tar_fs = __commonJS({
         }
         var entry = pack.entry(header, onnextentry);
         if (!entry) return;
-        var rs = mapStream(xfs.createReadStream(path7.join(cwd, filename), { start: 0, end: header.size > 0 ? header.size - 1 : header.size }), header);
+        var rs = mapStream(xfs.createReadStream(path6.join(cwd, filename), { start: 0, end: header.size > 0 ? header.size - 1 : header.size }), header);
         rs.on("error", function(err3) {
           entry.destroy(err3);
         });
@@ -28598,14 +28598,14 @@ var require_tar_fs = __commonJS({
       extract.on("entry", function(header, stream, next) {
         header = map(header) || header;
         header.name = normalize(header.name);
-        var name = path7.join(cwd, path7.join("/", header.name));
+        var name = path6.join(cwd, path6.join("/", header.name));
         if (ignore(name, header)) {
           stream.resume();
           return next();
         }
         var stat2 = function(err2) {
           if (err2) return next(err2);
-          if (path7.join(name, ".") === path7.join(cwd, ".")) return next();
+          if (path6.join(name, ".") === path6.join(cwd, ".")) return next();
           utimes(name, header, function(err3) {
             if (err3) return next(err3);
             if (win32) return next();
@@ -28615,9 +28615,9 @@ var require_tar_fs = __commonJS({
         var onsymlink = function() {
           if (win32) return next();
           xfs.unlink(name, function() {
-            var dst = path7.resolve(path7.dirname(name), header.linkname);
+            var dst = path6.resolve(path6.dirname(name), header.linkname);
             if (!inCwd(dst, cwd)) return next(new Error(name + " is not a valid symlink"));
-            validateNotSymlink(xfs, dst, path7.resolve(cwd), function(err2, valid) {
+            validateNotSymlink(xfs, dst, path6.resolve(cwd), function(err2, valid) {
               if (err2) return next(err2);
               if (!valid) return next(new Error(name + " is not a valid symlink"));
               xfs.symlink(header.linkname, name, stat2);
@@ -28627,7 +28627,7 @@ var require_tar_fs = __commonJS({
         var onlink = function() {
           if (win32) return next();
           xfs.unlink(name, function() {
-            var srcpath = path7.join(cwd, path7.join("/", header.linkname));
+            var srcpath = path6.join(cwd, path6.join("/", header.linkname));
             xfs.realpath(srcpath, function(err2, dst) {
               if (err2 || !inCwd(dst, cwd)) return next(new Error(name + " is not a valid hardlink"));
               xfs.link(dst, name, function(err3) {
@@ -28667,8 +28667,8 @@ var require_tar_fs = __commonJS({
             gid: header.gid
           }, stat2);
         }
-        var dir = path7.dirname(name);
-        validate(xfs, dir, path7.join(cwd, "."), function(err2, valid) {
+        var dir = path6.dirname(name);
+        validate(xfs, dir, path6.join(cwd, "."), function(err2, valid) {
           if (err2) return next(err2);
           if (!valid) return next(new Error(dir + " is not a valid path"));
           mkdirfix(dir, {
@@ -28699,16 +28699,16 @@ var require_tar_fs = __commonJS({
       if (name === root) return cb(null, true);
       fs2.lstat(name, function(err2, st) {
         if (err2 && err2.code !== "ENOENT") return cb(err2);
-        if (err2 || st.isDirectory()) return validate(fs2, path7.join(name, ".."), root, cb);
+        if (err2 || st.isDirectory()) return validate(fs2, path6.join(name, ".."), root, cb);
         cb(null, false);
       });
     }
     function validateNotSymlink(fs2, name, root, cb) {
       if (name === root) return cb(null, true);
-      if (!name.startsWith(root + path7.sep)) return cb(null, false);
+      if (!name.startsWith(root + path6.sep)) return cb(null, false);
       fs2.lstat(name, function(err2, st) {
         if (err2 && err2.code !== "ENOENT" && err2.code !== "EPERM") return cb(err2);
-        if (err2 || !st.isSymbolicLink()) return validateNotSymlink(fs2, path7.join(name, ".."), root, cb);
+        if (err2 || !st.isSymbolicLink()) return validateNotSymlink(fs2, path6.join(name, ".."), root, cb);
         cb(null, false);
       });
     }
@@ -28722,8 +28722,8 @@ var require_tar_fs = __commonJS({
       });
     }
     function inCwd(dst, cwd) {
-      cwd = path7.resolve(cwd);
-      return cwd === dst || dst.startsWith(cwd + path7.sep);
+      cwd = path6.resolve(cwd);
+      return cwd === dst || dst.startsWith(cwd + path6.sep);
     }
   }
 });
@@ -28733,7 +28733,7 @@ var require_util = __commonJS({
   "node_modules/dockerode/lib/util.js"(exports, module) {
     var DockerIgnore = require_ignore();
     var fs = __require("fs");
-    var path7 = __require("path");
+    var path6 = __require("path");
     var tar3 = require_tar_fs();
     var zlib = __require("zlib");
     var arr = [];
@@ -28785,14 +28785,14 @@ var require_util = __commonJS({
     };
     module.exports.prepareBuildContext = function(file, next) {
       if (file && file.context) {
-        fs.readFile(path7.join(file.context, ".dockerignore"), (err2, data) => {
+        fs.readFile(path6.join(file.context, ".dockerignore"), (err2, data) => {
           let ignoreFn;
           let filterFn;
           if (!err2) {
             const dockerIgnore = DockerIgnore({ ignorecase: false }).add(data.toString());
             filterFn = dockerIgnore.createFilter();
-            ignoreFn = (path8) => {
-              return !filterFn(path8);
+            ignoreFn = (path7) => {
+              return !filterFn(path7);
             };
           }
           const entries = file.src.slice() || [];
@@ -31766,19 +31766,19 @@ var require_uri_parser = __commonJS({
       };
     }
     var NUMBER_REGEX = /^\d+$/;
-    function splitHostPort(path7) {
-      if (path7.startsWith("[")) {
-        const hostEnd = path7.indexOf("]");
+    function splitHostPort(path6) {
+      if (path6.startsWith("[")) {
+        const hostEnd = path6.indexOf("]");
         if (hostEnd === -1) {
           return null;
         }
-        const host = path7.substring(1, hostEnd);
+        const host = path6.substring(1, hostEnd);
         if (host.indexOf(":") === -1) {
           return null;
         }
-        if (path7.length > hostEnd + 1) {
-          if (path7[hostEnd + 1] === ":") {
-            const portString = path7.substring(hostEnd + 2);
+        if (path6.length > hostEnd + 1) {
+          if (path6[hostEnd + 1] === ":") {
+            const portString = path6.substring(hostEnd + 2);
             if (NUMBER_REGEX.test(portString)) {
               return {
                 host,
@@ -31796,7 +31796,7 @@ var require_uri_parser = __commonJS({
           };
         }
       } else {
-        const splitPath = path7.split(":");
+        const splitPath = path6.split(":");
         if (splitPath.length === 2) {
           if (NUMBER_REGEX.test(splitPath[1])) {
             return {
@@ -31808,7 +31808,7 @@ var require_uri_parser = __commonJS({
           }
         } else {
           return {
-            host: path7
+            host: path6
           };
         }
       }
@@ -34844,14 +34844,14 @@ var require_client_interceptors = __commonJS({
       }
     };
     exports.InterceptingCall = InterceptingCall;
-    function getCall(channel, path7, options) {
+    function getCall(channel, path6, options) {
       var _a2, _b2;
       const deadline = (_a2 = options.deadline) !== null && _a2 !== void 0 ? _a2 : Infinity;
       const host = options.host;
       const parent = (_b2 = options.parent) !== null && _b2 !== void 0 ? _b2 : null;
       const propagateFlags = options.propagate_flags;
       const credentials = options.credentials;
-      const call = channel.createCall(path7, deadline, host, parent, propagateFlags);
+      const call = channel.createCall(path6, deadline, host, parent, propagateFlags);
       if (credentials) {
         call.setCredentials(credentials);
       }
@@ -35421,9 +35421,9 @@ var require_make_client = __commonJS({
       ServiceClientImpl.serviceName = serviceName;
       return ServiceClientImpl;
     }
-    function partial(fn, path7, serialize, deserialize) {
+    function partial(fn, path6, serialize, deserialize) {
       return function(...args) {
-        return fn.call(this, path7, serialize, deserialize, ...args);
+        return fn.call(this, path6, serialize, deserialize, ...args);
       };
     }
     function isProtobufTypeDefinition(obj) {
@@ -38374,15 +38374,15 @@ var require_fetch = __commonJS({
 var require_path = __commonJS({
   "node_modules/@protobufjs/path/index.js"(exports) {
     "use strict";
-    var path7 = exports;
+    var path6 = exports;
     var isAbsolute = (
       /**
        * Tests if the specified path is absolute.
        * @param {string} path Path to test
        * @returns {boolean} `true` if path is absolute
        */
-      path7.isAbsolute = function isAbsolute2(path8) {
-        return /^(?:\/|\w+:)/.test(path8);
+      path6.isAbsolute = function isAbsolute2(path7) {
+        return /^(?:\/|\w+:)/.test(path7);
       }
     );
     var normalize = (
@@ -38391,9 +38391,9 @@ var require_path = __commonJS({
        * @param {string} path Path to normalize
        * @returns {string} Normalized path
        */
-      path7.normalize = function normalize2(path8) {
-        path8 = path8.replace(/\\/g, "/").replace(/\/{2,}/g, "/");
-        var parts = path8.split("/"), absolute = isAbsolute(path8), prefix = "";
+      path6.normalize = function normalize2(path7) {
+        path7 = path7.replace(/\\/g, "/").replace(/\/{2,}/g, "/");
+        var parts = path7.split("/"), absolute = isAbsolute(path7), prefix = "";
         if (absolute)
           prefix = parts.shift() + "/";
         for (var i2 = 0; i2 < parts.length; ) {
@@ -38412,7 +38412,7 @@ var require_path = __commonJS({
         return prefix + parts.join("/");
       }
     );
-    path7.resolve = function resolve2(originPath, includePath, alreadyNormalized) {
+    path6.resolve = function resolve2(originPath, includePath, alreadyNormalized) {
       if (!alreadyNormalized)
         includePath = normalize(includePath);
       if (isAbsolute(includePath))
@@ -38596,18 +38596,18 @@ var require_namespace = __commonJS({
       object.onRemove(this);
       return clearCache(this);
     };
-    Namespace.prototype.define = function define2(path7, json) {
-      if (util.isString(path7))
-        path7 = path7.split(".");
-      else if (!Array.isArray(path7))
+    Namespace.prototype.define = function define2(path6, json) {
+      if (util.isString(path6))
+        path6 = path6.split(".");
+      else if (!Array.isArray(path6))
         throw TypeError("illegal path");
-      if (path7 && path7.length && path7[0] === "")
+      if (path6 && path6.length && path6[0] === "")
         throw Error("path must be relative");
-      if (path7.length > util.recursionLimit)
+      if (path6.length > util.recursionLimit)
         throw Error("max depth exceeded");
       var ptr = this;
-      while (path7.length > 0) {
-        var part = path7.shift();
+      while (path6.length > 0) {
+        var part = path6.shift();
         if (ptr.nested && ptr.nested[part]) {
           ptr = ptr.nested[part];
           if (!(ptr instanceof Namespace))
@@ -38642,26 +38642,26 @@ var require_namespace = __commonJS({
       });
       return this;
     };
-    Namespace.prototype.lookup = function lookup(path7, filterTypes, parentAlreadyChecked) {
+    Namespace.prototype.lookup = function lookup(path6, filterTypes, parentAlreadyChecked) {
       if (typeof filterTypes === "boolean") {
         parentAlreadyChecked = filterTypes;
         filterTypes = void 0;
       } else if (filterTypes && !Array.isArray(filterTypes))
         filterTypes = [filterTypes];
-      if (util.isString(path7) && path7.length) {
-        if (path7 === ".")
+      if (util.isString(path6) && path6.length) {
+        if (path6 === ".")
           return this.root;
-        path7 = path7.split(".");
-      } else if (!path7.length)
+        path6 = path6.split(".");
+      } else if (!path6.length)
         return this;
-      var flatPath = path7.join(".");
-      if (path7[0] === "")
-        return this.root.lookup(path7.slice(1), filterTypes);
+      var flatPath = path6.join(".");
+      if (path6[0] === "")
+        return this.root.lookup(path6.slice(1), filterTypes);
       var found = this.root._fullyQualifiedObjects && this.root._fullyQualifiedObjects["." + flatPath];
       if (found && (!filterTypes || filterTypes.indexOf(found.constructor) > -1)) {
         return found;
       }
-      found = this._lookupImpl(path7, flatPath);
+      found = this._lookupImpl(path6, flatPath);
       if (found && (!filterTypes || filterTypes.indexOf(found.constructor) > -1)) {
         return found;
       }
@@ -38669,7 +38669,7 @@ var require_namespace = __commonJS({
         return null;
       var current = this;
       while (current.parent) {
-        found = current.parent._lookupImpl(path7, flatPath);
+        found = current.parent._lookupImpl(path6, flatPath);
         if (found && (!filterTypes || filterTypes.indexOf(found.constructor) > -1)) {
           return found;
         }
@@ -38677,22 +38677,22 @@ var require_namespace = __commonJS({
       }
       return null;
     };
-    Namespace.prototype._lookupImpl = function lookup(path7, flatPath) {
+    Namespace.prototype._lookupImpl = function lookup(path6, flatPath) {
       if (Object.prototype.hasOwnProperty.call(this._lookupCache, flatPath)) {
         return this._lookupCache[flatPath];
       }
-      var found = this.get(path7[0]);
+      var found = this.get(path6[0]);
       var exact = null;
       if (found) {
-        if (path7.length === 1) {
+        if (path6.length === 1) {
           exact = found;
         } else if (found instanceof Namespace) {
-          path7 = path7.slice(1);
-          exact = found._lookupImpl(path7, path7.join("."));
+          path6 = path6.slice(1);
+          exact = found._lookupImpl(path6, path6.join("."));
         }
       } else {
         for (var i2 = 0; i2 < this.nestedArray.length; ++i2)
-          if (this._nestedArray[i2] instanceof Namespace && (found = this._nestedArray[i2]._lookupImpl(path7, flatPath))) {
+          if (this._nestedArray[i2] instanceof Namespace && (found = this._nestedArray[i2]._lookupImpl(path6, flatPath))) {
             exact = found;
             break;
           }
@@ -38700,28 +38700,28 @@ var require_namespace = __commonJS({
       this._lookupCache[flatPath] = exact;
       return exact;
     };
-    Namespace.prototype.lookupType = function lookupType(path7) {
-      var found = this.lookup(path7, [Type]);
+    Namespace.prototype.lookupType = function lookupType(path6) {
+      var found = this.lookup(path6, [Type]);
       if (!found)
-        throw Error("no such type: " + path7);
+        throw Error("no such type: " + path6);
       return found;
     };
-    Namespace.prototype.lookupEnum = function lookupEnum(path7) {
-      var found = this.lookup(path7, [Enum]);
+    Namespace.prototype.lookupEnum = function lookupEnum(path6) {
+      var found = this.lookup(path6, [Enum]);
       if (!found)
-        throw Error("no such Enum '" + path7 + "' in " + this);
+        throw Error("no such Enum '" + path6 + "' in " + this);
       return found;
     };
-    Namespace.prototype.lookupTypeOrEnum = function lookupTypeOrEnum(path7) {
-      var found = this.lookup(path7, [Type, Enum]);
+    Namespace.prototype.lookupTypeOrEnum = function lookupTypeOrEnum(path6) {
+      var found = this.lookup(path6, [Type, Enum]);
       if (!found)
-        throw Error("no such Type or Enum '" + path7 + "' in " + this);
+        throw Error("no such Type or Enum '" + path6 + "' in " + this);
       return found;
     };
-    Namespace.prototype.lookupService = function lookupService(path7) {
-      var found = this.lookup(path7, [Service]);
+    Namespace.prototype.lookupService = function lookupService(path6) {
+      var found = this.lookup(path6, [Service]);
       if (!found)
-        throw Error("no such Service '" + path7 + "' in " + this);
+        throw Error("no such Service '" + path6 + "' in " + this);
       return found;
     };
     Namespace._configure = function(Type_, Service_, Enum_) {
@@ -40138,13 +40138,13 @@ var require_util2 = __commonJS({
       Object.defineProperty(object, "$type", { value: enm, enumerable: false });
       return enm;
     };
-    util.setProperty = function setProperty(dst, path7, value, ifNotSet) {
-      function setProp(dst2, path8, value2) {
-        var part = path8.shift();
+    util.setProperty = function setProperty(dst, path6, value, ifNotSet) {
+      function setProp(dst2, path7, value2) {
+        var part = path7.shift();
         if (util.isUnsafeProperty(part))
           return dst2;
-        if (path8.length > 0) {
-          dst2[part] = setProp(dst2[part] || {}, path8, value2);
+        if (path7.length > 0) {
+          dst2[part] = setProp(dst2[part] || {}, path7, value2);
         } else {
           var prevValue = dst2[part];
           if (prevValue && ifNotSet)
@@ -40157,12 +40157,12 @@ var require_util2 = __commonJS({
       }
       if (typeof dst !== "object")
         throw TypeError("dst must be an object");
-      if (!path7)
+      if (!path6)
         throw TypeError("path must be specified");
-      path7 = path7.split(".");
-      if (path7.length > util.recursionLimit)
+      path6 = path6.split(".");
+      if (path6.length > util.recursionLimit)
         throw Error("max depth exceeded");
-      return setProp(dst, path7, value);
+      return setProp(dst, path6, value);
     };
     Object.defineProperty(util, "decorateRoot", {
       get: function() {
@@ -40708,12 +40708,12 @@ var require_object = __commonJS({
        */
       fullName: {
         get: function() {
-          var path7 = [this.name], ptr = this.parent;
+          var path6 = [this.name], ptr = this.parent;
           while (ptr) {
-            path7.unshift(ptr.name);
+            path6.unshift(ptr.name);
             ptr = ptr.parent;
           }
-          return path7.join(".");
+          return path6.join(".");
         }
       }
     });
@@ -44751,16 +44751,16 @@ var require_util3 = __commonJS({
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.addCommonProtos = exports.loadProtosWithOptionsSync = exports.loadProtosWithOptions = void 0;
     var fs = __require("fs");
-    var path7 = __require("path");
+    var path6 = __require("path");
     var Protobuf = require_protobufjs();
     function addIncludePathResolver(root, includePaths) {
       const originalResolvePath = root.resolvePath;
       root.resolvePath = (origin, target) => {
-        if (path7.isAbsolute(target)) {
+        if (path6.isAbsolute(target)) {
           return target;
         }
         for (const directory of includePaths) {
-          const fullPath = path7.join(directory, target);
+          const fullPath = path6.join(directory, target);
           try {
             fs.accessSync(fullPath, fs.constants.R_OK);
             return fullPath;
@@ -50373,9 +50373,9 @@ var require_server_call = __commonJS({
       return status;
     }
     var ServerUnaryCallImpl = class extends events_1.EventEmitter {
-      constructor(path7, call, metadata, request) {
+      constructor(path6, call, metadata, request) {
         super();
-        this.path = path7;
+        this.path = path6;
         this.call = call;
         this.metadata = metadata;
         this.request = request;
@@ -50405,9 +50405,9 @@ var require_server_call = __commonJS({
     };
     exports.ServerUnaryCallImpl = ServerUnaryCallImpl;
     var ServerReadableStreamImpl = class extends stream_1.Readable {
-      constructor(path7, call, metadata) {
+      constructor(path6, call, metadata) {
         super({ objectMode: true });
-        this.path = path7;
+        this.path = path6;
         this.call = call;
         this.metadata = metadata;
         this.cancelled = false;
@@ -50439,9 +50439,9 @@ var require_server_call = __commonJS({
     };
     exports.ServerReadableStreamImpl = ServerReadableStreamImpl;
     var ServerWritableStreamImpl = class extends stream_1.Writable {
-      constructor(path7, call, metadata, request) {
+      constructor(path6, call, metadata, request) {
         super({ objectMode: true });
-        this.path = path7;
+        this.path = path6;
         this.call = call;
         this.metadata = metadata;
         this.request = request;
@@ -50495,9 +50495,9 @@ var require_server_call = __commonJS({
     };
     exports.ServerWritableStreamImpl = ServerWritableStreamImpl;
     var ServerDuplexStreamImpl = class extends stream_1.Duplex {
-      constructor(path7, call, metadata) {
+      constructor(path6, call, metadata) {
         super({ objectMode: true });
-        this.path = path7;
+        this.path = path6;
         this.call = call;
         this.metadata = metadata;
         this.pendingStatus = {
@@ -52798,11 +52798,11 @@ var require_server2 = __commonJS({
           }
           return true;
         }
-        _retrieveHandler(path7) {
-          serverCallTrace("Received call to method " + path7 + " at address " + this.serverAddressString);
-          const handler = this.handlers.get(path7);
+        _retrieveHandler(path6) {
+          serverCallTrace("Received call to method " + path6 + " at address " + this.serverAddressString);
+          const handler = this.handlers.get(path6);
           if (handler === void 0) {
-            serverCallTrace("No handler registered for method " + path7 + ". Sending UNIMPLEMENTED status.");
+            serverCallTrace("No handler registered for method " + path6 + ". Sending UNIMPLEMENTED status.");
             return null;
           }
           return handler;
@@ -52826,10 +52826,10 @@ var require_server2 = __commonJS({
             channelzSessionInfo === null || channelzSessionInfo === void 0 ? void 0 : channelzSessionInfo.streamTracker.addCallFailed();
             return;
           }
-          const path7 = headers[HTTP2_HEADER_PATH];
-          const handler = this._retrieveHandler(path7);
+          const path6 = headers[HTTP2_HEADER_PATH];
+          const handler = this._retrieveHandler(path6);
           if (!handler) {
-            this._respondWithError(getUnimplementedStatusResponse(path7), stream, channelzSessionInfo);
+            this._respondWithError(getUnimplementedStatusResponse(path6), stream, channelzSessionInfo);
             return;
           }
           const callEventTracker = {
@@ -52879,10 +52879,10 @@ var require_server2 = __commonJS({
           if (this._verifyContentType(stream, headers) !== true) {
             return;
           }
-          const path7 = headers[HTTP2_HEADER_PATH];
-          const handler = this._retrieveHandler(path7);
+          const path6 = headers[HTTP2_HEADER_PATH];
+          const handler = this._retrieveHandler(path6);
           if (!handler) {
-            this._respondWithError(getUnimplementedStatusResponse(path7), stream, null);
+            this._respondWithError(getUnimplementedStatusResponse(path6), stream, null);
             return;
           }
           const call = (0, server_interceptors_1.getServerInterceptingCall)([...extraInterceptors, ...this.interceptors], stream, headers, null, handler, this.options);
@@ -54190,13 +54190,13 @@ var require_resolver_uds = __commonJS({
         this.listener = listener;
         this.hasReturnedResult = false;
         this.endpoints = [];
-        let path7;
+        let path6;
         if (target.authority === "") {
-          path7 = "/" + target.path;
+          path6 = "/" + target.path;
         } else {
-          path7 = target.path;
+          path6 = target.path;
         }
-        this.endpoints = [{ addresses: [{ path: path7 }] }];
+        this.endpoints = [{ addresses: [{ path: path6 }] }];
       }
       updateResolution() {
         if (!this.hasReturnedResult) {
@@ -54256,12 +54256,12 @@ var require_resolver_ip = __commonJS({
           return;
         }
         const pathList = target.path.split(",");
-        for (const path7 of pathList) {
-          const hostPort = (0, uri_parser_1.splitHostPort)(path7);
+        for (const path6 of pathList) {
+          const hostPort = (0, uri_parser_1.splitHostPort)(path6);
           if (hostPort === null) {
             this.error = {
               code: constants_1.Status.UNAVAILABLE,
-              details: `Failed to parse ${target.scheme} address ${path7}`,
+              details: `Failed to parse ${target.scheme} address ${path6}`,
               metadata: new metadata_1.Metadata()
             };
             return;
@@ -54269,7 +54269,7 @@ var require_resolver_ip = __commonJS({
           if (target.scheme === IPV4_SCHEME && !(0, net_1.isIPv4)(hostPort.host) || target.scheme === IPV6_SCHEME && !(0, net_1.isIPv6)(hostPort.host)) {
             this.error = {
               code: constants_1.Status.UNAVAILABLE,
-              details: `Failed to parse ${target.scheme} address ${path7}`,
+              details: `Failed to parse ${target.scheme} address ${path6}`,
               metadata: new metadata_1.Metadata()
             };
             return;
@@ -55625,16 +55625,16 @@ var require_util4 = __commonJS({
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.addCommonProtos = exports.loadProtosWithOptionsSync = exports.loadProtosWithOptions = void 0;
     var fs = __require("fs");
-    var path7 = __require("path");
+    var path6 = __require("path");
     var Protobuf = require_protobufjs();
     function addIncludePathResolver(root, includePaths) {
       const originalResolvePath = root.resolvePath;
       root.resolvePath = (origin, target) => {
-        if (path7.isAbsolute(target)) {
+        if (path6.isAbsolute(target)) {
           return target;
         }
         for (const directory of includePaths) {
-          const fullPath = path7.join(directory, target);
+          const fullPath = path6.join(directory, target);
           try {
             fs.accessSync(fullPath, fs.constants.R_OK);
             return fullPath;
@@ -55881,7 +55881,7 @@ var require_session = __commonJS({
   "node_modules/dockerode/lib/session.js"(exports, module) {
     var grpc = require_src4();
     var protoLoader = require_src5();
-    var path7 = __require("path");
+    var path6 = __require("path");
     var crypto = __require("crypto");
     function withSession(docker, auth, handler) {
       const sessionId = crypto.randomUUID();
@@ -55908,7 +55908,7 @@ var require_session = __commonJS({
         const injector = server.createConnectionInjector(creds);
         injector.injectConnection(socket);
         const pkg = protoLoader.loadSync(
-          path7.resolve(__dirname, "proto", "auth.proto")
+          path6.resolve(__dirname, "proto", "auth.proto")
         );
         const service = grpc.loadPackageDefinition(pkg);
         server.addService(service.moby.filesync.v1.Auth.service, {
@@ -55938,7 +55938,7 @@ var require_session = __commonJS({
 var require_buildkit = __commonJS({
   "node_modules/dockerode/lib/buildkit.js"(exports, module) {
     var protobuf = require_protobufjs();
-    var path7 = __require("path");
+    var path6 = __require("path");
     var BUILDKIT_TRACE_ID = "moby.buildkit.trace";
     var BUILDKIT_IMAGE_ID = "moby.image.id";
     var PROTO_TYPE = "moby.buildkit.v1.StatusResponse";
@@ -55948,7 +55948,7 @@ var require_buildkit = __commonJS({
     function loadProto() {
       if (StatusResponse) return StatusResponse;
       var root = protobuf.loadSync(
-        path7.resolve(__dirname, "proto", "buildkit_status.proto")
+        path6.resolve(__dirname, "proto", "buildkit_status.proto")
       );
       StatusResponse = root.lookupType(PROTO_TYPE);
       return StatusResponse;
@@ -57629,17 +57629,17 @@ var require_visit = __commonJS({
     visit2.BREAK = BREAK;
     visit2.SKIP = SKIP;
     visit2.REMOVE = REMOVE;
-    function visit_(key, node, visitor, path7) {
-      const ctrl = callVisitor(key, node, visitor, path7);
+    function visit_(key, node, visitor, path6) {
+      const ctrl = callVisitor(key, node, visitor, path6);
       if (identity.isNode(ctrl) || identity.isPair(ctrl)) {
-        replaceNode(key, path7, ctrl);
-        return visit_(key, ctrl, visitor, path7);
+        replaceNode(key, path6, ctrl);
+        return visit_(key, ctrl, visitor, path6);
       }
       if (typeof ctrl !== "symbol") {
         if (identity.isCollection(node)) {
-          path7 = Object.freeze(path7.concat(node));
+          path6 = Object.freeze(path6.concat(node));
           for (let i2 = 0; i2 < node.items.length; ++i2) {
-            const ci = visit_(i2, node.items[i2], visitor, path7);
+            const ci = visit_(i2, node.items[i2], visitor, path6);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -57650,13 +57650,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity.isPair(node)) {
-          path7 = Object.freeze(path7.concat(node));
-          const ck = visit_("key", node.key, visitor, path7);
+          path6 = Object.freeze(path6.concat(node));
+          const ck = visit_("key", node.key, visitor, path6);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = visit_("value", node.value, visitor, path7);
+          const cv = visit_("value", node.value, visitor, path6);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -57677,17 +57677,17 @@ var require_visit = __commonJS({
     visitAsync.BREAK = BREAK;
     visitAsync.SKIP = SKIP;
     visitAsync.REMOVE = REMOVE;
-    async function visitAsync_(key, node, visitor, path7) {
-      const ctrl = await callVisitor(key, node, visitor, path7);
+    async function visitAsync_(key, node, visitor, path6) {
+      const ctrl = await callVisitor(key, node, visitor, path6);
       if (identity.isNode(ctrl) || identity.isPair(ctrl)) {
-        replaceNode(key, path7, ctrl);
-        return visitAsync_(key, ctrl, visitor, path7);
+        replaceNode(key, path6, ctrl);
+        return visitAsync_(key, ctrl, visitor, path6);
       }
       if (typeof ctrl !== "symbol") {
         if (identity.isCollection(node)) {
-          path7 = Object.freeze(path7.concat(node));
+          path6 = Object.freeze(path6.concat(node));
           for (let i2 = 0; i2 < node.items.length; ++i2) {
-            const ci = await visitAsync_(i2, node.items[i2], visitor, path7);
+            const ci = await visitAsync_(i2, node.items[i2], visitor, path6);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -57698,13 +57698,13 @@ var require_visit = __commonJS({
             }
           }
         } else if (identity.isPair(node)) {
-          path7 = Object.freeze(path7.concat(node));
-          const ck = await visitAsync_("key", node.key, visitor, path7);
+          path6 = Object.freeze(path6.concat(node));
+          const ck = await visitAsync_("key", node.key, visitor, path6);
           if (ck === BREAK)
             return BREAK;
           else if (ck === REMOVE)
             node.key = null;
-          const cv = await visitAsync_("value", node.value, visitor, path7);
+          const cv = await visitAsync_("value", node.value, visitor, path6);
           if (cv === BREAK)
             return BREAK;
           else if (cv === REMOVE)
@@ -57731,23 +57731,23 @@ var require_visit = __commonJS({
       }
       return visitor;
     }
-    function callVisitor(key, node, visitor, path7) {
+    function callVisitor(key, node, visitor, path6) {
       if (typeof visitor === "function")
-        return visitor(key, node, path7);
+        return visitor(key, node, path6);
       if (identity.isMap(node))
-        return visitor.Map?.(key, node, path7);
+        return visitor.Map?.(key, node, path6);
       if (identity.isSeq(node))
-        return visitor.Seq?.(key, node, path7);
+        return visitor.Seq?.(key, node, path6);
       if (identity.isPair(node))
-        return visitor.Pair?.(key, node, path7);
+        return visitor.Pair?.(key, node, path6);
       if (identity.isScalar(node))
-        return visitor.Scalar?.(key, node, path7);
+        return visitor.Scalar?.(key, node, path6);
       if (identity.isAlias(node))
-        return visitor.Alias?.(key, node, path7);
+        return visitor.Alias?.(key, node, path6);
       return void 0;
     }
-    function replaceNode(key, path7, node) {
-      const parent = path7[path7.length - 1];
+    function replaceNode(key, path6, node) {
+      const parent = path6[path6.length - 1];
       if (identity.isCollection(parent)) {
         parent.items[key] = node;
       } else if (identity.isPair(parent)) {
@@ -58359,10 +58359,10 @@ var require_Collection = __commonJS({
     var createNode = require_createNode();
     var identity = require_identity();
     var Node = require_Node();
-    function collectionFromPath(schema, path7, value) {
+    function collectionFromPath(schema, path6, value) {
       let v = value;
-      for (let i2 = path7.length - 1; i2 >= 0; --i2) {
-        const k = path7[i2];
+      for (let i2 = path6.length - 1; i2 >= 0; --i2) {
+        const k = path6[i2];
         if (typeof k === "number" && Number.isInteger(k) && k >= 0) {
           const a = [];
           a[k] = v;
@@ -58381,7 +58381,7 @@ var require_Collection = __commonJS({
         sourceObjects: /* @__PURE__ */ new Map()
       });
     }
-    var isEmptyPath = (path7) => path7 == null || typeof path7 === "object" && !!path7[Symbol.iterator]().next().done;
+    var isEmptyPath = (path6) => path6 == null || typeof path6 === "object" && !!path6[Symbol.iterator]().next().done;
     var Collection = class extends Node.NodeBase {
       constructor(type, schema) {
         super(type);
@@ -58411,11 +58411,11 @@ var require_Collection = __commonJS({
        * be a Pair instance or a `{ key, value }` object, which may not have a key
        * that already exists in the map.
        */
-      addIn(path7, value) {
-        if (isEmptyPath(path7))
+      addIn(path6, value) {
+        if (isEmptyPath(path6))
           this.add(value);
         else {
-          const [key, ...rest] = path7;
+          const [key, ...rest] = path6;
           const node = this.get(key, true);
           if (identity.isCollection(node))
             node.addIn(rest, value);
@@ -58429,8 +58429,8 @@ var require_Collection = __commonJS({
        * Removes a value from the collection.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path7) {
-        const [key, ...rest] = path7;
+      deleteIn(path6) {
+        const [key, ...rest] = path6;
         if (rest.length === 0)
           return this.delete(key);
         const node = this.get(key, true);
@@ -58444,8 +58444,8 @@ var require_Collection = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path7, keepScalar) {
-        const [key, ...rest] = path7;
+      getIn(path6, keepScalar) {
+        const [key, ...rest] = path6;
         const node = this.get(key, true);
         if (rest.length === 0)
           return !keepScalar && identity.isScalar(node) ? node.value : node;
@@ -58463,8 +58463,8 @@ var require_Collection = __commonJS({
       /**
        * Checks if the collection includes a value with the key `key`.
        */
-      hasIn(path7) {
-        const [key, ...rest] = path7;
+      hasIn(path6) {
+        const [key, ...rest] = path6;
         if (rest.length === 0)
           return this.has(key);
         const node = this.get(key, true);
@@ -58474,8 +58474,8 @@ var require_Collection = __commonJS({
        * Sets a value in this collection. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path7, value) {
-        const [key, ...rest] = path7;
+      setIn(path6, value) {
+        const [key, ...rest] = path6;
         if (rest.length === 0) {
           this.set(key, value);
         } else {
@@ -60990,9 +60990,9 @@ var require_Document = __commonJS({
           this.contents.add(value);
       }
       /** Adds a value to the document. */
-      addIn(path7, value) {
+      addIn(path6, value) {
         if (assertCollection(this.contents))
-          this.contents.addIn(path7, value);
+          this.contents.addIn(path6, value);
       }
       /**
        * Create a new `Alias` node, ensuring that the target `node` has the required anchor.
@@ -61067,14 +61067,14 @@ var require_Document = __commonJS({
        * Removes a value from the document.
        * @returns `true` if the item was found and removed.
        */
-      deleteIn(path7) {
-        if (Collection.isEmptyPath(path7)) {
+      deleteIn(path6) {
+        if (Collection.isEmptyPath(path6)) {
           if (this.contents == null)
             return false;
           this.contents = null;
           return true;
         }
-        return assertCollection(this.contents) ? this.contents.deleteIn(path7) : false;
+        return assertCollection(this.contents) ? this.contents.deleteIn(path6) : false;
       }
       /**
        * Returns item at `key`, or `undefined` if not found. By default unwraps
@@ -61089,10 +61089,10 @@ var require_Document = __commonJS({
        * scalar values from their surrounding node; to disable set `keepScalar` to
        * `true` (collections are always returned intact).
        */
-      getIn(path7, keepScalar) {
-        if (Collection.isEmptyPath(path7))
+      getIn(path6, keepScalar) {
+        if (Collection.isEmptyPath(path6))
           return !keepScalar && identity.isScalar(this.contents) ? this.contents.value : this.contents;
-        return identity.isCollection(this.contents) ? this.contents.getIn(path7, keepScalar) : void 0;
+        return identity.isCollection(this.contents) ? this.contents.getIn(path6, keepScalar) : void 0;
       }
       /**
        * Checks if the document includes a value with the key `key`.
@@ -61103,10 +61103,10 @@ var require_Document = __commonJS({
       /**
        * Checks if the document includes a value at `path`.
        */
-      hasIn(path7) {
-        if (Collection.isEmptyPath(path7))
+      hasIn(path6) {
+        if (Collection.isEmptyPath(path6))
           return this.contents !== void 0;
-        return identity.isCollection(this.contents) ? this.contents.hasIn(path7) : false;
+        return identity.isCollection(this.contents) ? this.contents.hasIn(path6) : false;
       }
       /**
        * Sets a value in this document. For `!!set`, `value` needs to be a
@@ -61123,13 +61123,13 @@ var require_Document = __commonJS({
        * Sets a value in this document. For `!!set`, `value` needs to be a
        * boolean to add/remove the item from the set.
        */
-      setIn(path7, value) {
-        if (Collection.isEmptyPath(path7)) {
+      setIn(path6, value) {
+        if (Collection.isEmptyPath(path6)) {
           this.contents = value;
         } else if (this.contents == null) {
-          this.contents = Collection.collectionFromPath(this.schema, Array.from(path7), value);
+          this.contents = Collection.collectionFromPath(this.schema, Array.from(path6), value);
         } else if (assertCollection(this.contents)) {
-          this.contents.setIn(path7, value);
+          this.contents.setIn(path6, value);
         }
       }
       /**
@@ -63090,9 +63090,9 @@ var require_cst_visit = __commonJS({
     visit2.BREAK = BREAK;
     visit2.SKIP = SKIP;
     visit2.REMOVE = REMOVE;
-    visit2.itemAtPath = (cst, path7) => {
+    visit2.itemAtPath = (cst, path6) => {
       let item = cst;
-      for (const [field, index] of path7) {
+      for (const [field, index] of path6) {
         const tok = item?.[field];
         if (tok && "items" in tok) {
           item = tok.items[index];
@@ -63101,23 +63101,23 @@ var require_cst_visit = __commonJS({
       }
       return item;
     };
-    visit2.parentCollection = (cst, path7) => {
-      const parent = visit2.itemAtPath(cst, path7.slice(0, -1));
-      const field = path7[path7.length - 1][0];
+    visit2.parentCollection = (cst, path6) => {
+      const parent = visit2.itemAtPath(cst, path6.slice(0, -1));
+      const field = path6[path6.length - 1][0];
       const coll = parent?.[field];
       if (coll && "items" in coll)
         return coll;
       throw new Error("Parent collection not found");
     };
-    function _visit(path7, item, visitor) {
-      let ctrl = visitor(item, path7);
+    function _visit(path6, item, visitor) {
+      let ctrl = visitor(item, path6);
       if (typeof ctrl === "symbol")
         return ctrl;
       for (const field of ["key", "value"]) {
         const token = item[field];
         if (token && "items" in token) {
           for (let i2 = 0; i2 < token.items.length; ++i2) {
-            const ci = _visit(Object.freeze(path7.concat([[field, i2]])), token.items[i2], visitor);
+            const ci = _visit(Object.freeze(path6.concat([[field, i2]])), token.items[i2], visitor);
             if (typeof ci === "number")
               i2 = ci - 1;
             else if (ci === BREAK)
@@ -63128,10 +63128,10 @@ var require_cst_visit = __commonJS({
             }
           }
           if (typeof ctrl === "function" && field === "key")
-            ctrl = ctrl(item, path7);
+            ctrl = ctrl(item, path6);
         }
       }
-      return typeof ctrl === "function" ? ctrl(item, path7) : ctrl;
+      return typeof ctrl === "function" ? ctrl(item, path6) : ctrl;
     }
     exports.visit = visit2;
   }
@@ -68259,8 +68259,8 @@ var require_utils4 = __commonJS({
       }
       return ind;
     }
-    function removeDotSegments(path7) {
-      let input = path7;
+    function removeDotSegments(path6) {
+      let input = path6;
       const output = [];
       let nextSlash = -1;
       let len = 0;
@@ -68334,11 +68334,11 @@ var require_utils4 = __commonJS({
       }
       return output.join("");
     }
-    function removeDotSegmentsRelative(path7) {
-      if (path7 === "" || path7[0] === "/") {
-        return removeDotSegments(path7);
+    function removeDotSegmentsRelative(path6) {
+      if (path6 === "" || path6[0] === "/") {
+        return removeDotSegments(path6);
       }
-      const segments = path7.split("/");
+      const segments = path6.split("/");
       const last = segments.length - 1;
       const output = [];
       let trailingDirectory = false;
@@ -68701,8 +68701,8 @@ var require_schemes = __commonJS({
       }
       if (wsComponent.resourceName) {
         const queryIndex = wsComponent.resourceName.indexOf("?");
-        const path7 = queryIndex === -1 ? wsComponent.resourceName : wsComponent.resourceName.slice(0, queryIndex);
-        wsComponent.path = path7 && path7 !== "/" ? path7 : void 0;
+        const path6 = queryIndex === -1 ? wsComponent.resourceName : wsComponent.resourceName.slice(0, queryIndex);
+        wsComponent.path = path6 && path6 !== "/" ? path6 : void 0;
         wsComponent.query = queryIndex === -1 ? void 0 : wsComponent.resourceName.slice(queryIndex + 1);
         wsComponent.resourceName = void 0;
       }
@@ -71936,7 +71936,6 @@ var require_ajv = __commonJS({
 });
 
 // src/commands/build.ts
-import path6 from "node:path";
 import { parseArgs } from "node:util";
 
 // src/build/build-plan.ts
@@ -73688,26 +73687,26 @@ function parseImageName(ref) {
   }
   const firstSlash = rest.indexOf("/");
   let registry = DOCKER_HUB;
-  let path7 = rest;
+  let path6 = rest;
   if (firstSlash >= 0) {
     const first = rest.slice(0, firstSlash);
     if (first.includes(".") || first.includes(":") || first === "localhost" || first !== first.toLowerCase()) {
       if (!HOST.test(first)) fail(`bad registry host ${JSON.stringify(first)}`);
       registry = DOCKER_HUB_ALIASES.has(first) ? DOCKER_HUB : first;
-      path7 = rest.slice(firstSlash + 1);
+      path6 = rest.slice(firstSlash + 1);
     }
   }
-  if (path7.length === 0) fail("missing repository");
-  for (const component of path7.split("/")) {
+  if (path6.length === 0) fail("missing repository");
+  for (const component of path6.split("/")) {
     if (!PATH_COMPONENT.test(component)) {
       fail(
         component !== component.toLowerCase() ? "repository names must be lower case" : `bad repository path component ${JSON.stringify(component)}`
       );
     }
   }
-  if (registry === DOCKER_HUB && !path7.includes("/")) path7 = `library/${path7}`;
-  if (registry.length + 1 + path7.length > MAX_NAME) fail(`name longer than ${MAX_NAME} characters`);
-  const name = { registry, repository: path7 };
+  if (registry === DOCKER_HUB && !path6.includes("/")) path6 = `library/${path6}`;
+  if (registry.length + 1 + path6.length > MAX_NAME) fail(`name longer than ${MAX_NAME} characters`);
+  const name = { registry, repository: path6 };
   if (tag !== void 0) name.tag = tag;
   else if (digest === void 0) name.tag = "latest";
   if (digest !== void 0) name.digest = digest;
@@ -75099,6 +75098,146 @@ ${errors.map(formatProblem).join("\n")}`
   name = "ConfigError";
 };
 
+// src/plan/names.ts
+import { createHash as createHash5 } from "node:crypto";
+var MAX_LABEL_LENGTH = 63;
+var HASH_LENGTH = 8;
+function shortHash(text) {
+  return createHash5("sha256").update(text).digest("hex").slice(0, HASH_LENGTH);
+}
+function dnsLabel(...parts) {
+  const full = parts.join("-");
+  const cleaned = full.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/-+/g, "-").replace(/^-+|-+$/g, "");
+  if (cleaned === full && cleaned.length <= MAX_LABEL_LENGTH && cleaned.length > 0) return cleaned;
+  const room = MAX_LABEL_LENGTH - HASH_LENGTH - 1;
+  const head = cleaned.slice(0, room).replace(/-+$/g, "");
+  return head ? `${head}-${shortHash(full)}` : `x-${shortHash(full)}`;
+}
+function labelValue(value) {
+  const valid = /^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/;
+  if (value.length <= MAX_LABEL_LENGTH && valid.test(value)) return value;
+  return dnsLabel(value);
+}
+
+// src/plan/plan.ts
+var PlanError = class extends Error {
+  name = "PlanError";
+};
+var LABEL_PREFIX = "slipway.dev";
+var DEFAULT_NAMESPACE = "slipway";
+var DEFAULT_REGISTRY_HOST = "ghcr.io";
+var VERSION_PATTERN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+function segment(name) {
+  return encodeURIComponent(name.toLowerCase());
+}
+function versionName(context) {
+  if (context.version !== void 0) {
+    if (!VERSION_PATTERN.test(context.version) || context.version.length > 40) {
+      throw new PlanError(
+        `version '${context.version}' is invalid: use at most 40 lowercase letters, digits and dashes, starting and ending with a letter or digit`
+      );
+    }
+    return context.version;
+  }
+  if (!/^[0-9a-f]{7,64}$/i.test(context.commit)) {
+    throw new PlanError(
+      `commit '${context.commit}' is not a hexadecimal commit SHA; pass a version name instead`
+    );
+  }
+  return context.commit.slice(0, 12).toLowerCase();
+}
+function previewAlias(deployment, pullRequest) {
+  return deployment.preview.alias.replace("{number}", String(pullRequest));
+}
+function aliasesFor(config, context) {
+  const aliases = [];
+  if (context.pullRequest !== void 0 && config.deployment.preview.enabled) {
+    if (!Number.isInteger(context.pullRequest) || context.pullRequest < 1) {
+      throw new PlanError(`pull request number ${context.pullRequest} is invalid`);
+    }
+    aliases.push({ name: previewAlias(config.deployment, context.pullRequest), kind: "preview" });
+  }
+  if (context.environment !== void 0) {
+    const known = config.deployment.environments.map((e) => e.name);
+    if (!known.includes(context.environment)) {
+      const list = known.length > 0 ? `: known environments are ${known.join(", ")}` : ": the config defines none";
+      throw new PlanError(`environment '${context.environment}' is not in the config${list}`);
+    }
+    aliases.push({ name: context.environment, kind: "environment" });
+  }
+  return aliases;
+}
+function imageRepository(config, context, endpoint) {
+  const prefix = context.registry ?? config.deployment.registry ?? `${DEFAULT_REGISTRY_HOST}/${context.owner}/${context.repo}`;
+  return `${prefix}/${endpoint.name}`.toLowerCase();
+}
+function planDeployment(config, context) {
+  if (!context.owner || !context.repo) throw new PlanError("the repository owner and name are required");
+  const deployment = config.deployment.name;
+  const version = versionName(context);
+  const baseUrl = (context.baseUrl ?? config.deployment.baseUrl)?.replace(/\/+$/, "");
+  const projectPath = `/${segment(context.owner)}/${segment(context.repo)}/${deployment}`;
+  const versionPath = `${projectPath}/${version}`;
+  const aliases = aliasesFor(config, context);
+  const at = (path6) => baseUrl === void 0 ? {} : { url: `${baseUrl}${path6}` };
+  const commonLabels = {
+    "app.kubernetes.io/managed-by": "slipway",
+    [`${LABEL_PREFIX}/owner`]: labelValue(context.owner.toLowerCase()),
+    [`${LABEL_PREFIX}/project`]: labelValue(context.repo.toLowerCase()),
+    [`${LABEL_PREFIX}/deployment`]: labelValue(deployment),
+    [`${LABEL_PREFIX}/version`]: labelValue(version)
+  };
+  const plan = {
+    owner: context.owner,
+    project: context.repo,
+    deployment,
+    version,
+    commit: context.commit,
+    namespace: context.namespace ?? config.deployment.namespace ?? DEFAULT_NAMESPACE,
+    versionPath,
+    aliases: aliases.map((a) => ({
+      ...a,
+      path: `${projectPath}/${a.name}`,
+      ...at(`${projectPath}/${a.name}`)
+    })),
+    labels: commonLabels,
+    endpoints: config.endpoints.map((endpoint) => {
+      const path6 = `${versionPath}/${endpoint.name}`;
+      return {
+        name: endpoint.name,
+        resourceName: dnsLabel(deployment, version, endpoint.name),
+        imageRepository: imageRepository(config, context, endpoint),
+        baseImage: endpoint.image,
+        port: endpoint.port,
+        scriptName: path6,
+        path: path6,
+        ...at(path6),
+        aliases: aliases.map((a) => {
+          const aliasPath = `${projectPath}/${a.name}/${endpoint.name}`;
+          return { ...a, path: aliasPath, ...at(aliasPath) };
+        }),
+        labels: { ...commonLabels, [`${LABEL_PREFIX}/endpoint`]: labelValue(endpoint.name) }
+      };
+    })
+  };
+  if (baseUrl !== void 0) plan.baseUrl = baseUrl;
+  return plan;
+}
+
+// src/errors.ts
+var UsageError = class extends Error {
+  name = "UsageError";
+};
+var EXIT = { ok: 0, failed: 1, usage: 2 };
+function exitCodeFor(error) {
+  if (error instanceof UsageError) return EXIT.usage;
+  if (error instanceof ConfigError || error instanceof PlanError) return EXIT.failed;
+  return EXIT.failed;
+}
+
+// src/commands/command-config.ts
+import { dirname, resolve } from "node:path";
+
 // src/config/load.ts
 import { readFile as readFile5 } from "node:fs/promises";
 import { relative } from "node:path";
@@ -75610,17 +75749,17 @@ function decodePath(instancePath, value) {
   }
   return out;
 }
-function valueAt(value, path7) {
+function valueAt(value, path6) {
   let cursor = value;
-  for (const segment2 of path7) {
+  for (const segment2 of path6) {
     if (cursor === null || typeof cursor !== "object") return void 0;
     cursor = cursor[segment2];
   }
   return cursor;
 }
-function dotted(path7) {
+function dotted(path6) {
   let out = "";
-  for (const segment2 of path7)
+  for (const segment2 of path6)
     out += typeof segment2 === "number" ? `[${segment2}]` : out ? `.${segment2}` : segment2;
   return out;
 }
@@ -75655,16 +75794,16 @@ var oneOfMessages = {
   router: "'router' must be 'gateway-api', 'ingress', or a mapping with 'kind' (and optionally 'gateway')",
   "promote-on": "each 'promote-on' item must be 'command', '{ push: <branch> }' or '{ release: <tag> }'"
 };
-function lastKey(path7) {
-  for (let i2 = path7.length - 1; i2 >= 0; i2--) {
-    const segment2 = path7[i2];
+function lastKey(path6) {
+  for (let i2 = path6.length - 1; i2 >= 0; i2--) {
+    const segment2 = path6[i2];
     if (typeof segment2 === "string") return segment2;
   }
   return "";
 }
-function messageFor(error, path7, value) {
-  const where = dotted(path7);
-  const key = lastKey(path7);
+function messageFor(error, path6, value) {
+  const where = dotted(path6);
+  const key = lastKey(path6);
   const params = error.params;
   switch (error.keyword) {
     case "additionalProperties": {
@@ -75674,7 +75813,7 @@ function messageFor(error, path7, value) {
       );
       const inside = where ? ` in '${where}'` : "";
       return {
-        path: [...path7, extra],
+        path: [...path6, extra],
         atKey: true,
         message: `unknown key '${extra}'${inside}${suggestion(extra, known)}`
       };
@@ -75682,11 +75821,11 @@ function messageFor(error, path7, value) {
     case "required": {
       const missing = String(params.missingProperty);
       const inside = where ? ` in '${where}'` : "";
-      return { path: path7, atKey: true, message: `missing required key '${missing}'${inside}` };
+      return { path: path6, atKey: true, message: `missing required key '${missing}'${inside}` };
     }
     case "type": {
       const expected = String(params.type).split(",").map((t) => typeNames[t] ?? t).join(" or ");
-      return { path: path7, atKey: false, message: `'${where}' must be ${expected}, got ${describe(value)}` };
+      return { path: path6, atKey: false, message: `'${where}' must be ${expected}, got ${describe(value)}` };
     }
     case "minimum":
     case "maximum":
@@ -75694,14 +75833,14 @@ function messageFor(error, path7, value) {
     case "exclusiveMaximum": {
       if (key === "port") {
         return {
-          path: path7,
+          path: path6,
           atKey: false,
           message: `port ${String(value)} is out of range: use a port from 1025 to 65535`
         };
       }
       const comparison = String(params.comparison);
       return {
-        path: path7,
+        path: path6,
         atKey: false,
         message: `'${where}' must be ${comparison} ${String(params.limit)}, got ${String(value)}`
       };
@@ -75710,41 +75849,41 @@ function messageFor(error, path7, value) {
       const allowed = params.allowedValues.map(String);
       const list = allowed.map((a) => `'${a}'`).join(", ");
       return {
-        path: path7,
+        path: path6,
         atKey: false,
         message: `'${where}' must be one of ${list}, got ${describe(value)}${typeof value === "string" ? suggestion(value, allowed) : ""}`
       };
     }
     case "const":
-      return { path: path7, atKey: false, message: `'${where}' must be '${String(params.allowedValue)}'` };
+      return { path: path6, atKey: false, message: `'${where}' must be '${String(params.allowedValue)}'` };
     case "pattern": {
       const custom = patternMessages[key];
-      if (custom && typeof value === "string") return { path: path7, atKey: false, message: custom(value) };
-      return { path: path7, atKey: false, message: `'${where}' does not match ${String(params.pattern)}` };
+      if (custom && typeof value === "string") return { path: path6, atKey: false, message: custom(value) };
+      return { path: path6, atKey: false, message: `'${where}' does not match ${String(params.pattern)}` };
     }
     case "minLength":
     case "minItems":
-      return { path: path7, atKey: false, message: `'${where}' must not be empty` };
+      return { path: path6, atKey: false, message: `'${where}' must not be empty` };
     case "maxLength":
       return {
-        path: path7,
+        path: path6,
         atKey: false,
         message: `'${where}' must be at most ${String(params.limit)} characters long`
       };
     case "propertyNames": {
       const name = String(params.propertyName);
       return {
-        path: [...path7, name],
+        path: [...path6, name],
         atKey: true,
         message: `${where === "environments" ? "environment" : "key"} name '${name}' is invalid: use lowercase letters, digits and dashes, starting with a letter, at most 40 characters`
       };
     }
     case "oneOf": {
-      const custom = oneOfMessages[key] ?? oneOfMessages[lastKey(path7.slice(0, -1))];
-      return { path: path7, atKey: false, message: custom ?? `'${where}' does not match any allowed form` };
+      const custom = oneOfMessages[key] ?? oneOfMessages[lastKey(path6.slice(0, -1))];
+      return { path: path6, atKey: false, message: custom ?? `'${where}' does not match any allowed form` };
     }
     default:
-      return { path: path7, atKey: false, message: `'${where || "entry"}' ${error.message ?? "is invalid"}` };
+      return { path: path6, atKey: false, message: `'${where || "entry"}' ${error.message ?? "is invalid"}` };
   }
 }
 function validateEntry(definition, value, skipOneOfAt) {
@@ -75755,9 +75894,9 @@ function validateEntry(definition, value, skipOneOfAt) {
   const suppressed = /* @__PURE__ */ new Set();
   for (const error of errors) {
     if (error.keyword !== "oneOf") continue;
-    const path7 = decodePath(error.instancePath, value);
+    const path6 = decodePath(error.instancePath, value);
     const prefix = `${error.schemaPath}/`;
-    if (skipOneOfAt(path7)) {
+    if (skipOneOfAt(path6)) {
       suppressed.add(prefix);
       continue;
     }
@@ -75786,8 +75925,8 @@ function validateEntry(definition, value, skipOneOfAt) {
     if ([...suppressed].some((prefix) => error.schemaPath.startsWith(prefix))) continue;
     if (error.keyword === "oneOf" && skipOneOfAt(decodePath(error.instancePath, value))) continue;
     if (error.keyword === "if") continue;
-    const path7 = decodePath(error.instancePath, value);
-    issues.push(messageFor(error, path7, valueAt(value, path7)));
+    const path6 = decodePath(error.instancePath, value);
+    issues.push(messageFor(error, path6, valueAt(value, path6)));
   }
   const seen = /* @__PURE__ */ new Set();
   return issues.filter((issue) => {
@@ -75919,11 +76058,11 @@ var Collector = class {
 function pairFor(map, key) {
   return map.items.find((p) => (0, import_yaml2.isScalar)(p.key) && p.key.value === key);
 }
-function nodeAt(root, path7, atKey) {
+function nodeAt(root, path6, atKey) {
   let node = root;
-  for (let i2 = 0; i2 < path7.length; i2++) {
-    const segment2 = path7[i2];
-    const last = i2 === path7.length - 1;
+  for (let i2 = 0; i2 < path6.length; i2++) {
+    const segment2 = path6[i2];
+    const last = i2 === path6.length - 1;
     if ((0, import_yaml2.isMap)(node)) {
       const pair = pairFor(node, segment2);
       if (!pair) return node;
@@ -75975,7 +76114,7 @@ function checkEndpoint(c, entryKey, node, value, index) {
     validateEntry(
       "endpoint",
       value,
-      (path7) => path7.length === 0 || path7[0] === "tolerations" && path7.length === 2
+      (path6) => path6.length === 0 || path6[0] === "tolerations" && path6.length === 2
     ),
     subject
   );
@@ -76140,10 +76279,10 @@ function checkDeployment(c, entryKey, node, value) {
     subject
   );
   const canary = canaryFrom(value.canary, DEFAULT_CANARY);
-  const checkCanary = (settings2, path7) => {
+  const checkCanary = (settings2, path6) => {
     if (settings2.windowSeconds < settings2.stages) {
       c.at(
-        nodeAt(node, [...path7, "window"], false),
+        nodeAt(node, [...path6, "window"], false),
         `${subject}: canary window of ${settings2.windowSeconds}s is shorter than its ${settings2.stages} stages; give each stage at least one second`
       );
     }
@@ -76384,11 +76523,11 @@ function parseConfig(input, file) {
 }
 
 // src/config/load.ts
-async function loadConfig(path7, options = {}) {
-  const shown = options.repoRoot ? relative(options.repoRoot, path7) || path7 : path7;
+async function loadConfig(path6, options = {}) {
+  const shown = options.repoRoot ? relative(options.repoRoot, path6) || path6 : path6;
   let bytes;
   try {
-    bytes = await readFile5(path7);
+    bytes = await readFile5(path6);
   } catch (error) {
     const code = error.code;
     const reason = code === "ENOENT" ? "not found" : code === "EISDIR" ? "is a directory" : `cannot be read (${code ?? error})`;
@@ -76399,141 +76538,16 @@ async function loadConfig(path7, options = {}) {
   return parseConfig(bytes, shown);
 }
 
-// src/plan/names.ts
-import { createHash as createHash5 } from "node:crypto";
-var MAX_LABEL_LENGTH = 63;
-var HASH_LENGTH = 8;
-function shortHash(text) {
-  return createHash5("sha256").update(text).digest("hex").slice(0, HASH_LENGTH);
-}
-function dnsLabel(...parts) {
-  const full = parts.join("-");
-  const cleaned = full.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/-+/g, "-").replace(/^-+|-+$/g, "");
-  if (cleaned === full && cleaned.length <= MAX_LABEL_LENGTH && cleaned.length > 0) return cleaned;
-  const room = MAX_LABEL_LENGTH - HASH_LENGTH - 1;
-  const head = cleaned.slice(0, room).replace(/-+$/g, "");
-  return head ? `${head}-${shortHash(full)}` : `x-${shortHash(full)}`;
-}
-function labelValue(value) {
-  const valid = /^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/;
-  if (value.length <= MAX_LABEL_LENGTH && valid.test(value)) return value;
-  return dnsLabel(value);
-}
-
-// src/plan/plan.ts
-var PlanError = class extends Error {
-  name = "PlanError";
-};
-var LABEL_PREFIX = "slipway.dev";
-var DEFAULT_NAMESPACE = "slipway";
-var DEFAULT_REGISTRY_HOST = "ghcr.io";
-var VERSION_PATTERN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-function segment(name) {
-  return encodeURIComponent(name.toLowerCase());
-}
-function versionName(context) {
-  if (context.version !== void 0) {
-    if (!VERSION_PATTERN.test(context.version) || context.version.length > 40) {
-      throw new PlanError(
-        `version '${context.version}' is invalid: use at most 40 lowercase letters, digits and dashes, starting and ending with a letter or digit`
-      );
-    }
-    return context.version;
+// src/commands/command-config.ts
+async function commandConfig(configFlag, io) {
+  const file = resolve(io.cwd, configFlag);
+  const result = await loadConfig(file, { repoRoot: io.cwd });
+  for (const problem of result.problems) {
+    if (problem.severity === "warning") io.stderr.write(`${formatProblem(problem)}
+`);
   }
-  if (!/^[0-9a-f]{7,64}$/i.test(context.commit)) {
-    throw new PlanError(
-      `commit '${context.commit}' is not a hexadecimal commit SHA; pass a version name instead`
-    );
-  }
-  return context.commit.slice(0, 12).toLowerCase();
-}
-function previewAlias(deployment, pullRequest) {
-  return deployment.preview.alias.replace("{number}", String(pullRequest));
-}
-function aliasesFor(config, context) {
-  const aliases = [];
-  if (context.pullRequest !== void 0 && config.deployment.preview.enabled) {
-    if (!Number.isInteger(context.pullRequest) || context.pullRequest < 1) {
-      throw new PlanError(`pull request number ${context.pullRequest} is invalid`);
-    }
-    aliases.push({ name: previewAlias(config.deployment, context.pullRequest), kind: "preview" });
-  }
-  if (context.environment !== void 0) {
-    const known = config.deployment.environments.map((e) => e.name);
-    if (!known.includes(context.environment)) {
-      const list = known.length > 0 ? `: known environments are ${known.join(", ")}` : ": the config defines none";
-      throw new PlanError(`environment '${context.environment}' is not in the config${list}`);
-    }
-    aliases.push({ name: context.environment, kind: "environment" });
-  }
-  return aliases;
-}
-function imageRepository(config, context, endpoint) {
-  const prefix = context.registry ?? config.deployment.registry ?? `${DEFAULT_REGISTRY_HOST}/${context.owner}/${context.repo}`;
-  return `${prefix}/${endpoint.name}`.toLowerCase();
-}
-function planDeployment(config, context) {
-  if (!context.owner || !context.repo) throw new PlanError("the repository owner and name are required");
-  const deployment = config.deployment.name;
-  const version = versionName(context);
-  const baseUrl = (context.baseUrl ?? config.deployment.baseUrl)?.replace(/\/+$/, "");
-  const projectPath = `/${segment(context.owner)}/${segment(context.repo)}/${deployment}`;
-  const versionPath = `${projectPath}/${version}`;
-  const aliases = aliasesFor(config, context);
-  const at = (path7) => baseUrl === void 0 ? {} : { url: `${baseUrl}${path7}` };
-  const commonLabels = {
-    "app.kubernetes.io/managed-by": "slipway",
-    [`${LABEL_PREFIX}/owner`]: labelValue(context.owner.toLowerCase()),
-    [`${LABEL_PREFIX}/project`]: labelValue(context.repo.toLowerCase()),
-    [`${LABEL_PREFIX}/deployment`]: labelValue(deployment),
-    [`${LABEL_PREFIX}/version`]: labelValue(version)
-  };
-  const plan = {
-    owner: context.owner,
-    project: context.repo,
-    deployment,
-    version,
-    commit: context.commit,
-    namespace: context.namespace ?? config.deployment.namespace ?? DEFAULT_NAMESPACE,
-    versionPath,
-    aliases: aliases.map((a) => ({
-      ...a,
-      path: `${projectPath}/${a.name}`,
-      ...at(`${projectPath}/${a.name}`)
-    })),
-    labels: commonLabels,
-    endpoints: config.endpoints.map((endpoint) => {
-      const path7 = `${versionPath}/${endpoint.name}`;
-      return {
-        name: endpoint.name,
-        resourceName: dnsLabel(deployment, version, endpoint.name),
-        imageRepository: imageRepository(config, context, endpoint),
-        baseImage: endpoint.image,
-        port: endpoint.port,
-        scriptName: path7,
-        path: path7,
-        ...at(path7),
-        aliases: aliases.map((a) => {
-          const aliasPath = `${projectPath}/${a.name}/${endpoint.name}`;
-          return { ...a, path: aliasPath, ...at(aliasPath) };
-        }),
-        labels: { ...commonLabels, [`${LABEL_PREFIX}/endpoint`]: labelValue(endpoint.name) }
-      };
-    })
-  };
-  if (baseUrl !== void 0) plan.baseUrl = baseUrl;
-  return plan;
-}
-
-// src/errors.ts
-var UsageError = class extends Error {
-  name = "UsageError";
-};
-var EXIT = { ok: 0, failed: 1, usage: 2 };
-function exitCodeFor(error) {
-  if (error instanceof UsageError) return EXIT.usage;
-  if (error instanceof ConfigError || error instanceof PlanError) return EXIT.failed;
-  return EXIT.failed;
+  if (!result.config) throw new ConfigError(result.problems);
+  return { config: result.config, file, repoRoot: dirname(file) };
 }
 
 // src/commands/local-context.ts
@@ -76630,15 +76644,7 @@ async function buildCommand(argv, io) {
 `);
     return 0;
   }
-  const file = path6.resolve(io.cwd, flags.config);
-  const repoRoot = path6.dirname(file);
-  const result = await loadConfig(file, { repoRoot: io.cwd });
-  for (const problem of result.problems) {
-    if (problem.severity === "warning") io.stderr.write(`${formatProblem(problem)}
-`);
-  }
-  if (!result.config) throw new ConfigError(result.problems);
-  const config = result.config;
+  const { config, repoRoot } = await commandConfig(flags.config, io);
   const run = await localContext(flags, io.env, repoRoot);
   const context = { ...run };
   if (flags.version !== void 0) context.version = flags.version;
@@ -76685,7 +76691,6 @@ async function buildCommand(argv, io) {
 }
 
 // src/commands/plan.ts
-import { dirname, resolve } from "node:path";
 import { parseArgs as parseArgs2 } from "node:util";
 
 // src/report/plan-table.ts
@@ -76758,21 +76763,15 @@ async function planCommand(argv, io) {
 `);
     return 0;
   }
-  const file = resolve(io.cwd, flags.config);
-  const result = await loadConfig(file, { repoRoot: io.cwd });
-  for (const problem of result.problems) {
-    if (problem.severity === "warning") io.stderr.write(`${formatProblem(problem)}
-`);
-  }
-  if (!result.config) throw new ConfigError(result.problems);
-  const run = await localContext(flags, io.env, dirname(file));
+  const { config, repoRoot } = await commandConfig(flags.config, io);
+  const run = await localContext(flags, io.env, repoRoot);
   const context = { ...run };
   if (flags.environment !== void 0) context.environment = flags.environment;
   if (flags.version !== void 0) context.version = flags.version;
   if (flags["base-url"] !== void 0) context.baseUrl = flags["base-url"];
   if (flags.registry !== void 0) context.registry = flags.registry;
   if (flags.namespace !== void 0) context.namespace = flags.namespace;
-  const plan = planDeployment(result.config, context);
+  const plan = planDeployment(config, context);
   io.stdout.write(flags.json ? `${JSON.stringify(plan, null, 2)}
 ` : planTable(plan));
   return 0;

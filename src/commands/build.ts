@@ -1,14 +1,13 @@
 // `slipway build`: builds and pushes every endpoint's version image for this commit and prints,
 // per endpoint, the reference to deploy (`<repository>@<digest>`) and the bytes it sent.
-import path from "node:path";
 import { parseArgs } from "node:util";
 import { buildPlan, registryCredentials } from "../build/build-plan.js";
 import { lineLog } from "../build/log.js";
-import { ConfigError, formatProblem, loadConfig } from "../config/index.js";
 import type { BuilderKind } from "../config/types.js";
 import { UsageError } from "../errors.js";
 import { type PlanContext, planDeployment } from "../plan/plan.js";
 import { formatBytes } from "../report/format-bytes.js";
+import { commandConfig } from "./command-config.js";
 import type { CommandIo } from "./io.js";
 import { localContext } from "./local-context.js";
 
@@ -58,15 +57,7 @@ export async function buildCommand(argv: string[], io: CommandIo): Promise<numbe
     io.stdout.write(`${BUILD_USAGE}\n`);
     return 0;
   }
-  const file = path.resolve(io.cwd, flags.config);
-  const repoRoot = path.dirname(file);
-  const result = await loadConfig(file, { repoRoot: io.cwd });
-  for (const problem of result.problems) {
-    if (problem.severity === "warning") io.stderr.write(`${formatProblem(problem)}\n`);
-  }
-  if (!result.config) throw new ConfigError(result.problems);
-  const config = result.config;
-
+  const { config, repoRoot } = await commandConfig(flags.config, io);
   const run = await localContext(flags, io.env, repoRoot);
   const context: PlanContext = { ...run };
   if (flags.version !== undefined) context.version = flags.version;

@@ -1,10 +1,9 @@
 // `slipway plan`: validates the config and prints what a deployment of this commit would create.
-import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { ConfigError, formatProblem, loadConfig } from "../config/index.js";
 import { UsageError } from "../errors.js";
 import { type PlanContext, planDeployment } from "../plan/plan.js";
 import { planTable } from "../report/plan-table.js";
+import { commandConfig } from "./command-config.js";
 import type { CommandIo } from "./io.js";
 import { localContext } from "./local-context.js";
 
@@ -45,21 +44,15 @@ export async function planCommand(argv: string[], io: CommandIo): Promise<number
     io.stdout.write(`${PLAN_USAGE}\n`);
     return 0;
   }
-  const file = resolve(io.cwd, flags.config);
-  const result = await loadConfig(file, { repoRoot: io.cwd });
-  for (const problem of result.problems) {
-    if (problem.severity === "warning") io.stderr.write(`${formatProblem(problem)}\n`);
-  }
-  if (!result.config) throw new ConfigError(result.problems);
-
-  const run = await localContext(flags, io.env, dirname(file));
+  const { config, repoRoot } = await commandConfig(flags.config, io);
+  const run = await localContext(flags, io.env, repoRoot);
   const context: PlanContext = { ...run };
   if (flags.environment !== undefined) context.environment = flags.environment;
   if (flags.version !== undefined) context.version = flags.version;
   if (flags["base-url"] !== undefined) context.baseUrl = flags["base-url"];
   if (flags.registry !== undefined) context.registry = flags.registry;
   if (flags.namespace !== undefined) context.namespace = flags.namespace;
-  const plan = planDeployment(result.config, context);
+  const plan = planDeployment(config, context);
   io.stdout.write(flags.json ? `${JSON.stringify(plan, null, 2)}\n` : planTable(plan));
   return 0;
 }
