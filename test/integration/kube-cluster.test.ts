@@ -122,6 +122,7 @@ describe("test cluster on the real Docker engine", () => {
           container: {
             ports: [{ name: "http", containerPort: 8000 }],
             env: [{ name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } }],
+            resources: { limits: { memory: "256Mi", cpu: "500m" } },
             readinessProbe: { httpGet: { path: "/", port: "http" }, periodSeconds: 1 },
           },
         }),
@@ -173,6 +174,12 @@ describe("test cluster on the real Docker engine", () => {
     expect(pod?.status?.conditions?.find((c) => c.type === "Ready")?.status).toBe("True");
     expect(pod?.status?.containerStatuses?.[0]?.state?.running).toBeDefined();
     expect(pod?.metadata?.ownerReferences?.[0]).toMatchObject({ kind: "ReplicaSet", controller: true });
+
+    const dockerId = pod?.status?.containerStatuses?.[0]?.containerID?.replace("docker://", "") ?? "";
+    const inspected = await cluster.docker.getContainer(dockerId).inspect();
+    expect(inspected.HostConfig.Memory).toBe(256 * 2 ** 20);
+    expect(inspected.HostConfig.NanoCpus).toBe(500_000_000);
+    expect(inspected.Config.Env).toContain(`POD_NAME=${pod?.metadata?.name ?? ""}`);
 
     const t1 = Date.now();
     const res = await fetch(`${cluster.gatewayUrl}/web/`);

@@ -360,8 +360,29 @@ export class TestNode {
     }
     const runtime = new PodRuntime(this, pod);
     this.pods.set(uid, runtime);
-    void this.runPod(runtime).catch((e: unknown) => {
-      if (!runtime.abort.signal.aborted) console.error(`[test-node] pod ${podKey(pod)} failed:`, e);
+    // Watch handlers run inside the store write that caused them: start work on a later turn.
+    setImmediate(() => {
+      if (runtime.abort.signal.aborted) return;
+      recordEvent(
+        this.store,
+        pod,
+        "Normal",
+        "Scheduled",
+        `Successfully assigned ${podKey(pod)} to ${NODE_NAME}`,
+        "default-scheduler",
+      );
+      void this.runPod(runtime).catch((e: unknown) => {
+        if (runtime.abort.signal.aborted) return;
+        recordEvent(
+          this.store,
+          pod,
+          "Warning",
+          "FailedCreatePodSandBox",
+          `Failed to create pod sandbox: ${errorMessage(e)}`,
+          "kubelet",
+        );
+        console.error(`[test-node] pod ${podKey(pod)} failed:`, e);
+      });
     });
   }
 
@@ -879,7 +900,14 @@ export class TestNode {
         if (port === undefined) return "pod sandbox is not ready";
         const headers = Object.fromEntries((probe.httpGet.httpHeaders ?? []).map((h) => [h.name, h.value]));
         const path = probe.httpGet.path ?? "/";
-        const status = await httpStatus(port, path, headers, timeoutMs);
+        const containerPort = resolvePort(probe.httpGet.port);
+        const status = await httpStatus(port, path, headers, timeoutMs).catch((e: unknown) => {
+          // The relay drops the connection when nothing listens in the pod: say it as kubelet would.
+          const refused = e instanceof Error && /socket hang up|ECONNRESET/.test(e.message);
+          if (!refused) throw e;
+          return `Get "http://127.0.0.1:${containerPort}${path}": dial tcp 127.0.0.1:${containerPort}: connect: connection refused`;
+        });
+        if (typeof status === "string") return status;
         return status >= 200 && status < 400 ? undefined : `HTTP probe failed with statuscode: ${status}`;
       }
       if (probe.tcpSocket) {
