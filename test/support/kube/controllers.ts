@@ -309,25 +309,32 @@ export function podTemplateHash(template: IPodTemplateSpec | undefined, collisio
   return out;
 }
 
+/**
+ * A template as Go's semantic equality sees it: keys sorted, and null, empty maps and empty lists dropped
+ * (clients such as `kubectl rollout undo` send `creationTimestamp: null`, which decodes to the zero value).
+ */
 function canonical(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(canonical);
   if (v && typeof v === "object") {
-    return Object.fromEntries(
-      Object.keys(v)
-        .sort()
-        .map((k) => [k, canonical((v as Record<string, unknown>)[k])]),
-    );
+    const entries = Object.keys(v)
+      .sort()
+      .map((k) => [k, canonical((v as Record<string, unknown>)[k])] as const)
+      .filter(([, x]) => !isEmpty(x));
+    return Object.fromEntries(entries);
   }
   return v;
 }
 
+function isEmpty(x: unknown): boolean {
+  if (x === null || x === undefined) return true;
+  if (Array.isArray(x)) return x.length === 0;
+  return typeof x === "object" && Object.keys(x).length === 0;
+}
+
 function templateWithoutHash(t: IPodTemplateSpec | undefined): unknown {
   const copy = structuredClone(t ?? {});
-  if (copy.metadata?.labels) {
-    delete copy.metadata.labels[HASH_LABEL];
-    if (Object.keys(copy.metadata.labels).length === 0) delete copy.metadata.labels;
-  }
-  return copy;
+  if (copy.metadata?.labels) delete copy.metadata.labels[HASH_LABEL];
+  return canonical(copy);
 }
 
 export class DeploymentController {

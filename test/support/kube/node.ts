@@ -24,6 +24,7 @@ import type { IPod } from "kubernetes-models/v1/Pod";
 import type { IPodCondition } from "kubernetes-models/v1/PodCondition";
 import type { IProbe } from "kubernetes-models/v1/Probe";
 import { asKube, type ClusterStore, isNotFound, nowIso, podKey, recordEvent, sleep } from "./controllers.js";
+import { badRequest } from "./store.js";
 
 export const NODE_NAME = "slipway-test-node";
 /** Every container this node creates carries this label (value: the cluster id), so cleanup finds them all. */
@@ -56,11 +57,6 @@ export interface LogOptions {
   readonly timestamps?: boolean;
   readonly sinceSeconds?: number;
   readonly limitBytes?: number;
-}
-
-/** Thrown for log requests the API answers with 400 (like the real kubelet/API server). */
-export class LogRequestError extends Error {
-  override name = "LogRequestError";
 }
 
 const KUBELET_BACKOFF: Backoff = { baseMs: 10_000, maxMs: 300_000 };
@@ -430,25 +426,25 @@ export class TestNode {
     return typeof addr === "object" && addr !== null ? addr.port : undefined;
   }
 
-  /** Container logs as the `pods/log` subresource returns them. */
+  /** Container logs as the `pods/log` subresource returns them; unanswerable requests are 400s, as there. */
   async logs(ns: string, podName: string, opts: LogOptions = {}): Promise<string> {
     const rt = this.runtimeFor(ns, podName);
-    if (!rt) throw new LogRequestError(`pod "${podName}" is not running on this node`);
+    if (!rt) throw badRequest(`pod "${podName}" is not running on this node`);
     const names = rt.containers.map((c) => c.spec.name);
     const name = opts.container ?? (names.length === 1 ? names[0] : undefined);
     if (name === undefined) {
-      throw new LogRequestError(
+      throw badRequest(
         `a container name must be specified for pod ${podName}, choose one of: [${names.join(" ")}]`,
       );
     }
     const run = rt.containers.find((c) => c.spec.name === name);
-    if (!run) throw new LogRequestError(`container ${name} is not valid for pod ${podName}`);
+    if (!run) throw badRequest(`container ${name} is not valid for pod ${podName}`);
     const id = opts.previous ? run.previousDockerId : run.currentDockerId;
     if (id === undefined) {
-      throw new LogRequestError(
+      throw badRequest(
         opts.previous
           ? `previous terminated container "${name}" in pod "${podName}" not found`
-          : `container "${name}" in pod "${podName}" is waiting to start: ${run.state.waiting?.reason ?? "ContainerCreating"}`,
+          : `container "${name}" in pod "${podName}" is waiting to start: ${waitingMessage(run.state.waiting?.reason)}`,
       );
     }
     const raw = await this.docker.getContainer(id).logs({
@@ -966,6 +962,13 @@ function fieldRef(pod: IPod, path: string): string {
   }
 }
 
+/** What kubelet says about a container that has no log yet. */
+function waitingMessage(reason: string | undefined): string {
+  return reason === "ErrImagePull" || reason === "ImagePullBackOff"
+    ? "trying and failing to pull image"
+    : (reason ?? "ContainerCreating");
+}
+
 function backoffDelay(b: Backoff, failures: number): number {
   return Math.min(b.baseMs * 2 ** Math.max(0, failures - 1), b.maxMs);
 }
@@ -994,13 +997,11 @@ export function demuxDockerLog(raw: Buffer): string {
 
 async function startRelay(pid: number, socketPath: string): Promise<ChildProcess> {
   rmSync(socketPath, { force: true });
-  const child = spawn(
-    "nsenter",
-    [`--net=/proc/${pid}/ns/net`, process.execPath, "-e", RELAY_SCRIPT, socketPath],
-    {
-      stdio: ["pipe", "pipe", "inherit"],
-    },
-  );
+  // Small heap limits keep an idle relay near 40 MB instead of growing with every streamed buffer.
+  const node = [process.execPath, "--max-semi-space-size=1", "--max-old-space-size=32", "-e", RELAY_SCRIPT];
+  const child = spawn("nsenter", [`--net=/proc/${pid}/ns/net`, ...node, socketPath], {
+    stdio: ["pipe", "pipe", "inherit"],
+  });
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error("pod relay did not start within 10s")), 10_000);
     child.once("error", reject);
