@@ -298,6 +298,18 @@ describe("test cluster on the real Docker engine", () => {
       .filter((e) => e.involvedObject?.name === "roll" && e.reason === "ScalingReplicaSet")
       .map((e) => e.message ?? "");
     expect(events.some((m) => /Scaled down replica set roll-\w+ from 3 to 2/.test(m))).toBe(true);
+
+    // Undo brings back the first template: its ReplicaSet is reused and becomes revision 3.
+    expect((await kubectl(["rollout", "undo", "deployment/roll"])).code).toBe(0);
+    expect((await kubectl(["rollout", "status", "deployment/roll", "--timeout=60s"])).code).toBe(0);
+    const rss = cluster.store.list("apps/v1", "ReplicaSet", {
+      namespace: "default",
+      labelSelector: "app=roll",
+    }) as IReplicaSet[];
+    expect(rss).toHaveLength(2);
+    const active = rss.find((rs) => (rs.spec?.replicas ?? 0) > 0);
+    expect(active?.metadata?.labels?.["pod-template-hash"]).toBe(oldHash);
+    expect(active?.metadata?.annotations?.["deployment.kubernetes.io/revision"]).toBe("3");
   });
 
   it("the Recreate strategy removes every old pod before it creates a new one", async () => {

@@ -91,4 +91,13 @@ describe("pod-template-hash", () => {
     expect(podTemplateHash(t, 1)).not.toBe(podTemplateHash(t, 0));
     expect(podTemplateHash(t)).toMatch(/^[bcdfghjklmnpqrstvwxz2456789]{10}$/);
   });
+
+  it("ignores nulls and empty maps/lists, as Go's semantic equality does (kubectl rollout undo sends them)", () => {
+    const t = { metadata: { labels: { app: "x" } }, spec: { containers: [{ name: "m", image: "i:1" }] } };
+    const undo = {
+      metadata: { labels: { app: "x" }, creationTimestamp: null as unknown as string, annotations: {} },
+      spec: { containers: [{ name: "m", image: "i:1", env: [] }] },
+    };
+    expect(podTemplateHash(undo)).toBe(podTemplateHash(t));
+  });
 });
