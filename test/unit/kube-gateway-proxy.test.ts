@@ -267,6 +267,24 @@ describe("test gateway (Gateway API HTTPRoute)", () => {
     ).toBeUndefined();
   });
 
+  it("RouteStatus.parents: a route that stops naming this Gateway loses this controller's entry", async () => {
+    httpRoute("moving", { rules: [{ backendRefs: [{ name: "echo", port: 80 }] }] });
+    await routeConditions("moving");
+    const live = store.get("gateway.networking.k8s.io/v1", "HTTPRoute", "default", "moving") as KubeObject;
+    (live.spec as { parentRefs: { name: string }[] }).parentRefs = [{ name: "other-gateway" }];
+    store.update(live);
+    for (let i = 0; i < 100; i++) {
+      const parents = (
+        store.get("gateway.networking.k8s.io/v1", "HTTPRoute", "default", "moving")?.status as {
+          parents?: unknown[];
+        }
+      )?.parents;
+      if ((parents ?? []).length === 0) return;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    throw new Error("status entry was not removed");
+  });
+
   it("HTTPRouteFilter: an unsupported filter type sets Accepted=False (UnsupportedValue) and serves nothing", async () => {
     httpRoute("mirror", {
       rules: [

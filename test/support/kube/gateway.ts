@@ -551,6 +551,7 @@ export class TestGateway {
 
   private writeStatuses(): void {
     const store = this.opts.store;
+    this.dropDetachedStatuses();
     let attachedCount = 0;
     for (const { route } of this.attachedRoutes()) {
       const ns = route.metadata?.namespace ?? "default";
@@ -603,6 +604,24 @@ export class TestGateway {
       store.updateStatus(live, { fieldManager: "slipway-test-gateway" });
     }
     this.writeGatewayStatus(attachedCount);
+  }
+
+  /** A route that no longer names this Gateway loses the status entries this controller wrote. */
+  private dropDetachedStatuses(): void {
+    const store = this.opts.store;
+    for (const obj of store.list(`${GROUP}/v1`, "HTTPRoute")) {
+      const route = asKube<IHTTPRoute>(obj);
+      const ns = route.metadata?.namespace ?? "default";
+      const parents = route.status?.parents ?? [];
+      const current = (route.spec?.parentRefs ?? []).filter((ref) => this.attaches(ref, ns));
+      const kept = parents.filter(
+        (p) =>
+          p.controllerName !== GATEWAY_CONTROLLER_NAME || current.some((ref) => deepEqual(ref, p.parentRef)),
+      );
+      if (kept.length === parents.length) continue;
+      obj.status = { parents: kept };
+      store.updateStatus(obj, { fieldManager: "slipway-test-gateway" });
+    }
   }
 
   private writeGatewayStatus(attachedRoutes: number): void {
