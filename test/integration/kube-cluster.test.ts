@@ -208,6 +208,9 @@ describe("test cluster on the real Docker engine", () => {
     });
     expect(seen).toContain("ErrImagePull");
     expect(pods("noimage")[0]?.status?.phase).toBe("Pending");
+    // What a user sees: kubectl's STATUS column shows the waiting reason, not the phase.
+    const table = await kubectl(["get", "pods", "-l", "app=noimage"]);
+    expect(table.stdout).toMatch(/noimage-\S+\s+0\/1\s+(ImagePullBackOff|ErrImagePull)\s/);
     const events = cluster.store.list("v1", "Event", { namespace: "default" }) as (KubeObject & {
       reason?: string;
       message?: string;

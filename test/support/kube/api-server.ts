@@ -311,6 +311,34 @@ function column(name: string, cell: Column["cell"], extra: Partial<Column> = {})
   return { name, type: "string", format: "", description: name, priority: 0, cell, ...extra };
 }
 
+interface ContainerStatusView {
+  ready?: boolean;
+  state?: {
+    waiting?: { reason?: string };
+    running?: unknown;
+    terminated?: { reason?: string; signal?: number; exitCode?: number };
+  };
+}
+
+/** The STATUS column as kubectl's pod printer derives it: a container's waiting or terminated reason wins over the phase. */
+function podStatusReason(o: KubeObject): string {
+  let reason = String(get(o, "status", "reason") || get(o, "status", "phase") || "");
+  const statuses = (get(o, "status", "containerStatuses") as ContainerStatusView[] | undefined) ?? [];
+  let hasRunning = false;
+  for (let i = statuses.length - 1; i >= 0; i--) {
+    const state = statuses[i]?.state;
+    if (state?.waiting?.reason) reason = state.waiting.reason;
+    else if (state?.terminated?.reason) reason = state.terminated.reason;
+    else if (state?.terminated) {
+      reason = state.terminated.signal
+        ? `Signal:${state.terminated.signal}`
+        : `ExitCode:${state.terminated.exitCode ?? 0}`;
+    } else if (statuses[i]?.ready && state?.running) hasRunning = true;
+  }
+  if (reason === "Completed" && hasRunning) reason = "Running";
+  return o.metadata.deletionTimestamp ? "Terminating" : reason;
+}
+
 function columnsFor(k: ResourceKind): Column[] {
   const nameCol = column("Name", (o) => o.metadata.name, { format: "name" });
   const ageCol = column("Age", age);
@@ -344,9 +372,7 @@ function columnsFor(k: ResourceKind): Column[] {
           const total = ((get(o, "spec", "containers") as unknown[] | undefined) ?? []).length;
           return `${statuses.filter((c) => c.ready).length}/${total}`;
         }),
-        column("Status", (o) =>
-          o.metadata.deletionTimestamp ? "Terminating" : (get(o, "status", "phase") ?? ""),
-        ),
+        column("Status", podStatusReason),
         column(
           "Restarts",
           (o) => {
@@ -553,6 +579,23 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
           versions: versions.map((v) => ({ groupVersion: `${name}/${v}`, version: v })),
           preferredVersion: { groupVersion: `${name}/${versions[0]}`, version: versions[0] },
         })),
+      });
+    }
+    if (path === "/openapi/v2") {
+      // Older kubectl (Debian's 1.20) fetches the v2 document, as protobuf, for client-side validation
+      // and skips kinds the document does not describe. An empty document is a valid (empty) protobuf
+      // message; the server validates every object itself, so nothing invalid gets through either way.
+      if ((req.headers.accept ?? "").includes("protobuf")) {
+        // The real server's OpenAPI handler answers the protobuf form as a plain byte stream.
+        res.writeHead(200, { "Content-Type": "application/octet-stream", "Content-Length": 0 });
+        res.end();
+        return;
+      }
+      return reply.json(200, {
+        swagger: "2.0",
+        info: { title: "Kubernetes", version: SERVER_VERSION.gitVersion },
+        paths: {},
+        definitions: {},
       });
     }
     if (path === "/openapi/v3") {
