@@ -58,6 +58,16 @@ async function cluster(
   };
 }
 
+/** Server-side apply as Slipway sends it: KubernetesObjectApi's PATCH with a field manager. */
+function ssa<T extends KubernetesObject>(
+  c: Cluster,
+  obj: T,
+  fieldManager: string,
+  force = false,
+): Promise<T> {
+  return c.objects.patch(obj, undefined, undefined, fieldManager, force, PatchStrategy.ServerSideApply);
+}
+
 function deployment(
   name: string,
   extra: { replicas?: number; labels?: Record<string, string>; image?: string } = {},
@@ -136,14 +146,7 @@ describe("test cluster API server", () => {
 
   describe("Server-Side Apply", () => {
     it("Field management: an apply creates a missing object and records the applier's fields as FieldsV1", async () => {
-      const created = await c.objects.patch(
-        deployment("ssa-create"),
-        undefined,
-        undefined,
-        "slipway",
-        false,
-        PatchStrategy.ServerSideApply,
-      );
+      const created = await ssa(c, deployment("ssa-create"), "slipway");
       expect(created.metadata?.uid).toBeTruthy();
       const fields = managers(created)["slipway/Apply"] as Record<string, Record<string, unknown>>;
       expect(fields["f:spec"]?.["f:replicas"]).toEqual({});
@@ -161,24 +164,8 @@ describe("test cluster API server", () => {
     });
 
     it("Conflicts: a different manager setting a field it does not own gets 409 listing the field", async () => {
-      await c.objects.patch(
-        deployment("ssa-conflict"),
-        undefined,
-        undefined,
-        "slipway",
-        false,
-        PatchStrategy.ServerSideApply,
-      );
-      const status = await failure(
-        c.objects.patch(
-          deployment("ssa-conflict", { replicas: 5 }),
-          undefined,
-          undefined,
-          "other-manager",
-          false,
-          PatchStrategy.ServerSideApply,
-        ),
-      );
+      await ssa(c, deployment("ssa-conflict"), "slipway");
+      const status = await failure(ssa(c, deployment("ssa-conflict", { replicas: 5 }), "other-manager"));
       expect(status.code).toBe(409);
       expect(status.reason).toBe("Conflict");
       expect(status.message).toBe('Apply failed with 1 conflict: conflict with "slipway": .spec.replicas');
@@ -188,14 +175,7 @@ describe("test cluster API server", () => {
     });
 
     it('Conflicts: a field taken over by a non-apply update conflicts as "<manager> using <apiVersion>"', async () => {
-      await c.objects.patch(
-        deployment("ssa-hpa"),
-        undefined,
-        undefined,
-        "slipway",
-        false,
-        PatchStrategy.ServerSideApply,
-      );
+      await ssa(c, deployment("ssa-hpa"), "slipway");
       // What an autoscaler does: an Update that changes replicas takes ownership of the field.
       await c.apps.patchNamespacedDeployment(
         {
@@ -206,38 +186,15 @@ describe("test cluster API server", () => {
         },
         MERGE_PATCH,
       );
-      const status = await failure(
-        c.objects.patch(
-          deployment("ssa-hpa", { replicas: 3 }),
-          undefined,
-          undefined,
-          "slipway",
-          false,
-          PatchStrategy.ServerSideApply,
-        ),
-      );
+      const status = await failure(ssa(c, deployment("ssa-hpa", { replicas: 3 }), "slipway"));
       expect(status.message).toBe(
         'Apply failed with 1 conflict: conflict with "autoscaler" using apps/v1: .spec.replicas',
       );
     });
 
     it("Conflicts: force=true overrides the value and transfers ownership to the applier", async () => {
-      await c.objects.patch(
-        deployment("ssa-force"),
-        undefined,
-        undefined,
-        "slipway",
-        false,
-        PatchStrategy.ServerSideApply,
-      );
-      const forced = await c.objects.patch(
-        deployment("ssa-force", { replicas: 5 }),
-        undefined,
-        undefined,
-        "other-manager",
-        true,
-        PatchStrategy.ServerSideApply,
-      );
+      await ssa(c, deployment("ssa-force"), "slipway");
+      const forced = await ssa(c, deployment("ssa-force", { replicas: 5 }), "other-manager", true);
       expect((forced.spec as { replicas: number }).replicas).toBe(5);
       const owners = managers(forced) as Record<string, { "f:spec"?: Record<string, unknown> }>;
       expect(owners["other-manager/Apply"]?.["f:spec"]?.["f:replicas"]).toEqual({});
@@ -245,93 +202,39 @@ describe("test cluster API server", () => {
     });
 
     it("Field management: appliers that set a field to the same value share it, without conflict", async () => {
-      await c.objects.patch(
-        deployment("ssa-share"),
-        undefined,
-        undefined,
-        "slipway",
-        false,
-        PatchStrategy.ServerSideApply,
-      );
-      const shared = await c.objects.patch(
-        deployment("ssa-share"),
-        undefined,
-        undefined,
-        "co-owner",
-        false,
-        PatchStrategy.ServerSideApply,
-      );
+      await ssa(c, deployment("ssa-share"), "slipway");
+      const shared = await ssa(c, deployment("ssa-share"), "co-owner");
       const owners = managers(shared) as Record<string, { "f:spec"?: Record<string, unknown> }>;
       expect(owners["slipway/Apply"]?.["f:spec"]?.["f:replicas"]).toEqual({});
       expect(owners["co-owner/Apply"]?.["f:spec"]?.["f:replicas"]).toEqual({});
       // Either one changing it now conflicts with the other.
-      const status = await failure(
-        c.objects.patch(
-          deployment("ssa-share", { replicas: 9 }),
-          undefined,
-          undefined,
-          "slipway",
-          false,
-          PatchStrategy.ServerSideApply,
-        ),
-      );
+      const status = await failure(ssa(c, deployment("ssa-share", { replicas: 9 }), "slipway"));
       expect(status.message).toContain('conflict with "co-owner"');
     });
 
     it("Field management: a field dropped from the applier's configuration is removed unless another manager owns it", async () => {
-      await c.objects.patch(
-        deployment("ssa-prune", { labels: { tier: "web", team: "ml" } }),
-        undefined,
-        undefined,
-        "slipway",
-        false,
-        PatchStrategy.ServerSideApply,
-      );
+      await ssa(c, deployment("ssa-prune", { labels: { tier: "web", team: "ml" } }), "slipway");
       // A second applier co-owns one of the labels.
-      await c.objects.patch(
+      await ssa(
+        c,
         {
           apiVersion: "apps/v1",
           kind: "Deployment",
           metadata: { name: "ssa-prune", namespace: "default", labels: { team: "ml" } },
         },
-        undefined,
-        undefined,
         "labeller",
-        false,
-        PatchStrategy.ServerSideApply,
       );
-      const after = await c.objects.patch(
-        deployment("ssa-prune"),
-        undefined,
-        undefined,
-        "slipway",
-        false,
-        PatchStrategy.ServerSideApply,
-      );
+      const after = await ssa(c, deployment("ssa-prune"), "slipway");
       expect(after.metadata?.labels).toEqual({ team: "ml" });
       // A dropped field with a default goes back to the default.
       const spec = deployment("ssa-prune");
       delete (spec.spec as { replicas?: number }).replicas;
-      const reset = await c.objects.patch(
-        spec,
-        undefined,
-        undefined,
-        "slipway",
-        false,
-        PatchStrategy.ServerSideApply,
-      );
+      const reset = await ssa(c, spec, "slipway");
       expect((reset.spec as { replicas: number }).replicas).toBe(1);
     });
 
     it("Merge strategy: associative lists merge by key, so two managers each keep their own container", async () => {
-      await c.objects.patch(
-        deployment("ssa-lists"),
-        undefined,
-        undefined,
-        "slipway",
-        false,
-        PatchStrategy.ServerSideApply,
-      );
+      await ssa(c, deployment("ssa-lists"), "slipway");
       const sidecar = {
         apiVersion: "apps/v1",
         kind: "Deployment",
@@ -346,15 +249,8 @@ describe("test cluster API server", () => {
           },
         },
       };
-      await c.objects.patch(sidecar, undefined, undefined, "mesh", false, PatchStrategy.ServerSideApply);
-      const again = await c.objects.patch(
-        deployment("ssa-lists", { image: "registry.local/model:2" }),
-        undefined,
-        undefined,
-        "slipway",
-        false,
-        PatchStrategy.ServerSideApply,
-      );
+      await ssa(c, sidecar, "mesh");
+      const again = await ssa(c, deployment("ssa-lists", { image: "registry.local/model:2" }), "slipway");
       const containers = (again.spec as V1Deployment["spec"])?.template.spec?.containers ?? [];
       expect(containers.map((x) => `${x.name}=${x.image}`)).toEqual([
         "app=registry.local/model:2",
@@ -363,14 +259,7 @@ describe("test cluster API server", () => {
     });
 
     it("Using Server-Side Apply in a controller: status is applied through the /status subresource and owned there", async () => {
-      await c.objects.patch(
-        deployment("ssa-status"),
-        undefined,
-        undefined,
-        "slipway",
-        false,
-        PatchStrategy.ServerSideApply,
-      );
+      await ssa(c, deployment("ssa-status"), "slipway");
       const res = await fetch(
         `${c.server.url}/apis/apps/v1/namespaces/default/deployments/ssa-status/status?fieldManager=rollout-controller&force=true`,
         {
@@ -924,9 +813,7 @@ describe("RBAC Authorization", () => {
       body: { ...deployment("model"), metadata: { name: "model", namespace: "apps" } },
     });
     const spec = { ...deployment("model"), metadata: { name: "model", namespace: "apps" } };
-    const status = await failure(
-      c.objects.patch(spec, undefined, undefined, "slipway", false, PatchStrategy.ServerSideApply),
-    );
+    const status = await failure(ssa(c, spec, "slipway"));
     expect(status).toMatchObject({
       code: 403,
       reason: "Forbidden",

@@ -12,6 +12,7 @@ import { stringify as stringifyYaml } from "yaml";
 import { startTestCluster, type TestCluster } from "../support/kube/cluster.js";
 import { CLUSTER_LABEL } from "../support/kube/node.js";
 import type { KubeObject } from "../support/kube/store.js";
+import { waitFor } from "../support/wait-for.js";
 
 let cluster: TestCluster;
 
@@ -41,17 +42,6 @@ function kubectl(args: string[], input?: string): Promise<{ code: number; stdout
     child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
     child.stdin.end(input ?? "");
   });
-}
-
-/** Polls `probe` until it returns a value, at most `timeoutMs`; fails with the last seen state. */
-async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const v = probe();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}`);
 }
 
 function pods(app: string): IPod[] {

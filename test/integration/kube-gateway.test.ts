@@ -10,6 +10,7 @@ import { startTestCluster, type TestCluster } from "../support/kube/cluster.js";
 import { GATEWAY_CONTROLLER_NAME } from "../support/kube/gateway.js";
 import { CLUSTER_LABEL } from "../support/kube/node.js";
 import type { KubeObject } from "../support/kube/store.js";
+import { waitFor } from "../support/wait-for.js";
 
 // A small echo server: answers with the path and headers it received; /slow waits 3s first.
 const ECHO_SERVER = `
@@ -80,16 +81,6 @@ function route(name: string, rules: unknown[]): void {
     metadata: { name, namespace: "default" },
     spec: { parentRefs: [{ name: cluster.gateway.name, namespace: cluster.gateway.namespace }], rules },
   });
-}
-
-async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const v = probe();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}`);
 }
 
 function readyPods(app: string): number {
