@@ -75892,12 +75892,14 @@ function validateEntry(definition, value, skipOneOfAt) {
   const errors = validate.errors ?? [];
   const issues = [];
   const suppressed = /* @__PURE__ */ new Set();
+  const handled = /* @__PURE__ */ new Set();
   for (const error of errors) {
     if (error.keyword !== "oneOf") continue;
     const path6 = decodePath(error.instancePath, value);
     const prefix = `${error.schemaPath}/`;
     if (skipOneOfAt(path6)) {
       suppressed.add(prefix);
+      handled.add(error);
       continue;
     }
     const branches = /* @__PURE__ */ new Map();
@@ -75917,14 +75919,12 @@ function validateEntry(definition, value, skipOneOfAt) {
         const innerPath = decodePath(inner.instancePath, value);
         issues.push(messageFor(inner, innerPath, valueAt(value, innerPath)));
       }
-      error.keyword = "__handled";
+      handled.add(error);
     }
   }
   for (const error of errors) {
-    if (error.keyword === "__handled") continue;
+    if (handled.has(error)) continue;
     if ([...suppressed].some((prefix) => error.schemaPath.startsWith(prefix))) continue;
-    if (error.keyword === "oneOf" && skipOneOfAt(decodePath(error.instancePath, value))) continue;
-    if (error.keyword === "if") continue;
     const path6 = decodePath(error.instancePath, value);
     issues.push(messageFor(error, path6, valueAt(value, path6)));
   }

@@ -97136,12 +97136,14 @@ function validateEntry(definition, value, skipOneOfAt) {
   const errors = validate.errors ?? [];
   const issues = [];
   const suppressed = /* @__PURE__ */ new Set();
+  const handled = /* @__PURE__ */ new Set();
   for (const error2 of errors) {
     if (error2.keyword !== "oneOf") continue;
     const path11 = decodePath(error2.instancePath, value);
     const prefix = `${error2.schemaPath}/`;
     if (skipOneOfAt(path11)) {
       suppressed.add(prefix);
+      handled.add(error2);
       continue;
     }
     const branches = /* @__PURE__ */ new Map();
@@ -97161,14 +97163,12 @@ function validateEntry(definition, value, skipOneOfAt) {
         const innerPath = decodePath(inner.instancePath, value);
         issues.push(messageFor(inner, innerPath, valueAt(value, innerPath)));
       }
-      error2.keyword = "__handled";
+      handled.add(error2);
     }
   }
   for (const error2 of errors) {
-    if (error2.keyword === "__handled") continue;
+    if (handled.has(error2)) continue;
     if ([...suppressed].some((prefix) => error2.schemaPath.startsWith(prefix))) continue;
-    if (error2.keyword === "oneOf" && skipOneOfAt(decodePath(error2.instancePath, value))) continue;
-    if (error2.keyword === "if") continue;
     const path11 = decodePath(error2.instancePath, value);
     issues.push(messageFor(error2, path11, valueAt(value, path11)));
   }

@@ -225,6 +225,7 @@ export function validateEntry(
   const errors = validate.errors ?? [];
   const issues: SchemaIssue[] = [];
   const suppressed = new Set<string>();
+  const handled = new Set<ErrorObject>();
 
   for (const error of errors) {
     if (error.keyword !== "oneOf") continue;
@@ -232,6 +233,7 @@ export function validateEntry(
     const prefix = `${error.schemaPath}/`;
     if (skipOneOfAt(path)) {
       suppressed.add(prefix);
+      handled.add(error);
       continue;
     }
     const branches = new Map<string, ErrorObject[]>();
@@ -252,15 +254,13 @@ export function validateEntry(
         const innerPath = decodePath(inner.instancePath, value);
         issues.push(messageFor(inner, innerPath, valueAt(value, innerPath)));
       }
-      error.keyword = "__handled";
+      handled.add(error);
     }
   }
 
   for (const error of errors) {
-    if (error.keyword === "__handled") continue;
+    if (handled.has(error)) continue;
     if ([...suppressed].some((prefix) => error.schemaPath.startsWith(prefix))) continue;
-    if (error.keyword === "oneOf" && skipOneOfAt(decodePath(error.instancePath, value))) continue;
-    if (error.keyword === "if") continue;
     const path = decodePath(error.instancePath, value);
     issues.push(messageFor(error, path, valueAt(value, path)));
   }
