@@ -93,6 +93,27 @@ describe("the Action building version images", () => {
     expect(again["uploaded-bytes"]).toBe("0");
   });
 
+  it("builds with the Docker engine when asked, pushing with the same credentials", async () => {
+    const run = await runAction(
+      { ...inputs(PASSWORD), builder: "docker", version: "docker-build" },
+      workspace,
+      event(),
+      {
+        DOCKER_HOST: process.env.DOCKER_HOST,
+      },
+    );
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(0);
+    expectNoSecret(run);
+    const images = JSON.parse(actionOutputs(run.output).images ?? "{}") as Record<string, string>;
+    expect(Object.values(images)).toHaveLength(2);
+    for (const reference of Object.values(images)) {
+      expect(reference).toMatch(new RegExp(`^${registry.host}/acme/sample/[a-z-]+@sha256:[0-9a-f]{64}$`));
+    }
+    // The engine's build output is folded into log groups.
+    expect(run.stdout).toMatch(/::group::docker build .*predict-wsgi:docker-build/);
+  });
+
   it("fails clearly with a wrong password, naming the registry and never the password", async () => {
     const wrong = `${PASSWORD}-wrong`;
     const run = await runAction(inputs(wrong), workspace, event());
