@@ -13,7 +13,8 @@ const root = new URL("../../", import.meta.url).pathname;
 // The package's entry point is a JSON file of real payloads GitHub sent.
 const examples = createRequire(import.meta.url)("@octokit/webhooks-examples") as WebhookDefinition[];
 
-export function webhookPayload(event: string, action: string): unknown {
+/** A real payload GitHub sent for `event` (with `action`, for events that have actions). */
+export function webhookPayload(event: string, action: string | undefined): unknown {
   const found = examples
     .find((e) => e.name === event)
     ?.examples.find((e) => (e as { action?: string }).action === action);

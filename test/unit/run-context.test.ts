@@ -1,0 +1,35 @@
+// Where a run stands, read from real webhook payloads and the runner's environment.
+import { describe, expect, it } from "vitest";
+import { runContextFromEnv } from "../../src/intent/run-context.js";
+import { webhookPayload } from "../support/run-action.js";
+
+const env = { GITHUB_REPOSITORY: "Codertocat/Hello-World", GITHUB_SHA: "f".repeat(40) };
+
+describe("runContextFromEnv", () => {
+  it("builds a pull request's preview from its head commit, not GitHub's merge commit", () => {
+    const payload = webhookPayload("pull_request", "synchronize") as {
+      number: number;
+      pull_request: { head: { sha: string } };
+    };
+    expect(runContextFromEnv({ ...env, GITHUB_EVENT_NAME: "pull_request" }, payload)).toEqual({
+      owner: "Codertocat",
+      repo: "Hello-World",
+      commit: payload.pull_request.head.sha,
+      pullRequest: payload.number,
+      eventName: "pull_request",
+    });
+  });
+
+  it.each([
+    ["push", webhookPayload("push", undefined)],
+    ["release", webhookPayload("release", "published")],
+    ["workflow_dispatch", undefined],
+  ])("uses GITHUB_SHA for a %s event, with no pull request", (eventName, payload) => {
+    expect(runContextFromEnv({ ...env, GITHUB_EVENT_NAME: eventName }, payload)).toEqual({
+      owner: "Codertocat",
+      repo: "Hello-World",
+      commit: "f".repeat(40),
+      eventName,
+    });
+  });
+});
