@@ -1,5 +1,6 @@
-// run(): the Action's main job — read inputs and the event, load and validate the config,
-// plan, report. The one place (with cli.ts) that turns errors into a failed run.
+// run(): the Action's main job — read inputs and the event, load and validate the config, plan,
+// build and push the version images (unless dry-run), report. The one place (with cli.ts) that
+// turns errors into a failed run.
 import { readFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import * as core from "@actions/core";
