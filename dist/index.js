@@ -94268,7 +94268,7 @@ var DeflateGzip = class extends Transform {
 // src/build/select-files.ts
 var import_dockerignore = __toESM(require_ignore(), 1);
 import { lstatSync, readdirSync, readlinkSync } from "node:fs";
-import { readFile, stat as stat2 } from "node:fs/promises";
+import { readFile, realpath, stat as stat2 } from "node:fs/promises";
 import path6 from "node:path";
 function isGitPath(rel) {
   return rel === ".git" || rel.startsWith(".git/");
@@ -94348,6 +94348,7 @@ function compareBytes(a, b) {
 async function resolveDeclaredFiles(repoRoot, endpoint) {
   const out = [];
   const seen = /* @__PURE__ */ new Set();
+  const realRoot = await realpath(repoRoot);
   for (const file of endpoint.files) {
     const rel = file.path.replace(/^\.\//, "");
     if (rel === "" || rel.startsWith("/") || rel.split("/").includes("..")) {
@@ -94372,6 +94373,13 @@ async function resolveDeclaredFiles(repoRoot, endpoint) {
         );
       }
       throw e;
+    }
+    const real = await realpath(absPath);
+    if (real !== realRoot && !real.startsWith(`${realRoot}${path6.sep}`)) {
+      throw new BuildError(
+        `endpoint "${endpoint.name}" declares file "${file.path}", a symbolic link to a file outside the repository`,
+        endpoint.name
+      );
     }
     if (!st.isFile()) {
       throw new MissingDeclaredFileError(

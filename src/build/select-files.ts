@@ -14,7 +14,7 @@
 
 import type { BigIntStats } from "node:fs";
 import { lstatSync, readdirSync, readlinkSync } from "node:fs";
-import { readFile, stat } from "node:fs/promises";
+import { readFile, realpath, stat } from "node:fs/promises";
 import path from "node:path";
 // The package is CommonJS with `module.exports.default = factory`; under NodeNext the default
 // import is the CJS module, so the factory is reached through `.default` both in types and at runtime.
@@ -151,11 +151,14 @@ export function compareBytes(a: string, b: string): number {
 
 /**
  * The endpoint's declared files, resolved in the checkout. Symlinks are followed (a checked-in link to
- * a model is still that model); anything that is not a regular file is an error naming the endpoint.
+ * a model is still that model) but only within the checkout: a link to anything outside it (the
+ * runner's credentials, say) would publish that file in the image, so it is an error. Anything that is
+ * not a regular file is an error naming the endpoint.
  */
 export async function resolveDeclaredFiles(repoRoot: string, endpoint: Endpoint): Promise<SourceEntry[]> {
   const out: SourceEntry[] = [];
   const seen = new Set<string>();
+  const realRoot = await realpath(repoRoot);
   for (const file of endpoint.files) {
     const rel = file.path.replace(/^\.\//, "");
     if (rel === "" || rel.startsWith("/") || rel.split("/").includes("..")) {
@@ -180,6 +183,13 @@ export async function resolveDeclaredFiles(repoRoot: string, endpoint: Endpoint)
         );
       }
       throw e;
+    }
+    const real = await realpath(absPath);
+    if (real !== realRoot && !real.startsWith(`${realRoot}${path.sep}`)) {
+      throw new BuildError(
+        `endpoint "${endpoint.name}" declares file "${file.path}", a symbolic link to a file outside the repository`,
+        endpoint.name,
+      );
     }
     if (!st.isFile()) {
       throw new MissingDeclaredFileError(

@@ -262,6 +262,20 @@ describe("declared files", () => {
     expect(String((err as Error).message)).toMatch(/predict-digit.*models\/model\.h5/);
   });
 
+  it("follows a symlink within the checkout, and refuses one that leads outside it", async () => {
+    const outside = await tempDir();
+    await writeTree(outside, { "credentials.json": "secret" });
+    const root = await tempDir();
+    await writeTree(root, { "models/real.bin": "weights" });
+    await symlink("real.bin", path.join(root, "models/link.bin"));
+    await symlink(path.join(outside, "credentials.json"), path.join(root, "models/model.bin"));
+    const inside = await resolveDeclaredFiles(root, endpoint("e", ["models/link.bin"]));
+    expect(inside.map((f) => [f.path, f.size])).toEqual([["models/link.bin", 7]]);
+    await expect(resolveDeclaredFiles(root, endpoint("e", ["models/model.bin"]))).rejects.toThrow(
+      /"e" declares file "models\/model\.bin", a symbolic link to a file outside the repository/,
+    );
+  });
+
   it("refuses a declared directory", async () => {
     const root = await tempDir();
     await mkdir(path.join(root, "models"));
