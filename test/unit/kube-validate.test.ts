@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { fieldPath, nameErrors } from "../support/kube/validate.js";
+import { findByKind, type ResourceKind } from "../support/kube/resources.js";
+import { ApiError, type StatusCause } from "../support/kube/store.js";
+import { fieldPath, nameErrors, validateObject } from "../support/kube/validate.js";
 
 describe("object names (Object Names and IDs)", () => {
   it.each([
@@ -25,5 +27,198 @@ describe("field paths in causes", () => {
     expect(fieldPath("/spec/template/spec/containers/0/image")).toBe(
       "spec.template.spec.containers[0].image",
     );
+  });
+});
+
+describe("pod volumes, volume mounts and init containers (the API server's Go-side validation)", () => {
+  const podKind = findByKind("v1", "Pod") as ResourceKind;
+  const causesOf = (spec: Record<string, unknown>): StatusCause[] => {
+    const pod = {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "p", namespace: "default" },
+      spec: { containers: [{ name: "main", image: "busybox" }], ...spec },
+    };
+    try {
+      validateObject(podKind, pod, undefined);
+      return [];
+    } catch (e) {
+      if (!(e instanceof ApiError)) throw e;
+      expect(e.status.code).toBe(422);
+      return e.status.details?.causes ?? [];
+    }
+  };
+  const mounting = (mounts: unknown[], volumes: unknown[] = [{ name: "cfg", emptyDir: {} }]) => ({
+    volumes,
+    containers: [{ name: "main", image: "busybox", volumeMounts: mounts }],
+  });
+
+  it.each([
+    [
+      "a configMap, a secret and an emptyDir, mounted",
+      mounting(
+        [
+          { name: "cfg", mountPath: "/etc/cfg", readOnly: true },
+          { name: "token", mountPath: "/var/token", subPath: "t" },
+          { name: "scratch", mountPath: "/scratch" },
+        ],
+        [
+          { name: "cfg", configMap: { name: "app", items: [{ key: "k", path: "dir/k", mode: 0o400 }] } },
+          { name: "token", secret: { secretName: "tok", defaultMode: 0o440, optional: true } },
+          { name: "scratch", emptyDir: {} },
+        ],
+      ),
+      [],
+    ],
+    [
+      "a mount naming no volume",
+      mounting([{ name: "x", mountPath: "/x" }]),
+      [["spec.containers[0].volumeMounts[0].name", 'Not found: "x"']],
+    ],
+    [
+      "two mounts on one path",
+      mounting([
+        { name: "cfg", mountPath: "/a" },
+        { name: "cfg", mountPath: "/a" },
+      ]),
+      [["spec.containers[0].volumeMounts[1].mountPath", 'Invalid value: "/a": must be unique']],
+    ],
+    [
+      "an empty mountPath",
+      mounting([{ name: "cfg", mountPath: "" }]),
+      [["spec.containers[0].volumeMounts[0].mountPath", "Required value"]],
+    ],
+    [
+      "an absolute subPath (named after the list, as the API server does)",
+      mounting([{ name: "cfg", mountPath: "/a", subPath: "/etc" }]),
+      [["spec.containers[0].volumeMounts.subPath", 'Invalid value: "/etc": must be a relative path']],
+    ],
+    [
+      "a subPath climbing out",
+      mounting([{ name: "cfg", mountPath: "/a", subPath: "x/../.." }]),
+      [["spec.containers[0].volumeMounts.subPath", "Invalid value: \"x/../..\": must not contain '..'"]],
+    ],
+    [
+      "two volumes with one name",
+      {
+        volumes: [
+          { name: "v", emptyDir: {} },
+          { name: "v", emptyDir: {} },
+        ],
+      },
+      [["spec.volumes[1].name", 'Duplicate value: "v"']],
+    ],
+    [
+      "a volume name that is no DNS label",
+      { volumes: [{ name: "My_Vol", emptyDir: {} }] },
+      [
+        [
+          "spec.volumes[0].name",
+          "Invalid value: \"My_Vol\": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')",
+        ],
+      ],
+    ],
+    [
+      "a volume without a source",
+      { volumes: [{ name: "v" }] },
+      [["spec.volumes[0]", "Required value: must specify a volume type"]],
+    ],
+    [
+      "a volume with two sources",
+      { volumes: [{ name: "v", emptyDir: {}, configMap: { name: "c" } }] },
+      [["spec.volumes[0].configMap", "Forbidden: may not specify more than 1 volume type"]],
+    ],
+    [
+      "a mount of a volume that is itself invalid",
+      mounting([{ name: "v", mountPath: "/v" }], [{ name: "v" }]),
+      [
+        ["spec.volumes[0]", "Required value: must specify a volume type"],
+        ["spec.containers[0].volumeMounts[0].name", 'Not found: "v"'],
+      ],
+    ],
+    [
+      "a configMap without a name, an item path out of the volume, a bad mode",
+      {
+        volumes: [{ name: "v", configMap: { defaultMode: 0o1777, items: [{ key: "k", path: "../k" }] } }],
+      },
+      [
+        ["spec.volumes[0].configMap.name", "Required value"],
+        [
+          "spec.volumes[0].configMap.defaultMode",
+          "Invalid value: 1023: must be a number between 0 and 0777 (octal), both inclusive",
+        ],
+        ["spec.volumes[0].configMap.items[0].path", "Invalid value: \"../k\": must not contain '..'"],
+      ],
+    ],
+    [
+      "a secret without secretName",
+      { volumes: [{ name: "v", secret: {} }] },
+      [["spec.volumes[0].secret.secretName", "Required value"]],
+    ],
+    [
+      "init containers mounting a volume that does not exist",
+      {
+        initContainers: [
+          { name: "init", image: "busybox", volumeMounts: [{ name: "nope", mountPath: "/n" }] },
+        ],
+      },
+      [["spec.initContainers[0].volumeMounts[0].name", 'Not found: "nope"']],
+    ],
+    [
+      "an init container named like an app container",
+      {
+        initContainers: [{ name: "main", image: "busybox" }],
+      },
+      [["spec.initContainers[0].name", 'Duplicate value: "main"']],
+    ],
+    [
+      "two init containers with one name",
+      {
+        initContainers: [
+          { name: "init", image: "busybox" },
+          { name: "init", image: "busybox" },
+        ],
+      },
+      [["spec.initContainers[1].name", 'Duplicate value: "init"']],
+    ],
+    [
+      "an init container without an image",
+      { initContainers: [{ name: "init" }] },
+      [["spec.initContainers[0].image", "Required value"]],
+    ],
+    [
+      "a probe on a plain init container",
+      {
+        initContainers: [{ name: "init", image: "busybox", readinessProbe: { exec: { command: ["true"] } } }],
+      },
+      [
+        [
+          "spec.initContainers[0].readinessProbe",
+          "Forbidden: may not be set for init containers without restartPolicy=Always",
+        ],
+      ],
+    ],
+    [
+      "an init container restartPolicy other than Always",
+      {
+        initContainers: [{ name: "init", image: "busybox", restartPolicy: "OnFailure" }],
+      },
+      [
+        [
+          "spec.initContainers[0].restartPolicy",
+          'Unsupported value: "OnFailure": supported values: "Always"',
+        ],
+      ],
+    ],
+    [
+      "a restartPolicy on an app container",
+      {
+        containers: [{ name: "main", image: "busybox", restartPolicy: "Always" }],
+      },
+      [["spec.containers[0].restartPolicy", "Forbidden: may not be set for non-init containers"]],
+    ],
+  ] as const)("%s", (_what, spec, expected) => {
+    const got = causesOf(spec as Record<string, unknown>).map((c) => [c.field, c.message]);
+    expect(got).toEqual(expected);
   });
 });

@@ -538,48 +538,261 @@ type Rec = Record<string, unknown>;
 const rec = (v: unknown): Rec => (v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Rec) : {});
 const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 
-function podSpecCauses(spec: Rec, at: string, restartAlways: boolean): StatusCause[] {
+/**
+ * The volume sources in the order the API server's validateVolumeSource checks them, with the path it
+ * names when a second one is set (its spelling, typos included: "cephFS", "downwarAPI").
+ */
+const VOLUME_SOURCES: readonly (readonly [field: string, forbiddenAs: string])[] = [
+  ["emptyDir", "emptyDir"],
+  ["hostPath", "hostPath"],
+  ["gitRepo", "gitRepo"],
+  ["gcePersistentDisk", "gcePersistentDisk"],
+  ["awsElasticBlockStore", "awsElasticBlockStore"],
+  ["secret", "secret"],
+  ["nfs", "nfs"],
+  ["iscsi", "iscsi"],
+  ["glusterfs", "glusterfs"],
+  ["flocker", "flocker"],
+  ["persistentVolumeClaim", "persistentVolumeClaim"],
+  ["rbd", "rbd"],
+  ["cinder", "cinder"],
+  ["cephfs", "cephFS"],
+  ["quobyte", "quobyte"],
+  ["downwardAPI", "downwarAPI"],
+  ["fc", "fc"],
+  ["flexVolume", "flexVolume"],
+  ["configMap", "configMap"],
+  ["azureFile", "azureFile"],
+  ["vsphereVolume", "vsphereVolume"],
+  ["photonPersistentDisk", "photonPersistentDisk"],
+  ["portworxVolume", "portworxVolume"],
+  ["azureDisk", "azureDisk"],
+  ["storageos", "storageos"],
+  ["projected", "projected"],
+  ["scaleIO", "scaleIO"],
+  ["csi", "csi"],
+  ["ephemeral", "ephemeral"],
+  ["image", "image"],
+];
+
+/** The volume source fields of a Volume, in the API server's order. */
+export const VOLUME_SOURCE_FIELDS: readonly string[] = VOLUME_SOURCES.map(([f]) => f);
+
+const FILE_MODE_MESSAGE = "must be a number between 0 and 0777 (octal), both inclusive";
+const required = (field: string, detail = ""): StatusCause => ({
+  reason: "FieldValueRequired",
+  message: detail === "" ? "Required value" : `Required value: ${detail}`,
+  field,
+});
+const invalidValue = (field: string, value: unknown, detail: string): StatusCause => ({
+  reason: "FieldValueInvalid",
+  message: `Invalid value: ${showValue(value)}: ${detail}`,
+  field,
+});
+const isEmpty = (v: unknown): boolean => typeof v !== "string" || v === "";
+
+/** validateLocalDescendingPath: relative, no ".." element. */
+function descendingPathCauses(path: string, field: string): StatusCause[] {
   const out: StatusCause[] = [];
-  const containers = arr(spec.containers);
-  if (containers.length === 0) {
-    out.push({ reason: "FieldValueRequired", message: "Required value", field: `${at}.containers` });
+  if (path.startsWith("/")) out.push(invalidValue(field, path, "must be a relative path"));
+  if (path.split("/").includes("..")) out.push(invalidValue(field, path, "must not contain '..'"));
+  return out;
+}
+
+/** ValidateLocalNonReservedPath: a descending path that does not start with "..". */
+function nonReservedPathCauses(path: string, field: string): StatusCause[] {
+  const out = descendingPathCauses(path, field);
+  if (path.startsWith("..") && !path.startsWith("../"))
+    out.push(invalidValue(field, path, "must not start with '..'"));
+  return out;
+}
+
+function fileModeCauses(mode: unknown, field: string): StatusCause[] {
+  return typeof mode === "number" && (mode < 0 || mode > 0o777)
+    ? [invalidValue(field, mode, FILE_MODE_MESSAGE)]
+    : [];
+}
+
+/** configMap / secret volume sources: name, defaultMode, items (validateKeyToPath). */
+function projectionSourceCauses(src: Rec, at: string, nameField: string): StatusCause[] {
+  const out: StatusCause[] = [];
+  if (isEmpty(src[nameField])) out.push(required(`${at}.${nameField}`));
+  out.push(...fileModeCauses(src.defaultMode, `${at}.defaultMode`));
+  arr(src.items).forEach((raw, i) => {
+    const item = rec(raw);
+    const itemAt = `${at}.items[${i}]`;
+    if (isEmpty(item.key)) out.push(required(`${itemAt}.key`));
+    if (isEmpty(item.path)) out.push(required(`${itemAt}.path`));
+    out.push(...nonReservedPathCauses(typeof item.path === "string" ? item.path : "", `${itemAt}.path`));
+    out.push(...fileModeCauses(item.mode, `${itemAt}.mode`));
+  });
+  return out;
+}
+
+function volumeSourceCauses(vol: Rec, at: string): StatusCause[] {
+  const out: StatusCause[] = [];
+  let count = 0;
+  for (const [field, forbiddenAs] of VOLUME_SOURCES) {
+    const src = vol[field];
+    if (src === undefined || src === null) continue;
+    if (count > 0) {
+      out.push({
+        reason: "FieldValueForbidden",
+        message: "Forbidden: may not specify more than 1 volume type",
+        field: `${at}.${forbiddenAs}`,
+      });
+      continue;
+    }
+    count++;
+    const s = rec(src);
+    if (field === "configMap") out.push(...projectionSourceCauses(s, `${at}.configMap`, "name"));
+    else if (field === "secret") out.push(...projectionSourceCauses(s, `${at}.secret`, "secretName"));
+    else if (field === "hostPath" && isEmpty(s.path)) out.push(required(`${at}.hostPath.path`));
+    else if (field === "persistentVolumeClaim" && isEmpty(s.claimName))
+      out.push(required(`${at}.persistentVolumeClaim.claimName`));
   }
+  if (count === 0) out.push(required(at, "must specify a volume type"));
+  return out;
+}
+
+/** ValidateVolumes: causes, and the names mounts may refer to (only volumes without errors count). */
+function volumeCauses(spec: Rec, at: string): { causes: StatusCause[]; names: Set<string> } {
+  const causes: StatusCause[] = [];
+  const names = new Set<string>();
+  arr(spec.volumes).forEach((raw, i) => {
+    const vol = rec(raw);
+    const volAt = `${at}.volumes[${i}]`;
+    const name = typeof vol.name === "string" ? vol.name : "";
+    const errs = volumeSourceCauses(vol, volAt);
+    if (name === "") errs.push(required(`${volAt}.name`));
+    else
+      for (const msg of nameErrors("dns1123Label", name)) errs.push(invalidValue(`${volAt}.name`, name, msg));
+    if (names.has(name)) {
+      errs.push({
+        reason: "FieldValueDuplicate",
+        message: `Duplicate value: ${showValue(name)}`,
+        field: `${volAt}.name`,
+      });
+    }
+    if (errs.length === 0) names.add(name);
+    else causes.push(...errs);
+  });
+  return { causes, names };
+}
+
+/** ValidateVolumeMounts for one container. */
+function volumeMountCauses(c: Rec, cAt: string, volumes: ReadonlySet<string>): StatusCause[] {
+  const out: StatusCause[] = [];
+  const mountPaths = new Set<string>();
+  // The API server names subPath errors after the list, not the item (fldPath.Child("subPath")).
+  const listAt = `${cAt}.volumeMounts`;
+  arr(c.volumeMounts).forEach((raw, i) => {
+    const m = rec(raw);
+    const mAt = `${listAt}[${i}]`;
+    const name = typeof m.name === "string" ? m.name : "";
+    const mountPath = typeof m.mountPath === "string" ? m.mountPath : "";
+    if (name === "") out.push(required(`${mAt}.name`));
+    if (!volumes.has(name)) {
+      out.push({
+        reason: "FieldValueNotFound",
+        message: `Not found: ${showValue(name)}`,
+        field: `${mAt}.name`,
+      });
+    }
+    if (mountPath === "") out.push(required(`${mAt}.mountPath`));
+    if (mountPaths.has(mountPath)) out.push(invalidValue(`${mAt}.mountPath`, mountPath, "must be unique"));
+    mountPaths.add(mountPath);
+    const subPath = typeof m.subPath === "string" ? m.subPath : "";
+    const subPathExpr = typeof m.subPathExpr === "string" ? m.subPathExpr : "";
+    if (subPath !== "") out.push(...descendingPathCauses(subPath, `${listAt}.subPath`));
+    if (subPathExpr !== "") {
+      if (subPath !== "") {
+        out.push(
+          invalidValue(`${mAt}.subPathExpr`, subPathExpr, "subPathExpr and subPath are mutually exclusive"),
+        );
+      }
+      out.push(...descendingPathCauses(subPathExpr, `${listAt}.subPathExpr`));
+    }
+  });
+  return out;
+}
+
+/** validateContainerCommon: what regular and init containers share. */
+function containerCommonCauses(c: Rec, cAt: string, volumes: ReadonlySet<string>): StatusCause[] {
+  const out: StatusCause[] = [];
+  const name = typeof c.name === "string" ? c.name : "";
+  if (name === "") out.push(required(`${cAt}.name`));
+  else for (const msg of nameErrors("dns1123Label", name)) out.push(invalidValue(`${cAt}.name`, name, msg));
+  if (typeof c.image !== "string" || c.image.trim() === "") out.push(required(`${cAt}.image`));
+  arr(c.ports).forEach((p, j) => {
+    const port = rec(p).containerPort;
+    if (typeof port === "number" && (port < 1 || port > 65535)) {
+      out.push(
+        invalidValue(`${cAt}.ports[${j}].containerPort`, port, "must be between 1 and 65535, inclusive"),
+      );
+    }
+  });
+  out.push(...volumeMountCauses(c, cAt, volumes));
+  return out;
+}
+
+function podSpecCauses(spec: Rec, at: string, restartAlways: boolean): StatusCause[] {
+  const { causes: out, names: volumes } = volumeCauses(spec, at);
+  const containers = arr(spec.containers);
+  if (containers.length === 0) out.push(required(`${at}.containers`));
   const names = new Set<string>();
   containers.forEach((raw, i) => {
     const c = rec(raw);
     const cAt = `${at}.containers[${i}]`;
+    out.push(...containerCommonCauses(c, cAt, volumes));
     const name = typeof c.name === "string" ? c.name : "";
-    if (name === "")
-      out.push({ reason: "FieldValueRequired", message: "Required value", field: `${cAt}.name` });
-    else {
-      for (const msg of nameErrors("dns1123Label", name)) {
+    if (names.has(name)) {
+      out.push({
+        reason: "FieldValueDuplicate",
+        message: `Duplicate value: ${showValue(name)}`,
+        field: `${cAt}.name`,
+      });
+    }
+    names.add(name);
+    if (c.restartPolicy !== undefined && c.restartPolicy !== null) {
+      out.push({
+        reason: "FieldValueForbidden",
+        message: "Forbidden: may not be set for non-init containers",
+        field: `${cAt}.restartPolicy`,
+      });
+    }
+  });
+  // Init container names must be unique across init and regular containers.
+  arr(spec.initContainers).forEach((raw, i) => {
+    const c = rec(raw);
+    const cAt = `${at}.initContainers[${i}]`;
+    out.push(...containerCommonCauses(c, cAt, volumes));
+    const sidecar = c.restartPolicy === "Always";
+    if (c.restartPolicy !== undefined && c.restartPolicy !== null && !sidecar) {
+      out.push({
+        reason: "FieldValueNotSupported",
+        message: `Unsupported value: ${showValue(c.restartPolicy)}: supported values: "Always"`,
+        field: `${cAt}.restartPolicy`,
+      });
+    }
+    const name = typeof c.name === "string" ? c.name : "";
+    if (names.has(name)) {
+      out.push({
+        reason: "FieldValueDuplicate",
+        message: `Duplicate value: ${showValue(name)}`,
+        field: `${cAt}.name`,
+      });
+    } else if (name !== "") names.add(name);
+    if (!sidecar) {
+      for (const field of ["lifecycle", "livenessProbe", "readinessProbe", "startupProbe"]) {
+        if (c[field] === undefined || c[field] === null) continue;
         out.push({
-          reason: "FieldValueInvalid",
-          message: `Invalid value: ${showValue(name)}: ${msg}`,
-          field: `${cAt}.name`,
+          reason: "FieldValueForbidden",
+          message: "Forbidden: may not be set for init containers without restartPolicy=Always",
+          field: `${cAt}.${field}`,
         });
       }
-      if (names.has(name))
-        out.push({
-          reason: "FieldValueDuplicate",
-          message: `Duplicate value: ${showValue(name)}`,
-          field: `${cAt}.name`,
-        });
-      names.add(name);
     }
-    if (typeof c.image !== "string" || c.image.trim() === "") {
-      out.push({ reason: "FieldValueRequired", message: "Required value", field: `${cAt}.image` });
-    }
-    arr(c.ports).forEach((p, j) => {
-      const port = rec(p).containerPort;
-      if (typeof port === "number" && (port < 1 || port > 65535)) {
-        out.push({
-          reason: "FieldValueInvalid",
-          message: `Invalid value: ${port}: must be between 1 and 65535, inclusive`,
-          field: `${cAt}.ports[${j}].containerPort`,
-        });
-      }
-    });
   });
   if (restartAlways && spec.restartPolicy !== undefined && spec.restartPolicy !== "Always") {
     out.push({
