@@ -25,9 +25,21 @@ export interface TokenIssuerOptions {
   refreshTokens?: Record<string, string>;
   service?: string;
   issuer?: string;
+  /** `expires_in` in the token response (default 300). */
   expiresInS?: number;
+  /**
+   * How long the registry accepts a token after issue, when a test needs it exact (see
+   * TokenIssuer.acceptedForS). Unset: the JWT's exp is simply issue time + expiresInS.
+   */
+  acceptedForS?: number;
   anonymousPull?: boolean;
 }
+
+/**
+ * distribution 2.8.2 accepts a token until 60 s past its `exp` (clock-skew leeway; measured against
+ * the real registry: exp 59 s ago is accepted, 61 s ago refused).
+ */
+export const REGISTRY_EXP_LEEWAY_S = 60;
 
 export interface TokenIssuer {
   realm: string;
@@ -37,6 +49,13 @@ export interface TokenIssuer {
   requests: TokenRequestRecord[];
   /** Every token handed out, so tests can check none of them leaked. */
   issued: string[];
+  /**
+   * When set, the JWT's exp is written so that the registry refuses each token this many seconds
+   * after issue, whatever `expires_in` told the client: equal to expiresInS for honest short-lived
+   * tokens, shorter to play a token the registry rejects early (revoked, clock skew), zero or
+   * negative for tokens dead on arrival. Tests may change it between pushes.
+   */
+  acceptedForS: number | undefined;
   close(): Promise<void>;
 }
 
@@ -74,17 +93,30 @@ export async function startTokenIssuer(opts: TokenIssuerOptions): Promise<TokenI
   const expiresIn = opts.expiresInS ?? 300;
   const requests: TokenRequestRecord[] = [];
   const issued: string[] = [];
+  // The handle tests hold; the JWT signer reads acceptedForS from it so a test can change it.
+  const self: TokenIssuer = {
+    realm: "",
+    service,
+    issuer,
+    rootCertBundle: certPath,
+    requests,
+    issued,
+    acceptedForS: opts.acceptedForS,
+    close: async () => {},
+  };
 
   const jwt = (subject: string, access: TokenRequestRecord["granted"]): string => {
     const now = Math.floor(Date.now() / 1000);
+    const accepted = self.acceptedForS;
+    const exp = accepted === undefined ? now + expiresIn : now + accepted - REGISTRY_EXP_LEEWAY_S;
     // distribution verifies x5c against rootcertbundle, then iss, aud, nbf/exp and the access list.
     const header = { typ: "JWT", alg: "ES256", x5c: [certDer] };
     const claims = {
       iss: issuer,
       sub: subject,
       aud: service,
-      exp: now + expiresIn,
-      nbf: now - 10,
+      exp,
+      nbf: Math.min(now - 10, exp),
       iat: now,
       jti: randomUUID(),
       access,
@@ -178,17 +210,11 @@ export async function startTokenIssuer(opts: TokenIssuerOptions): Promise<TokenI
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
   const addr = server.address();
   const port = typeof addr === "object" && addr ? addr.port : 0;
-  return {
-    realm: `http://127.0.0.1:${port}/token`,
-    service,
-    issuer,
-    rootCertBundle: certPath,
-    requests,
-    issued,
-    close: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  };
+  self.realm = `http://127.0.0.1:${port}/token`;
+  self.close = () =>
+    new Promise<void>((r) => {
+      server.closeAllConnections();
+      server.close(() => r());
+    });
+  return self;
 }
