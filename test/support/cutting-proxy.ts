@@ -1,6 +1,8 @@
 // Test support: an HTTP proxy on loopback in front of one registry that counts request-body bytes,
 // can cut the connection once after N body bytes (the registry sees a client that vanished
-// mid-upload, the client sees a reset), and can answer matching requests itself with 5xx/429.
+// mid-upload, the client sees a reset), can stall a request after N body bytes (nothing more moves
+// either way and nothing is closed: only the client's own timeout ends it), and can answer matching
+// requests itself with any status (5xx/429, 416).
 // The Host header passes through unchanged, so the registry's Location URLs point back at the proxy.
 
 import { Agent, createServer, type IncomingMessage, request, type ServerResponse } from "node:http";
@@ -13,16 +15,34 @@ export interface ProxiedRequest {
   status?: number;
   injected?: boolean;
   cut?: boolean;
+  stalled?: boolean;
 }
 
 export interface InjectRule {
   match: (method: string, url: string) => boolean;
   status: number;
   headers?: Record<string, string>;
+  /** Reply body; default an OCI error envelope with code UNAVAILABLE. */
+  body?: string;
   /** How many matching requests get the injected answer (default 1; Infinity for always). */
   times?: number;
   /** Let this many matching requests through before injecting. */
   skip?: number;
+}
+
+export interface StallRule {
+  match: (method: string, url: string) => boolean;
+  /** Body bytes of the request forwarded before the stall. */
+  afterBytes: number;
+  /** How many matching requests stall (default 1; Infinity for always). */
+  times?: number;
+  /** Let this many matching requests through before stalling. */
+  skip?: number;
+  /**
+   * How long the registry side stays open after the client gave up, as a registry's own read
+   * timeout would keep it (default 0: closed at once, as a proxy that notices the client leave).
+   */
+  upstreamLingerMs?: number;
 }
 
 export interface CuttingProxy {
@@ -35,6 +55,7 @@ export interface CuttingProxy {
   /** Cut the connection once, after `afterBytes` more body bytes of matching requests. */
   cutOnce(afterBytes: number, match?: (method: string, url: string) => boolean): void;
   inject(rule: InjectRule): void;
+  stall(rule: StallRule): void;
   close(): Promise<void>;
 }
 
@@ -45,6 +66,8 @@ export async function startCuttingProxy(upstream: string): Promise<CuttingProxy>
   let upstreamBytes = 0;
   const requests: ProxiedRequest[] = [];
   const rules: Array<InjectRule & { seen: number; used: number }> = [];
+  const stalls: Array<StallRule & { seen: number; used: number }> = [];
+  const lingering = new Set<NodeJS.Timeout>();
   let cut: { remaining: number; match: (m: string, u: string) => boolean } | undefined;
 
   const handle = (req: IncomingMessage, res: ServerResponse) => {
@@ -66,15 +89,27 @@ export async function startCuttingProxy(upstream: string): Promise<CuttingProxy>
       });
       req.on("end", () => {
         res.writeHead(rule.status, { "content-type": "application/json", ...rule.headers });
-        res.end(JSON.stringify({ errors: [{ code: "UNAVAILABLE", message: "injected by test proxy" }] }));
+        res.end(
+          rule.body ??
+            JSON.stringify({ errors: [{ code: "UNAVAILABLE", message: "injected by test proxy" }] }),
+        );
       });
       return;
     }
 
+    const stall = stalls.find(
+      (r) => r.match(method, url) && r.seen++ >= (r.skip ?? 0) && r.used < (r.times ?? 1),
+    );
+    if (stall) stall.used++;
+    let stallIn = stall?.afterBytes;
     const armed = cut?.match(method, url) ? cut : undefined;
     const up = request(
       { host: upHost, port: Number(upPort), method, path: url, headers: req.headers, agent },
       (upRes) => {
+        if (record.stalled) {
+          upRes.resume(); // a stalled exchange delivers nothing, not even an early reply
+          return;
+        }
         record.status = upRes.statusCode ?? 0;
         res.writeHead(upRes.statusCode ?? 502, upRes.headers);
         upRes.pipe(res);
@@ -82,9 +117,26 @@ export async function startCuttingProxy(upstream: string): Promise<CuttingProxy>
     );
     up.on("error", () => res.destroy());
     req.on("data", (c: Buffer) => {
-      if (record.cut) return;
+      if (record.cut || record.stalled) return;
       record.bodyBytes += c.length;
       clientBytes += c.length;
+      if (stall && stallIn !== undefined && c.length >= stallIn) {
+        const part = c.subarray(0, stallIn);
+        record.stalled = true;
+        upstreamBytes += part.length;
+        up.write(part);
+        // Read no more: the client's writes back up in the socket buffers and no reply ever comes.
+        req.pause();
+        req.socket.once("close", () => {
+          const t = setTimeout(() => {
+            lingering.delete(t);
+            up.destroy();
+          }, stall.upstreamLingerMs ?? 0);
+          lingering.add(t);
+        });
+        return;
+      }
+      if (stallIn !== undefined) stallIn -= c.length;
       if (armed && cut === armed && c.length >= armed.remaining) {
         const part = c.subarray(0, armed.remaining);
         cut = undefined;
@@ -103,7 +155,7 @@ export async function startCuttingProxy(upstream: string): Promise<CuttingProxy>
       up.write(c);
     });
     req.on("end", () => {
-      if (!record.cut) up.end();
+      if (!record.cut && !record.stalled) up.end();
     });
   };
 
@@ -126,8 +178,12 @@ export async function startCuttingProxy(upstream: string): Promise<CuttingProxy>
     inject(rule) {
       rules.push({ ...rule, seen: 0, used: 0 });
     },
+    stall(rule) {
+      stalls.push({ ...rule, seen: 0, used: 0 });
+    },
     close: () =>
       new Promise<void>((r) => {
+        for (const t of lingering) clearTimeout(t);
         server.closeAllConnections();
         server.close(() => r());
         agent.destroy();
