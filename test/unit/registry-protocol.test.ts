@@ -2,7 +2,12 @@
 // classification, upload Range headers, OCI error bodies, and secret redaction.
 
 import { describe, expect, it } from "vitest";
-import { parseChallenges, parseTokenResponse, repositoryScope } from "../../src/build/registry/auth.js";
+import {
+  Authenticator,
+  parseChallenges,
+  parseTokenResponse,
+  repositoryScope,
+} from "../../src/build/registry/auth.js";
 import { SecretRedactor } from "../../src/build/registry/errors.js";
 import {
   backoffDelay,
@@ -48,6 +53,31 @@ describe("parseChallenges", () => {
 
   it("builds scopes", () => {
     expect(repositoryScope("a/b", "pull,push")).toBe("repository:a/b:pull,push");
+  });
+});
+
+describe("a 401 after a Bearer token was sent", () => {
+  const scope = "repository:a/b:pull,push";
+  const header = (extra: string) => `Bearer realm="https://auth.example/token",service="reg",${extra}`;
+  const auth = () =>
+    new Authenticator({
+      credentials: { forRegistry: () => ({ username: "u", password: "secret-pass" }) },
+      redactor: new SecretRedactor(),
+      insecure: () => false,
+      fetchToken: () => Promise.reject(new Error("not called")),
+      log: () => {},
+    });
+  it.each([
+    // [what the registry said, renewed (this request already got a new token), outcome]
+    [header('error="invalid_token"'), false, [scope]],
+    [header('error="invalid_token"'), true, /refused a freshly issued token as invalid/],
+    [header('scope="repository:a/b:pull,push",error="insufficient_scope"'), false, /did not grant/],
+    [header('scope="repository:a/b:pull,push",error="insufficient_scope"'), true, /did not grant/],
+    [header('scope="repository:c/d:pull"'), true, [scope, "repository:c/d:pull"]],
+  ])("%s (renewed: %s)", async (challenge, renewed, outcome) => {
+    const p = auth().challenge("reg.example", "a/b", challenge, [scope], "Bearer old-token", renewed);
+    if (outcome instanceof RegExp) await expect(p).rejects.toThrow(outcome);
+    else await expect(p).resolves.toEqual(outcome);
   });
 });
 

@@ -155,8 +155,9 @@ export class Authenticator {
   }
 
   /**
-   * Learns from a 401. Throws when retrying cannot help: credentials already sent and rejected, or the
-   * registry wants credentials and none are configured.
+   * Learns from a 401. Throws when retrying cannot help: credentials already sent and rejected, the
+   * registry wants credentials and none are configured, or (`renewed`: the request already went
+   * through one challenge) a token fetched for this very request was refused as well.
    */
   async challenge(
     registry: string,
@@ -164,6 +165,7 @@ export class Authenticator {
     header: string | null,
     scopes: string[],
     sentAuthorization: string | undefined,
+    renewed = false,
   ): Promise<string[]> {
     const challenges = parseChallenges(header ?? "");
     const bearer = challenges.find((c) => c.scheme === "bearer");
@@ -177,11 +179,18 @@ export class Authenticator {
       this.#tokens.delete(this.#tokenKey(registry, scopes));
       const wanted = bearer.params.scope?.split(" ").filter((s) => s.length > 0) ?? [];
       const extra = wanted.filter((w) => !scopeCovers(scopes, w));
-      if (
-        sentAuthorization?.startsWith("Bearer ") &&
-        extra.length === 0 &&
-        bearer.params.error !== "invalid_token"
-      ) {
+      const refused = sentAuthorization?.startsWith("Bearer ") === true && extra.length === 0;
+      if (refused && bearer.params.error === "invalid_token" && renewed) {
+        // A token fetched for this very request is already invalid: expired on arrival or signed by
+        // an issuer the registry does not trust. Fetching yet another one would only loop.
+        throw this.#denied(
+          registry,
+          repository,
+          creds,
+          "the registry refused a freshly issued token as invalid (expired or untrusted: compare the clocks and the registry's token settings)",
+        );
+      }
+      if (refused && bearer.params.error !== "invalid_token") {
         // The realm issued the token for exactly these scopes and the registry still refuses it.
         throw this.#denied(
           registry,

@@ -197,6 +197,7 @@ export class Transport {
             res.headers.get("www-authenticate"),
             scopes,
             authorization,
+            true,
           );
         }
         if (res.status === 401 && !authRetried) {
