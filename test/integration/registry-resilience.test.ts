@@ -1,0 +1,381 @@
+// The registry client when things go wrong slowly or subtly, against real distribution registries on
+// loopback: tokens that expire (or that the registry refuses before they should) are fetched again
+// exactly once; a registry that stalls mid-chunk is cut off by the per-chunk timeout and the blob
+// still lands, in bounded time; a 416 on a chunk makes the client ask for the upload's offset and
+// continue from there, or start over when the session is gone.
+
+import { createHash, randomBytes } from "node:crypto";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  type BlobSpec,
+  createRegistryClient,
+  OCI_CONFIG,
+  OCI_LAYER_GZIP,
+  OCI_MANIFEST,
+  type RegistryClient,
+  type RegistryClientOptions,
+  RegistryError,
+  staticCredentials,
+} from "../../src/build/registry/index.js";
+import { type CuttingProxy, startCuttingProxy } from "../support/cutting-proxy.js";
+import { type RegistryInstance, startRegistry } from "../support/registry-instance.js";
+import { startTokenIssuer, type TokenIssuer } from "../support/token-issuer.js";
+
+const USER = "ci-bot";
+const PASS = `token-${randomBytes(12).toString("hex")}`;
+
+let dir: string;
+const logLines: string[] = [];
+
+function client(extra: Partial<RegistryClientOptions> = {}): RegistryClient {
+  return createRegistryClient({
+    retryBaseDelayMs: 5,
+    retryMaxDelayMs: 50,
+    timeoutMs: 5_000,
+    log: (l) => logLines.push(l),
+    ...extra,
+  });
+}
+
+function blob(bytes: Buffer, opens?: number[]): BlobSpec & { bytes: Buffer } {
+  return {
+    bytes,
+    digest: `sha256:${createHash("sha256").update(bytes).digest("hex")}`,
+    size: bytes.length,
+    open: (offset) => {
+      opens?.push(offset);
+      const pieces: Buffer[] = [];
+      for (let i = offset; i < bytes.length; i += 16 * 1024) pieces.push(bytes.subarray(i, i + 16 * 1024));
+      return Readable.from(pieces);
+    },
+  };
+}
+
+async function readAll(s: NodeJS.ReadableStream): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of s) parts.push(typeof c === "string" ? Buffer.from(c) : c);
+  return Buffer.concat(parts);
+}
+
+async function captureError(p: Promise<unknown>): Promise<RegistryError> {
+  try {
+    await p;
+  } catch (err) {
+    expect(err).toBeInstanceOf(RegistryError);
+    return err as RegistryError;
+  }
+  throw new Error("expected the call to fail");
+}
+
+/** A one-layer image: layer, config, manifest — every request needs push on the repository. */
+async function pushImage(c: RegistryClient, registry: string, repository: string, tag: string) {
+  const layer = blob(randomBytes(3000));
+  const config = blob(Buffer.from(JSON.stringify({ architecture: "amd64", os: "linux", tag })));
+  await c.ensureBlob({ registry, repository }, layer);
+  await c.ensureBlob({ registry, repository }, config);
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: OCI_MANIFEST,
+      config: { mediaType: OCI_CONFIG, digest: config.digest, size: config.size },
+      layers: [{ mediaType: OCI_LAYER_GZIP, digest: layer.digest, size: layer.size }],
+    }),
+  );
+  return c.putManifest({ registry, repository, tag }, OCI_MANIFEST, manifest);
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "slipway-registry-resilience-"));
+});
+
+afterAll(async () => {
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+/** A token registry behind a proxy that records every status the client saw. */
+interface TokenSetup {
+  issuer: TokenIssuer;
+  registry: RegistryInstance;
+  proxy: CuttingProxy;
+}
+
+async function tokenSetup(name: string, lifetime: { expiresInS: number; acceptedForS: number }) {
+  const own = join(dir, name);
+  await mkdir(own);
+  const issuer = await startTokenIssuer({ dir: own, users: { [USER]: PASS }, ...lifetime });
+  const registry = await startRegistry({
+    auth: {
+      kind: "token",
+      realm: issuer.realm,
+      service: issuer.service,
+      issuer: issuer.issuer,
+      rootCertBundle: issuer.rootCertBundle,
+    },
+  });
+  const proxy = await startCuttingProxy(registry.host);
+  return { issuer, registry, proxy };
+}
+
+async function stopSetup(s: TokenSetup | undefined): Promise<void> {
+  await s?.proxy.close();
+  await Promise.all([s?.registry.stop(), s?.issuer.close()]);
+}
+
+/** Polls the registry directly until it refuses `token` (bounded): proof the expiry is real. */
+async function untilRefused(s: TokenSetup, repository: string, token: string): Promise<string> {
+  const deadline = Date.now() + 5_000;
+  for (;;) {
+    const r = await fetch(`http://${s.registry.host}/v2/${repository}/blobs/sha256:${"0".repeat(64)}`, {
+      method: "HEAD",
+      headers: { authorization: `Bearer ${token}` },
+    });
+    if (r.status === 401) return r.headers.get("www-authenticate") ?? "";
+    expect(r.status).toBe(404);
+    if (Date.now() > deadline) throw new Error("the registry still accepts the token after 5 s");
+    await new Promise((res) => setTimeout(res, 100));
+  }
+}
+
+describe("token expiry", () => {
+  let short: TokenSetup | undefined;
+  let early: TokenSetup | undefined;
+  beforeAll(async () => {
+    [short, early] = await Promise.all([
+      // Honest short-lived tokens: expires_in 2 s and the registry refuses them after 2 s.
+      tokenSetup("short", { expiresInS: 2, acceptedForS: 2 }),
+      // Tokens the registry refuses long before the 300 s that expires_in promised.
+      tokenSetup("early", { expiresInS: 300, acceptedForS: 2 }),
+    ]);
+  });
+  afterAll(async () => {
+    await Promise.all([stopSetup(short), stopSetup(early)]);
+  });
+
+  it("fetches a fresh token once the old one expired, before the registry has to refuse it", async () => {
+    const s = short as TokenSetup;
+    const c = client({ credentials: staticCredentials(s.proxy.host, { username: USER, password: PASS }) });
+    const t0 = Date.now();
+    await pushImage(c, s.proxy.host, "ml/short", "v1");
+    expect(s.issuer.requests).toHaveLength(1);
+    const first = s.issuer.issued[0] as string;
+
+    expect(await untilRefused(s, "ml/short", first)).toContain('error="invalid_token"');
+    // The client renews a 2 s token 10% early; be past that as well as past the registry's refusal.
+    const wait = t0 + 2_000 - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+
+    const before = s.proxy.requests.length;
+    await pushImage(c, s.proxy.host, "ml/short", "v2");
+    expect(s.issuer.requests).toHaveLength(2);
+    expect(s.issuer.issued[1]).not.toBe(first);
+    // Renewed ahead of time: the expired token never reached the registry.
+    expect(s.proxy.requests.slice(before).filter((r) => r.status === 401)).toEqual([]);
+    expect(
+      (await c.getManifest({ registry: s.proxy.host, repository: "ml/short", tag: "v2" })).digest,
+    ).toMatch(/^sha256:/);
+  });
+
+  it("fetches again exactly once when the registry refuses a token it was told is valid, then stops", async () => {
+    const s = early as TokenSetup;
+    const c = client({ credentials: staticCredentials(s.proxy.host, { username: USER, password: PASS }) });
+    await pushImage(c, s.proxy.host, "ml/early", "v1");
+    expect(s.issuer.requests).toHaveLength(1);
+    await untilRefused(s, "ml/early", s.issuer.issued[0] as string);
+
+    // The cached token is refused (invalid_token) → dropped → one new token → the push goes on.
+    let before = s.proxy.requests.length;
+    await pushImage(c, s.proxy.host, "ml/early", "v2");
+    expect(s.issuer.requests).toHaveLength(2);
+    expect(s.proxy.requests.slice(before).filter((r) => r.status === 401)).toHaveLength(1);
+
+    // From now on every token is refused on arrival. Once the current one dies, the client must
+    // fetch one replacement, see it refused too, and stop with an error rather than loop.
+    s.issuer.acceptedForS = -5;
+    await untilRefused(s, "ml/early", s.issuer.issued[1] as string);
+    before = s.proxy.requests.length;
+    const err = await captureError(pushImage(c, s.proxy.host, "ml/early", "v3"));
+    expect(s.issuer.requests).toHaveLength(3);
+    expect(s.proxy.requests.slice(before)).toHaveLength(2);
+    expect(err.status).toBe(401);
+    expect(err.code).toBe("UNAUTHORIZED");
+    expect(err.registry).toBe(s.proxy.host);
+    expect(err.message).toContain(`${s.proxy.host}/ml/early`);
+    expect(err.message).toContain(USER);
+    expect(err.message).toMatch(/refused a freshly issued token as invalid/);
+  });
+});
+
+describe("a registry that stalls mid-chunk", () => {
+  let plain: RegistryInstance | undefined;
+  let proxy: CuttingProxy;
+  beforeAll(async () => {
+    plain = await startRegistry();
+    proxy = await startCuttingProxy(plain.host);
+  });
+  afterAll(async () => {
+    await proxy?.close();
+    await plain?.stop();
+  });
+
+  const chunkSize = 64 * 1024;
+
+  it("times the chunk out, recovers and lands the blob with the right digest, in bounded time", async () => {
+    const timeoutMs = 400;
+    const c = client({ chunkSize, timeoutMs });
+    const opens: number[] = [];
+    const b = blob(randomBytes(5 * chunkSize + 1234), opens);
+    // The third chunk stops after 20 000 bytes; the connection stays open and silent.
+    proxy.stall({ match: (m, u) => m === "PATCH" && u.includes("/app/stall/"), afterBytes: 20_000, skip: 2 });
+    const t0 = Date.now();
+    const res = await c.ensureBlob({ registry: proxy.host, repository: "app/stall" }, b);
+    const elapsed = Date.now() - t0;
+    expect(res.how).toBe("uploaded");
+    expect(proxy.requests.filter((r) => r.stalled)).toHaveLength(1);
+    // distribution 2.8 drops a session that received part of a chunk (GET status → 404), so the
+    // client starts over rather than resuming; a registry that kept it would be resumed instead.
+    expect(opens).toEqual([0, 0]);
+    const mine = logLines.filter((l) => l.includes("/app/stall:"));
+    expect(
+      mine.some((l) =>
+        l.includes(
+          `PATCH blob chunk ${proxy.host}/app/stall failed after 1 attempt(s): timed out after ${timeoutMs} ms`,
+        ),
+      ),
+    ).toBe(true);
+    expect(mine.some((l) => l.includes("restarting from byte 0"))).toBe(true);
+    // One timeout plus loopback work; without the timeout this would hang until the test's limit.
+    expect(elapsed).toBeLessThan(timeoutMs + 2_000);
+    expect((await readAll(await c.getBlob(plain?.host ?? "", "app/stall", b.digest))).equals(b.bytes)).toBe(
+      true,
+    );
+  });
+
+  it("is not disturbed by the stalled request ending late on the registry side", async () => {
+    const c = client({ chunkSize, timeoutMs: 400 });
+    const b = blob(randomBytes(5 * chunkSize + 1234));
+    // The registry keeps reading the abandoned request for another second (its own read timeout).
+    proxy.stall({
+      match: (m, u) => m === "PATCH" && u.includes("/app/linger/"),
+      afterBytes: 20_000,
+      skip: 2,
+      upstreamLingerMs: 1_000,
+    });
+    const res = await c.ensureBlob({ registry: proxy.host, repository: "app/linger" }, b);
+    expect(res.how).toBe("uploaded");
+    expect(proxy.requests.filter((r) => r.stalled && r.url.includes("/app/linger/"))).toHaveLength(1);
+    // Once the old request has been closed on the registry, the stored blob is still intact.
+    await new Promise((r) => setTimeout(r, 1_200));
+    expect((await readAll(await c.getBlob(plain?.host ?? "", "app/linger", b.digest))).equals(b.bytes)).toBe(
+      true,
+    );
+  });
+
+  it("gives up after the attempt budget with an error naming the registry and the operation", async () => {
+    const timeoutMs = 300;
+    const c = client({ chunkSize, timeoutMs, retries: 3 });
+    const b = blob(randomBytes(3 * chunkSize));
+    proxy.stall({
+      match: (m, u) => m === "PATCH" && u.includes("/app/stuck/"),
+      afterBytes: 1000,
+      times: Number.POSITIVE_INFINITY,
+    });
+    const before = proxy.requests.length;
+    const t0 = Date.now();
+    const err = await captureError(c.ensureBlob({ registry: proxy.host, repository: "app/stuck" }, b));
+    const elapsed = Date.now() - t0;
+    const seen = proxy.requests.slice(before);
+    expect(seen.filter((r) => r.stalled)).toHaveLength(3);
+    expect(err.registry).toBe(proxy.host);
+    expect(err.operation).toBe("upload blob");
+    expect(err.code).toBe("ETIMEDOUT");
+    expect(err.message).toContain(`to ${proxy.host}/app/stuck failed after 3 attempts`);
+    expect(err.message).toContain(`PATCH blob chunk ${proxy.host}/app/stuck`);
+    expect(err.message).toContain(`timed out after ${timeoutMs} ms`);
+    // The abandoned session is cancelled, and the whole thing took about three timeouts.
+    expect(seen.at(-1)?.method).toBe("DELETE");
+    expect(elapsed).toBeLessThan(3 * timeoutMs + 2_000);
+  });
+});
+
+describe("416 Range Not Satisfiable on a chunk", () => {
+  let plain: RegistryInstance | undefined;
+  let proxy: CuttingProxy;
+  beforeAll(async () => {
+    plain = await startRegistry();
+    proxy = await startCuttingProxy(plain.host);
+  });
+  afterAll(async () => {
+    await proxy?.close();
+    await plain?.stop();
+  });
+
+  const chunkSize = 32 * 1024;
+  const isUploadStatus = (m: string, u: string) => m === "GET" && u.includes("/blobs/uploads/");
+
+  it("asks the registry for the upload's offset and continues from there", async () => {
+    const c = client({ chunkSize });
+    const target = { registry: proxy.host, repository: "app/range" };
+    const done = blob(randomBytes(2 * chunkSize));
+    expect((await c.ensureBlob(target, done)).how).toBe("uploaded");
+
+    const opens: number[] = [];
+    const b = blob(randomBytes(6 * chunkSize), opens);
+    // Refuse the third chunk, as a registry that disagrees about the offset must (OCI: 416).
+    proxy.inject({
+      match: (m, u) => m === "PATCH" && u.includes("/app/range/"),
+      status: 416,
+      body: "",
+      skip: 2,
+    });
+    const before = proxy.requests.length;
+    const upstreamStart = proxy.upstreamBytes;
+    const res = await c.ensureBlob(target, b);
+    const seen = proxy.requests.slice(before);
+    expect(res.how).toBe("uploaded");
+    const refused = seen.findIndex((r) => r.status === 416);
+    expect(refused).toBeGreaterThan(0);
+    expect(seen.slice(refused).some((r) => isUploadStatus(r.method, r.url) && r.status === 204)).toBe(true);
+    expect(opens).toEqual([0, 2 * chunkSize]);
+    // The registry got every byte exactly once; the refused chunk never reached it.
+    expect(proxy.upstreamBytes - upstreamStart).toBe(b.size);
+    expect((await readAll(await c.getBlob(plain?.host ?? "", "app/range", b.digest))).equals(b.bytes)).toBe(
+      true,
+    );
+
+    // The blob finished earlier is never sent again.
+    const rerun = proxy.upstreamBytes;
+    expect(await c.ensureBlob(target, done)).toEqual({ uploadedBytes: 0, how: "present" });
+    expect(proxy.upstreamBytes).toBe(rerun);
+  });
+
+  it("starts a new session from byte 0 when the registry no longer knows the one it refused", async () => {
+    const c = client({ chunkSize });
+    const target = { registry: proxy.host, repository: "app/range-gone" };
+    const opens: number[] = [];
+    const b = blob(randomBytes(4 * chunkSize + 100), opens);
+    proxy.inject({
+      match: (m, u) => m === "PATCH" && u.includes("/app/range-gone/"),
+      status: 416,
+      body: "",
+      skip: 1,
+    });
+    proxy.inject({
+      match: (m, u) => isUploadStatus(m, u) && u.includes("/app/range-gone/"),
+      status: 404,
+      body: JSON.stringify({ errors: [{ code: "BLOB_UPLOAD_UNKNOWN", message: "blob upload unknown" }] }),
+    });
+    const before = proxy.requests.length;
+    const res = await c.ensureBlob(target, b);
+    expect(res.how).toBe("uploaded");
+    expect(opens).toEqual([0, 0]);
+    expect(proxy.requests.slice(before).filter((r) => r.method === "POST")).toHaveLength(2);
+    expect(logLines.some((l) => l.includes("upload session gone; restarting from byte 0"))).toBe(true);
+    expect(
+      (await readAll(await c.getBlob(plain?.host ?? "", "app/range-gone", b.digest))).equals(b.bytes),
+    ).toBe(true);
+  });
+});
