@@ -312,7 +312,10 @@ function column(name: string, cell: Column["cell"], extra: Partial<Column> = {})
 }
 
 interface ContainerStatusView {
+  name?: string;
   ready?: boolean;
+  started?: boolean;
+  restartCount?: number;
   state?: {
     waiting?: { reason?: string };
     running?: unknown;
@@ -320,23 +323,78 @@ interface ContainerStatusView {
   };
 }
 
-/** The STATUS column as kubectl's pod printer derives it: a container's waiting or terminated reason wins over the phase. */
-function podStatusReason(o: KubeObject): string {
+/**
+ * The READY, STATUS and RESTARTS cells as kubectl's pod printer derives them: the first init container
+ * not yet done decides (Init:N/M, Init:<reason>); after that an app container's waiting or terminated
+ * reason wins over the phase. Restartable (sidecar) init containers count as containers once started.
+ */
+function podPrinterCells(o: KubeObject): { ready: string; status: string; restarts: number } {
   let reason = String(get(o, "status", "reason") || get(o, "status", "phase") || "");
-  const statuses = (get(o, "status", "containerStatuses") as ContainerStatusView[] | undefined) ?? [];
-  let hasRunning = false;
-  for (let i = statuses.length - 1; i >= 0; i--) {
-    const state = statuses[i]?.state;
-    if (state?.waiting?.reason) reason = state.waiting.reason;
-    else if (state?.terminated?.reason) reason = state.terminated.reason;
-    else if (state?.terminated) {
-      reason = state.terminated.signal
-        ? `Signal:${state.terminated.signal}`
-        : `ExitCode:${state.terminated.exitCode ?? 0}`;
-    } else if (statuses[i]?.ready && state?.running) hasRunning = true;
+  const spec = (o.spec ?? {}) as {
+    containers?: unknown[];
+    initContainers?: { name?: string; restartPolicy?: string }[];
+  };
+  const inits = spec.initContainers ?? [];
+  const sidecars = new Set(inits.filter((c) => c.restartPolicy === "Always").map((c) => c.name));
+  const total = (spec.containers ?? []).length + sidecars.size;
+  let readyCount = 0;
+  let restarts = 0;
+  let sidecarRestarts = 0;
+  let initializing = false;
+  const initStatuses = (get(o, "status", "initContainerStatuses") as ContainerStatusView[] | undefined) ?? [];
+  for (const [i, c] of initStatuses.entries()) {
+    restarts += c.restartCount ?? 0;
+    const sidecar = sidecars.has(c.name);
+    if (sidecar) sidecarRestarts += c.restartCount ?? 0;
+    const t = c.state?.terminated;
+    if (t !== undefined && (t.exitCode ?? 0) === 0) continue;
+    if (sidecar && c.started) {
+      if (c.ready) readyCount++;
+      continue;
+    }
+    if (t !== undefined) {
+      reason = t.reason
+        ? `Init:${t.reason}`
+        : t.signal
+          ? `Init:Signal:${t.signal}`
+          : `Init:ExitCode:${t.exitCode ?? 0}`;
+    } else if (c.state?.waiting?.reason && c.state.waiting.reason !== "PodInitializing") {
+      reason = `Init:${c.state.waiting.reason}`;
+    } else {
+      reason = `Init:${i}/${inits.length}`;
+    }
+    initializing = true;
+    break;
   }
-  if (reason === "Completed" && hasRunning) reason = "Running";
-  return o.metadata.deletionTimestamp ? "Terminating" : reason;
+  const conditions =
+    (get(o, "status", "conditions") as { type?: string; status?: string }[] | undefined) ?? [];
+  const initializedTrue = conditions.some((c) => c.type === "Initialized" && c.status === "True");
+  if (!initializing || initializedTrue) {
+    restarts = sidecarRestarts;
+    const statuses = (get(o, "status", "containerStatuses") as ContainerStatusView[] | undefined) ?? [];
+    let hasRunning = false;
+    for (let i = statuses.length - 1; i >= 0; i--) {
+      const c = statuses[i];
+      restarts += c?.restartCount ?? 0;
+      const state = c?.state;
+      if (state?.waiting?.reason) reason = state.waiting.reason;
+      else if (state?.terminated?.reason) reason = state.terminated.reason;
+      else if (state?.terminated) {
+        reason = state.terminated.signal
+          ? `Signal:${state.terminated.signal}`
+          : `ExitCode:${state.terminated.exitCode ?? 0}`;
+      } else if (c?.ready && state?.running) {
+        hasRunning = true;
+        readyCount++;
+      }
+    }
+    if (reason === "Completed" && hasRunning) reason = "Running";
+  }
+  return {
+    ready: `${readyCount}/${total}`,
+    status: o.metadata.deletionTimestamp ? "Terminating" : reason,
+    restarts,
+  };
 }
 
 function columnsFor(k: ResourceKind): Column[] {
@@ -367,21 +425,9 @@ function columnsFor(k: ResourceKind): Column[] {
     case "Pod":
       return [
         nameCol,
-        column("Ready", (o) => {
-          const statuses = (get(o, "status", "containerStatuses") as { ready?: boolean }[] | undefined) ?? [];
-          const total = ((get(o, "spec", "containers") as unknown[] | undefined) ?? []).length;
-          return `${statuses.filter((c) => c.ready).length}/${total}`;
-        }),
-        column("Status", podStatusReason),
-        column(
-          "Restarts",
-          (o) => {
-            const statuses =
-              (get(o, "status", "containerStatuses") as { restartCount?: number }[] | undefined) ?? [];
-            return statuses.reduce((n, c) => n + (c.restartCount ?? 0), 0);
-          },
-          { type: "integer" },
-        ),
+        column("Ready", (o) => podPrinterCells(o).ready),
+        column("Status", (o) => podPrinterCells(o).status),
+        column("Restarts", (o) => podPrinterCells(o).restarts, { type: "integer" }),
         ageCol,
       ];
     case "Service":
