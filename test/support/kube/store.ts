@@ -583,14 +583,15 @@ export class Store {
     const k = this.kindOf("v1", "Pod");
     const obj = this.bucket(k).get(key(k, namespace, pod));
     if (obj === undefined) throw notFound(k, pod);
-    const containers = podContainerNames(obj);
+    const containers = podContainerNames(obj, "containers");
+    const inits = podContainerNames(obj, "initContainers");
     const container = opts.container ?? (containers.length === 1 ? containers[0] : undefined);
     if (container === undefined) {
       throw badRequest(
-        `a container name must be specified for pod ${pod}, choose one of: [${containers.join(" ")}]`,
+        `a container name must be specified for pod ${pod}, choose one of: [${containers.join(" ")}]${inits.length > 0 ? ` or one of the init containers: [${inits.join(" ")}]` : ""}`,
       );
     }
-    if (!containers.includes(container)) {
+    if (!containers.includes(container) && !inits.includes(container)) {
       throw badRequest(`container ${container} is not valid for pod ${pod}`);
     }
     if (this.logProvider === undefined) {
@@ -1026,9 +1027,9 @@ function withoutManagedFieldTimes(obj: KubeObject): unknown {
   return copy;
 }
 
-function podContainerNames(pod: KubeObject): string[] {
-  const spec = pod.spec as { containers?: { name?: unknown }[] } | undefined;
-  return (spec?.containers ?? []).map((c) => c.name).filter((n): n is string => typeof n === "string");
+function podContainerNames(pod: KubeObject, list: "containers" | "initContainers"): string[] {
+  const spec = pod.spec as Record<string, { name?: unknown }[] | undefined> | undefined;
+  return (spec?.[list] ?? []).map((c) => c.name).filter((n): n is string => typeof n === "string");
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
