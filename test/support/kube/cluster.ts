@@ -24,6 +24,8 @@ export interface TestClusterOptions {
   readonly restartBackoff?: Backoff;
   /** ImagePullBackOff schedule. Defaults to 500ms doubling to 5s (kubelet: 10s to 300s). */
   readonly pullBackoff?: Backoff;
+  /** FailedMount retry schedule. Defaults to 500ms doubling to 5s (kubelet: 500ms to 2m2s). */
+  readonly mountBackoff?: Backoff;
   /** Bearer tokens the API server accepts (enables authentication and RBAC). */
   readonly tokens?: Record<string, TokenGrant>;
   /** The Gateway routes attach to: `default/slipway-test` unless given. */
@@ -68,6 +70,8 @@ export async function startTestCluster(opts: TestClusterOptions = {}): Promise<T
     runDir: join(workDir, "pods"),
     restartBackoff: opts.restartBackoff ?? TEST_BACKOFF,
     pullBackoff: opts.pullBackoff ?? TEST_BACKOFF,
+    mountBackoff: opts.mountBackoff ?? TEST_BACKOFF,
+    volumeDir: join(workDir, "volumes"),
   });
   const gateway = new TestGateway({ store, node, ...gatewayRef });
   let api: ApiServer | undefined;

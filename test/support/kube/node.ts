@@ -2,6 +2,8 @@
 // local Docker engine. Owns the pod sandbox (a busybox "pause" container holding the pod's own network
 // namespace), image pulls with ErrImagePull/ImagePullBackOff, container start/restart with CrashLoopBackOff,
 // httpGet/tcpSocket/exec probes, Pod status, container logs, and port forwarding into the pod's namespace.
+// Volumes (volumes.ts) are set up before the sandbox, as kubelet waits for them, and bind-mounted into
+// every container; init containers run one after another to completion before the app containers start.
 //
 // Reaching a pod: Docker here has only host/none networks, so each sandbox runs with `none` (loopback only).
 // Per pod we start one relay process inside the sandbox's network namespace (`nsenter --net`), listening on
@@ -12,10 +14,10 @@
 
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, realpathSync, rmSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
-import { join } from "node:path";
+import { isAbsolute, join, relative } from "node:path";
 import type Docker from "dockerode";
 import type { IContainer } from "kubernetes-models/v1/Container";
 import type { IContainerState } from "kubernetes-models/v1/ContainerState";
@@ -25,6 +27,13 @@ import type { IPodCondition } from "kubernetes-models/v1/PodCondition";
 import type { IProbe } from "kubernetes-models/v1/Probe";
 import { asKube, type ClusterStore, isNotFound, nowIso, podKey, recordEvent, sleep } from "./controllers.js";
 import { badRequest } from "./store.js";
+import {
+  type HostVolume,
+  type ObjectLookup,
+  projectedSources,
+  setUpVolumes,
+  VolumeMountError,
+} from "./volumes.js";
 
 export const NODE_NAME = "slipway-test-node";
 /** Every container this node creates carries this label (value: the cluster id), so cleanup finds them all. */
@@ -48,6 +57,10 @@ export interface NodeOptions {
   readonly restartBackoff?: Backoff;
   /** ImagePullBackOff schedule; kubelet's is 10s doubling to 300s. */
   readonly pullBackoff?: Backoff;
+  /** Retry schedule for volumes that cannot be set up (FailedMount); kubelet's is 500ms doubling to 2m2s. */
+  readonly mountBackoff?: Backoff;
+  /** Where each pod's volumes live on the host (one directory per pod uid); `<runDir>/volumes` if omitted. */
+  readonly volumeDir?: string;
 }
 
 export interface LogOptions {
@@ -60,6 +73,7 @@ export interface LogOptions {
 }
 
 const KUBELET_BACKOFF: Backoff = { baseMs: 10_000, maxMs: 300_000 };
+const KUBELET_MOUNT_BACKOFF: Backoff = { baseMs: 500, maxMs: 122_000 };
 
 // The relay that runs inside a pod's network namespace. Protocol: first line is "<port>" (pipe a stream to
 // 127.0.0.1:<port>) or "?<port>" (answer "ok\n" once connected, for tcpSocket probes). Plain CommonJS so
@@ -99,6 +113,11 @@ process.stdin.resume();
 
 interface ContainerRun {
   readonly spec: IContainer;
+  /** An init container; `sidecar` when it is a restartable one (restartPolicy: Always). */
+  readonly init: boolean;
+  readonly sidecar: boolean;
+  /** Its startup probe has succeeded (what a sidecar waits for before the next init container). */
+  startupPassed: boolean;
   state: IContainerState;
   lastState: IContainerState;
   restartCount: number;
@@ -115,6 +134,10 @@ interface ContainerRun {
 class PodRuntime {
   readonly abort = new AbortController();
   readonly containers: ContainerRun[];
+  readonly initContainers: ContainerRun[];
+  /** The pod's volumes on the host, once set up. */
+  volumes?: Map<string, HostVolume>;
+  readonly volumeDir: string;
   sandboxId?: string;
   relay?: ChildProcess;
   socketPath: string;
@@ -130,16 +153,29 @@ class PodRuntime {
   ) {
     const spec = pod.spec;
     this.socketPath = join(node.runDir, `${pod.metadata?.uid ?? randomBytes(4).toString("hex")}.sock`);
-    this.containers = (spec?.containers ?? []).map((c) => ({
+    this.volumeDir = join(node.volumeDir, pod.metadata?.uid ?? randomBytes(4).toString("hex"));
+    // kubelet's default state for a container it has not started: PodInitializing once a pod has init
+    // containers (for those too), ContainerCreating otherwise.
+    const initial = (spec?.initContainers ?? []).length > 0 ? "PodInitializing" : "ContainerCreating";
+    const run = (c: IContainer, init: boolean): ContainerRun => ({
       spec: c,
-      state: { waiting: { reason: "ContainerCreating" } },
+      init,
+      sidecar: init && c.restartPolicy === "Always",
+      startupPassed: false,
+      state: { waiting: { reason: initial } },
       lastState: {},
       restartCount: 0,
       ready: false,
       started: false,
       imageID: "",
       containerID: "",
-    }));
+    });
+    this.containers = (spec?.containers ?? []).map((c) => run(c, false));
+    this.initContainers = (spec?.initContainers ?? []).map((c) => run(c, true));
+  }
+
+  get allRuns(): ContainerRun[] {
+    return [...this.initContainers, ...this.containers];
   }
 
   get ns(): string {
@@ -197,15 +233,33 @@ class PodRuntime {
       lastTransitionTime: at,
     };
     if (!ok && (type === "Ready" || type === "ContainersReady")) {
-      const notReady = this.containers.filter((r) => !r.ready).map((r) => r.spec.name);
+      const notReady = [...this.initContainers.filter((r) => r.sidecar), ...this.containers]
+        .filter((r) => !r.ready)
+        .map((r) => r.spec.name);
       c.reason = "ContainersNotReady";
       c.message = `containers with unready status: [${notReady.join(" ")}]`;
+    }
+    if (!ok && type === "Initialized") {
+      c.reason = "ContainersNotInitialized";
+      c.message = `containers with incomplete status: [${this.incompleteInit().join(" ")}]`;
     }
     return c;
   }
 
+  /** Init containers that have not yet done their part: exited 0, or (a sidecar) started. */
+  private incompleteInit(): string[] {
+    return this.initContainers.filter((r) => !initDone(r)).map((r) => r.spec.name);
+  }
+
+  /** True once every init container is done, or once an app container has ever started (kubelet's rule). */
+  get initialized(): boolean {
+    return this.incompleteInit().length === 0 || this.containers.some((c) => c.started || c.restartCount > 0);
+  }
+
   computeStatus(): NonNullable<IPod["status"]> {
-    const allReady = this.containers.length > 0 && this.containers.every((c) => c.ready);
+    const sidecars = this.initContainers.filter((c) => c.sidecar);
+    const allReady =
+      this.containers.length > 0 && this.containers.every((c) => c.ready) && sidecars.every((c) => c.ready);
     const policy = this.pod.spec?.restartPolicy ?? "Always";
     const everStarted = this.containers.every((c) => c.started || c.restartCount > 0);
     let phase: "Pending" | "Running" | "Succeeded" | "Failed" = everStarted ? "Running" : "Pending";
@@ -215,7 +269,12 @@ class PodRuntime {
     if (finished && policy !== "Always") {
       phase = this.containers.every((c) => c.state.terminated?.exitCode === 0) ? "Succeeded" : "Failed";
     }
-    const containerStatuses: IContainerStatus[] = this.containers.map((c) => {
+    // An init container that failed under restartPolicy Never fails the pod.
+    const initFailed = this.initContainers.some(
+      (c) => !c.sidecar && c.state.terminated !== undefined && c.state.terminated.exitCode !== 0,
+    );
+    if (initFailed && policy === "Never") phase = "Failed";
+    const toStatus = (c: ContainerRun): IContainerStatus => {
       const s: IContainerStatus = {
         name: c.spec.name,
         image: c.spec.image ?? "",
@@ -228,12 +287,13 @@ class PodRuntime {
       };
       if (c.containerID) s.containerID = c.containerID;
       return s;
-    });
+    };
+    const containerStatuses = this.containers.map(toStatus);
     return {
       phase,
       conditions: [
         this.condition("PodReadyToStartContainers", this.sandboxId !== undefined),
-        this.condition("Initialized", true),
+        this.condition("Initialized", this.initialized),
         this.condition("Ready", allReady),
         this.condition("ContainersReady", allReady),
         this.condition("PodScheduled", true),
@@ -244,9 +304,15 @@ class PodRuntime {
       podIPs: [{ ip: "127.0.0.1" }],
       startTime: this.startTime,
       qosClass: qosClass(this.pod),
+      ...(this.initContainers.length > 0 ? { initContainerStatuses: this.initContainers.map(toStatus) } : {}),
       containerStatuses,
     };
   }
+}
+
+function initDone(r: ContainerRun): boolean {
+  if (r.sidecar) return r.started && (r.spec.startupProbe === undefined || r.startupPassed);
+  return r.state.terminated?.exitCode === 0;
 }
 
 function willRestart(policy: string, exitCode: number): boolean {
@@ -313,37 +379,58 @@ export class TestNode {
   readonly store: ClusterStore;
   readonly docker: Docker;
   readonly runDir: string;
+  readonly volumeDir: string;
   private readonly pods = new Map<string, PodRuntime>();
-  private unwatch?: () => void;
+  private readonly unwatch: (() => void)[] = [];
   private readonly restartBackoff: Backoff;
   private readonly pullBackoff: Backoff;
+  private readonly mountBackoff: Backoff;
   private stopped = false;
 
   constructor(private readonly opts: NodeOptions) {
     this.store = opts.store;
     this.docker = opts.docker;
     this.runDir = opts.runDir;
+    this.volumeDir = opts.volumeDir ?? join(opts.runDir, "volumes");
     this.restartBackoff = opts.restartBackoff ?? KUBELET_BACKOFF;
     this.pullBackoff = opts.pullBackoff ?? KUBELET_BACKOFF;
+    this.mountBackoff = opts.mountBackoff ?? KUBELET_MOUNT_BACKOFF;
   }
 
   async start(): Promise<void> {
     mkdirSync(this.runDir, { recursive: true });
-    this.unwatch = this.store.watch("v1", "Pod", (ev) => {
-      const pod = asKube<IPod>(ev.object);
-      if (ev.type === "DELETED" || pod.metadata?.deletionTimestamp) void this.teardown(pod);
-      else this.admit(pod);
-    });
+    mkdirSync(this.volumeDir, { recursive: true });
+    this.unwatch.push(
+      this.store.watch("v1", "Pod", (ev) => {
+        const pod = asKube<IPod>(ev.object);
+        if (ev.type === "DELETED" || pod.metadata?.deletionTimestamp) void this.teardown(pod);
+        else this.admit(pod);
+      }),
+    );
+    // Mounted ConfigMaps and Secrets follow their objects, as kubelet's periodic sync makes them do.
+    for (const kind of ["ConfigMap", "Secret"] as const) {
+      this.unwatch.push(
+        this.store.watch("v1", kind, (ev) => {
+          const key = `${kind}/${ev.object.metadata.name ?? ""}`;
+          const ns = ev.object.metadata.namespace ?? "default";
+          for (const rt of this.pods.values()) {
+            if (rt.volumes !== undefined && rt.ns === ns && projectedSources(rt.pod).has(key))
+              setImmediate(() => this.refreshVolumes(rt));
+          }
+        }),
+      );
+    }
     for (const obj of await this.store.list("v1", "Pod")) this.admit(asKube<IPod>(obj));
   }
 
   /** Removes every container and relay this node started; the node is unusable afterwards. */
   async stop(): Promise<void> {
     this.stopped = true;
-    this.unwatch?.();
+    for (const unwatch of this.unwatch) unwatch();
     await Promise.all([...this.pods.values()].map((rt) => this.teardown(rt.pod)));
     await removeClusterContainers(this.docker, this.opts.clusterId);
     rmSync(this.runDir, { recursive: true, force: true });
+    rmSync(this.volumeDir, { recursive: true, force: true });
   }
 
   private admit(pod: IPod): void {
@@ -391,7 +478,7 @@ export class TestNode {
     rt.abort.abort();
     for (const server of rt.forwards.values()) void server.then((s) => s.close()).catch(() => undefined);
     rt.relay?.kill("SIGKILL");
-    const ids = rt.containers.flatMap((c) => [c.currentDockerId, c.previousDockerId]);
+    const ids = rt.allRuns.flatMap((c) => [c.currentDockerId, c.previousDockerId]);
     await Promise.all(
       [...ids, rt.sandboxId]
         .filter((id): id is string => id !== undefined)
@@ -403,6 +490,8 @@ export class TestNode {
         ),
     );
     rmSync(rt.socketPath, { force: true });
+    // emptyDir contents go with the pod.
+    rmSync(rt.volumeDir, { recursive: true, force: true });
   }
 
   private runtimeFor(ns: string, name: string): PodRuntime | undefined {
@@ -433,11 +522,12 @@ export class TestNode {
     const names = rt.containers.map((c) => c.spec.name);
     const name = opts.container ?? (names.length === 1 ? names[0] : undefined);
     if (name === undefined) {
+      const inits = rt.initContainers.map((c) => c.spec.name);
       throw badRequest(
-        `a container name must be specified for pod ${podName}, choose one of: [${names.join(" ")}]`,
+        `a container name must be specified for pod ${podName}, choose one of: [${names.join(" ")}]${inits.length > 0 ? ` or one of the init containers: [${inits.join(" ")}]` : ""}`,
       );
     }
-    const run = rt.containers.find((c) => c.spec.name === name);
+    const run = rt.allRuns.find((c) => c.spec.name === name);
     if (!run) throw badRequest(`container ${name} is not valid for pod ${podName}`);
     const id = opts.previous ? run.previousDockerId : run.currentDockerId;
     if (id === undefined) {
@@ -465,6 +555,8 @@ export class TestNode {
 
   private async runPod(rt: PodRuntime): Promise<void> {
     rt.publish();
+    // kubelet waits for every volume before it creates the sandbox.
+    if (!(await this.mountVolumes(rt))) return;
     await this.ensureImage(rt, this.opts.pauseImage, "IfNotPresent");
     const sandbox = await this.docker.createContainer({
       Image: this.opts.pauseImage,
@@ -482,7 +574,63 @@ export class TestNode {
     rt.relay = await startRelay(pid, rt.socketPath);
     if (rt.abort.signal.aborted) rt.relay.kill("SIGKILL");
     rt.publish();
-    await Promise.all(rt.containers.map((c) => this.runContainer(rt, c)));
+    if (!(await this.runInitContainers(rt))) return;
+    const policy = rt.pod.spec?.restartPolicy ?? "Always";
+    await Promise.all(rt.containers.map((c) => this.runContainer(rt, c, policy)));
+  }
+
+  /** Sets up the pod's volumes, retrying with backoff and a FailedMount event per failure; false once the pod is gone. */
+  private async mountVolumes(rt: PodRuntime): Promise<boolean> {
+    const signal = rt.abort.signal;
+    for (let failures = 0; !signal.aborted; ) {
+      try {
+        rt.volumes = setUpVolumes(rt.pod, rt.volumeDir, this.lookup);
+        return !signal.aborted;
+      } catch (e) {
+        if (!(e instanceof VolumeMountError)) throw e;
+        failures++;
+        recordEvent(this.store, rt.pod, "Warning", "FailedMount", e.event, "kubelet");
+        if (!(await sleep(backoffDelay(this.mountBackoff, failures), signal))) return false;
+      }
+    }
+    return false;
+  }
+
+  /** ConfigMaps and Secrets as the volume plugins read them (the store holds plain API objects). */
+  private readonly lookup: ObjectLookup = (kind, ns, name) =>
+    this.store.get("v1", kind, ns, name) as ReturnType<ObjectLookup>;
+
+  /** Projects a running pod's configMap and secret volumes again after one of their objects changed. */
+  private refreshVolumes(rt: PodRuntime): void {
+    if (rt.abort.signal.aborted) return;
+    try {
+      rt.volumes = setUpVolumes(rt.pod, rt.volumeDir, this.lookup);
+    } catch (e) {
+      if (!(e instanceof VolumeMountError)) throw e;
+      // kubelet keeps the last good projection and reports the failure.
+      recordEvent(this.store, rt.pod, "Warning", "FailedMount", e.event, "kubelet");
+    }
+  }
+
+  /**
+   * Runs the init containers in order, each to completion (a sidecar only until it has started) before
+   * the next; false when the pod stops or an init container failed under restartPolicy Never.
+   */
+  private async runInitContainers(rt: PodRuntime): Promise<boolean> {
+    const signal = rt.abort.signal;
+    // Under Always or OnFailure a failed init container is retried; under Never the pod fails.
+    const policy = rt.pod.spec?.restartPolicy === "Never" ? "Never" : "OnFailure";
+    for (const run of rt.initContainers) {
+      if (run.sidecar) {
+        void this.runContainer(rt, run, "Always");
+        while (!initDone(run)) if (!(await sleep(100, signal))) return false;
+        continue;
+      }
+      await this.runContainer(rt, run, policy);
+      if (signal.aborted || run.state.terminated?.exitCode !== 0) return false;
+    }
+    rt.publish();
+    return !signal.aborted;
   }
 
   private labels(rt: PodRuntime, role: string, container: string): Record<string, string> {
@@ -497,9 +645,8 @@ export class TestNode {
   }
 
   /** One container's whole life: pull, create, run, probe, restart with backoff, until the pod goes away. */
-  private async runContainer(rt: PodRuntime, run: ContainerRun): Promise<void> {
+  private async runContainer(rt: PodRuntime, run: ContainerRun, policy: string): Promise<void> {
     const signal = rt.abort.signal;
-    const policy = rt.pod.spec?.restartPolicy ?? "Always";
     let crashes = 0;
     for (let attempt = 0; !signal.aborted; attempt++) {
       const image = run.spec.image ?? "";
@@ -576,6 +723,15 @@ export class TestNode {
       crashes++;
       run.lastState = { terminated };
       run.restartCount++;
+      // An init container shows its failure (Init:Error) until it runs again, as kubelet reports the
+      // exited instance; an app container goes straight to waiting.
+      if (run.init) {
+        run.state = { terminated };
+        rt.publish();
+        // Shown until kubelet's next sync finds the back-off, as ErrImagePull is before ImagePullBackOff.
+        const shown = Math.min(1000, delay / 2);
+        if (shown > 0 && !(await sleep(shown, signal))) return;
+      }
       if (delay > 0) {
         run.state = {
           waiting: {
@@ -592,9 +748,9 @@ export class TestNode {
           "Back-off restarting failed container",
           "kubelet",
         );
-        if (!(await sleep(delay, signal))) return;
+        if (!(await sleep(delay - (run.init ? Math.min(1000, delay / 2) : 0), signal))) return;
       }
-      run.state = { waiting: { reason: "ContainerCreating" } };
+      if (!run.init) run.state = { waiting: { reason: "ContainerCreating" } };
     }
   }
 
@@ -708,6 +864,7 @@ export class TestNode {
     } catch (e) {
       throw new ConfigError(errorMessage(e));
     }
+    hostConfig.Mounts = this.mounts(rt, c, env);
     const command = expand(c.command);
     const args = expand(c.args);
     return {
@@ -722,6 +879,35 @@ export class TestNode {
       Labels: this.labels(rt, "container", c.name),
       HostConfig: hostConfig,
     };
+  }
+
+  /** The container's volumeMounts as Docker bind mounts of the pod's volume directories. */
+  private mounts(rt: PodRuntime, c: IContainer, env: ReadonlyMap<string, string>): Docker.MountSettings[] {
+    return (c.volumeMounts ?? []).map((m) => {
+      const vol = rt.volumes?.get(m.name);
+      if (vol === undefined) throw new ConfigError(`volume ${m.name} is not set up`);
+      const sub = m.subPathExpr !== undefined ? expandVars(m.subPathExpr, env) : (m.subPath ?? "");
+      let source = vol.path;
+      if (sub !== "") {
+        const wanted = join(vol.path, sub);
+        // kubelet creates a missing subPath as a directory, and refuses one that leads out of the volume.
+        if (!existsSync(wanted)) mkdirSync(wanted, { recursive: true, mode: 0o777 });
+        source = realpathSync(wanted);
+        const rel = relative(realpathSync(vol.path), source);
+        // (A projected volume's own entries start with ".." too: only a real parent step escapes.)
+        if (rel === ".." || rel.startsWith("../") || isAbsolute(rel)) {
+          throw new ConfigError(
+            `failed to prepare subPath for volumeMount "${m.name}" of container "${c.name}"`,
+          );
+        }
+      }
+      return {
+        Type: "bind" as const,
+        Source: source,
+        Target: m.mountPath.startsWith("/") ? m.mountPath : `/${m.mountPath}`,
+        ReadOnly: vol.readOnly || (m.readOnly ?? false),
+      };
+    });
   }
 
   private async resolveEnv(rt: PodRuntime, c: IContainer): Promise<Map<string, string>> {
@@ -839,6 +1025,7 @@ export class TestNode {
         successes++;
         failures = 0;
         if (kind === "Startup" && successes >= 1) {
+          run.startupPassed = true;
           run.ready = run.spec.readinessProbe === undefined;
           rt.publish();
           return true;
