@@ -142,6 +142,8 @@ class PodRuntime {
   relay?: ChildProcess;
   socketPath: string;
   readonly forwards = new Map<number, Promise<net.Server>>();
+  /** Sidecar (restartable init container) loops, awaited with the app containers. */
+  readonly sidecarRuns: Promise<void>[] = [];
   readonly conditionTimes = new Map<string, string>();
   readonly startTime = nowIso();
   private writing = false;
@@ -576,7 +578,7 @@ export class TestNode {
     rt.publish();
     if (!(await this.runInitContainers(rt))) return;
     const policy = rt.pod.spec?.restartPolicy ?? "Always";
-    await Promise.all(rt.containers.map((c) => this.runContainer(rt, c, policy)));
+    await Promise.all([...rt.sidecarRuns, ...rt.containers.map((c) => this.runContainer(rt, c, policy))]);
   }
 
   /** Sets up the pod's volumes, retrying with backoff and a FailedMount event per failure; false once the pod is gone. */
@@ -622,7 +624,9 @@ export class TestNode {
     const policy = rt.pod.spec?.restartPolicy === "Never" ? "Never" : "OnFailure";
     for (const run of rt.initContainers) {
       if (run.sidecar) {
-        void this.runContainer(rt, run, "Always");
+        const loop = this.runContainer(rt, run, "Always");
+        loop.catch(() => undefined); // surfaced when runPod awaits it; never an unhandled rejection
+        rt.sidecarRuns.push(loop);
         while (!initDone(run)) if (!(await sleep(100, signal))) return false;
         continue;
       }
