@@ -24,7 +24,7 @@ step "test stack up"
 node --import tsx test/support/stack-cli.ts up
 
 step "lint (biome)"
-npx biome check .
+npx biome check --error-on-warnings .
 
 step "typecheck (tsc)"
 npx tsc --noEmit -p tsconfig.json

@@ -7,10 +7,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  type BlobSpec,
   createRegistryClient,
   credentialsFromDockerConfig,
   DOCKER_MANIFEST,
@@ -23,6 +21,7 @@ import {
   RegistryError,
   staticCredentials,
 } from "../../src/build/registry/index.js";
+import { blob, readAll } from "../support/blobs.js";
 import { type CuttingProxy, startCuttingProxy } from "../support/cutting-proxy.js";
 import { type RegistryInstance, startRegistry } from "../support/registry-instance.js";
 import { startTokenIssuer, type TokenIssuer } from "../support/token-issuer.js";
@@ -54,27 +53,6 @@ function client(extra: Partial<RegistryClientOptions> = {}): RegistryClient {
     onSecret: (s) => reportedSecrets.add(s),
     ...extra,
   });
-}
-
-function blob(bytes: Buffer, opens?: number[]): BlobSpec & { bytes: Buffer } {
-  return {
-    bytes,
-    digest: `sha256:${createHash("sha256").update(bytes).digest("hex")}`,
-    size: bytes.length,
-    open: (offset) => {
-      opens?.push(offset);
-      // Several pieces, as a file stream would deliver them.
-      const pieces: Buffer[] = [];
-      for (let i = offset; i < bytes.length; i += 16 * 1024) pieces.push(bytes.subarray(i, i + 16 * 1024));
-      return Readable.from(pieces);
-    },
-  };
-}
-
-async function readAll(s: NodeJS.ReadableStream): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const c of s) parts.push(typeof c === "string" ? Buffer.from(c) : c);
-  return Buffer.concat(parts);
 }
 
 async function captureError(p: Promise<unknown>): Promise<RegistryError> {

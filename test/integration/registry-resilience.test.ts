@@ -4,14 +4,12 @@
 // still lands, in bounded time; a 416 on a chunk makes the client ask for the upload's offset and
 // continue from there, or start over when the session is gone.
 
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  type BlobSpec,
   createRegistryClient,
   OCI_CONFIG,
   OCI_LAYER_GZIP,
@@ -21,6 +19,7 @@ import {
   RegistryError,
   staticCredentials,
 } from "../../src/build/registry/index.js";
+import { blob, readAll } from "../support/blobs.js";
 import { type CuttingProxy, startCuttingProxy } from "../support/cutting-proxy.js";
 import { type RegistryInstance, startRegistry } from "../support/registry-instance.js";
 import { startTokenIssuer, type TokenIssuer } from "../support/token-issuer.js";
@@ -39,26 +38,6 @@ function client(extra: Partial<RegistryClientOptions> = {}): RegistryClient {
     log: (l) => logLines.push(l),
     ...extra,
   });
-}
-
-function blob(bytes: Buffer, opens?: number[]): BlobSpec & { bytes: Buffer } {
-  return {
-    bytes,
-    digest: `sha256:${createHash("sha256").update(bytes).digest("hex")}`,
-    size: bytes.length,
-    open: (offset) => {
-      opens?.push(offset);
-      const pieces: Buffer[] = [];
-      for (let i = offset; i < bytes.length; i += 16 * 1024) pieces.push(bytes.subarray(i, i + 16 * 1024));
-      return Readable.from(pieces);
-    },
-  };
-}
-
-async function readAll(s: NodeJS.ReadableStream): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const c of s) parts.push(typeof c === "string" ? Buffer.from(c) : c);
-  return Buffer.concat(parts);
 }
 
 async function captureError(p: Promise<unknown>): Promise<RegistryError> {
