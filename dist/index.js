@@ -94923,10 +94923,11 @@ var Authenticator = class {
     return token ? `Bearer ${token}` : void 0;
   }
   /**
-   * Learns from a 401. Throws when retrying cannot help: credentials already sent and rejected, or the
-   * registry wants credentials and none are configured.
+   * Learns from a 401. Throws when retrying cannot help: credentials already sent and rejected, the
+   * registry wants credentials and none are configured, or (`renewed`: the request already went
+   * through one challenge) a token fetched for this very request was refused as well.
    */
-  async challenge(registry, repository, header, scopes, sentAuthorization) {
+  async challenge(registry, repository, header, scopes, sentAuthorization, renewed = false) {
     const challenges = parseChallenges(header ?? "");
     const bearer = challenges.find((c) => c.scheme === "bearer");
     const basic = challenges.find((c) => c.scheme === "basic");
@@ -94938,7 +94939,16 @@ var Authenticator = class {
       this.#tokens.delete(this.#tokenKey(registry, scopes));
       const wanted = bearer.params.scope?.split(" ").filter((s) => s.length > 0) ?? [];
       const extra = wanted.filter((w) => !scopeCovers(scopes, w));
-      if (sentAuthorization?.startsWith("Bearer ") && extra.length === 0 && bearer.params.error !== "invalid_token") {
+      const refused = sentAuthorization?.startsWith("Bearer ") === true && extra.length === 0;
+      if (refused && bearer.params.error === "invalid_token" && renewed) {
+        throw this.#denied(
+          registry,
+          repository,
+          creds,
+          "the registry refused a freshly issued token as invalid (expired or untrusted: compare the clocks and the registry's token settings)"
+        );
+      }
+      if (refused && bearer.params.error !== "invalid_token") {
         throw this.#denied(
           registry,
           repository,
@@ -95300,7 +95310,8 @@ var Transport = class {
             spec.repository,
             res.headers.get("www-authenticate"),
             scopes,
-            authorization
+            authorization,
+            true
           );
         }
         if (res.status === 401 && !authRetried) {
