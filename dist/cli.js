@@ -75139,6 +75139,15 @@ function labelValue(value) {
 }
 
 // src/plan/plan.ts
+var OVERRIDES = ["environment", "version", "baseUrl", "registry", "namespace"];
+function planContext(run, overrides) {
+  const context = { ...run };
+  for (const key of OVERRIDES) {
+    const value = overrides[key];
+    if (value !== void 0) context[key] = value;
+  }
+  return context;
+}
 var PlanError = class extends Error {
   name = "PlanError";
 };
@@ -76665,10 +76674,7 @@ async function buildCommand(argv, io) {
   }
   const { config, repoRoot } = await commandConfig(flags.config, io);
   const run = await localContext(flags, io.env, repoRoot);
-  const context = { ...run };
-  if (flags.version !== void 0) context.version = flags.version;
-  if (flags.registry !== void 0) context.registry = flags.registry;
-  const plan = planDeployment(config, context);
+  const plan = planDeployment(config, planContext(run, { version: flags.version, registry: flags.registry }));
   const builder = builderKind(flags.builder) ?? config.deployment.builder;
   if (flags.dockerfile !== void 0 && builder !== "docker") {
     throw new UsageError("--dockerfile applies to the docker builder only: add --builder docker");
@@ -76784,13 +76790,7 @@ async function planCommand(argv, io) {
   }
   const { config, repoRoot } = await commandConfig(flags.config, io);
   const run = await localContext(flags, io.env, repoRoot);
-  const context = { ...run };
-  if (flags.environment !== void 0) context.environment = flags.environment;
-  if (flags.version !== void 0) context.version = flags.version;
-  if (flags["base-url"] !== void 0) context.baseUrl = flags["base-url"];
-  if (flags.registry !== void 0) context.registry = flags.registry;
-  if (flags.namespace !== void 0) context.namespace = flags.namespace;
-  const plan = planDeployment(config, context);
+  const plan = planDeployment(config, planContext(run, { ...flags, baseUrl: flags["base-url"] }));
   io.stdout.write(flags.json ? `${JSON.stringify(plan, null, 2)}
 ` : planTable(plan));
   return 0;

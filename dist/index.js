@@ -97886,6 +97886,15 @@ function labelValue(value) {
 }
 
 // src/plan/plan.ts
+var OVERRIDES = ["environment", "version", "baseUrl", "registry", "namespace"];
+function planContext(run2, overrides) {
+  const context = { ...run2 };
+  for (const key of OVERRIDES) {
+    const value = overrides[key];
+    if (value !== void 0) context[key] = value;
+  }
+  return context;
+}
 var PlanError = class extends Error {
   name = "PlanError";
 };
@@ -98062,13 +98071,7 @@ ${errors.map(formatProblem).join("\n")}`
       );
       return;
     }
-    const context = { ...run2 };
-    if (settings.environment !== void 0) context.environment = settings.environment;
-    if (settings.version !== void 0) context.version = settings.version;
-    if (settings.baseUrl !== void 0) context.baseUrl = settings.baseUrl;
-    if (settings.registry !== void 0) context.registry = settings.registry;
-    if (settings.namespace !== void 0) context.namespace = settings.namespace;
-    const plan = planDeployment(result.config, context);
+    const plan = planDeployment(result.config, planContext(run2, settings));
     setOutput("deployment", plan.deployment);
     setOutput("version", plan.version);
     setOutput("plan", JSON.stringify(plan));

@@ -10,7 +10,7 @@ import { formatProblem, loadConfig } from "./config/index.js";
 import type { ConfigProblem } from "./config/types.js";
 import { readInputs } from "./inputs.js";
 import { runContextFromEnv } from "./intent/run-context.js";
-import { type PlanContext, planDeployment } from "./plan/plan.js";
+import { planContext, planDeployment } from "./plan/plan.js";
 import { formatBytes } from "./report/format-bytes.js";
 import { buildMarkdown, planMarkdown } from "./report/plan-table.js";
 
@@ -56,13 +56,7 @@ export async function run(env: NodeJS.ProcessEnv = process.env): Promise<void> {
       return;
     }
 
-    const context: PlanContext = { ...run };
-    if (settings.environment !== undefined) context.environment = settings.environment;
-    if (settings.version !== undefined) context.version = settings.version;
-    if (settings.baseUrl !== undefined) context.baseUrl = settings.baseUrl;
-    if (settings.registry !== undefined) context.registry = settings.registry;
-    if (settings.namespace !== undefined) context.namespace = settings.namespace;
-    const plan = planDeployment(result.config, context);
+    const plan = planDeployment(result.config, planContext(run, settings));
 
     core.setOutput("deployment", plan.deployment);
     core.setOutput("version", plan.version);

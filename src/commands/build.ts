@@ -5,7 +5,7 @@ import { buildPlan, registryCredentials } from "../build/build-plan.js";
 import { lineLog } from "../build/log.js";
 import type { BuilderKind } from "../config/types.js";
 import { UsageError } from "../errors.js";
-import { type PlanContext, planDeployment } from "../plan/plan.js";
+import { planContext, planDeployment } from "../plan/plan.js";
 import { formatBytes } from "../report/format-bytes.js";
 import { commandConfig } from "./command-config.js";
 import type { CommandIo } from "./io.js";
@@ -59,10 +59,7 @@ export async function buildCommand(argv: string[], io: CommandIo): Promise<numbe
   }
   const { config, repoRoot } = await commandConfig(flags.config, io);
   const run = await localContext(flags, io.env, repoRoot);
-  const context: PlanContext = { ...run };
-  if (flags.version !== undefined) context.version = flags.version;
-  if (flags.registry !== undefined) context.registry = flags.registry;
-  const plan = planDeployment(config, context);
+  const plan = planDeployment(config, planContext(run, { version: flags.version, registry: flags.registry }));
   const builder = builderKind(flags.builder) ?? config.deployment.builder;
   if (flags.dockerfile !== undefined && builder !== "docker") {
     throw new UsageError("--dockerfile applies to the docker builder only: add --builder docker");

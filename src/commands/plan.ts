@@ -1,7 +1,7 @@
 // `slipway plan`: validates the config and prints what a deployment of this commit would create.
 import { parseArgs } from "node:util";
 import { UsageError } from "../errors.js";
-import { type PlanContext, planDeployment } from "../plan/plan.js";
+import { planContext, planDeployment } from "../plan/plan.js";
 import { planTable } from "../report/plan-table.js";
 import { commandConfig } from "./command-config.js";
 import type { CommandIo } from "./io.js";
@@ -46,13 +46,7 @@ export async function planCommand(argv: string[], io: CommandIo): Promise<number
   }
   const { config, repoRoot } = await commandConfig(flags.config, io);
   const run = await localContext(flags, io.env, repoRoot);
-  const context: PlanContext = { ...run };
-  if (flags.environment !== undefined) context.environment = flags.environment;
-  if (flags.version !== undefined) context.version = flags.version;
-  if (flags["base-url"] !== undefined) context.baseUrl = flags["base-url"];
-  if (flags.registry !== undefined) context.registry = flags.registry;
-  if (flags.namespace !== undefined) context.namespace = flags.namespace;
-  const plan = planDeployment(config, context);
+  const plan = planDeployment(config, planContext(run, { ...flags, baseUrl: flags["base-url"] }));
   io.stdout.write(flags.json ? `${JSON.stringify(plan, null, 2)}\n` : planTable(plan));
   return 0;
 }

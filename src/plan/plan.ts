@@ -21,6 +21,19 @@ export interface PlanContext {
   namespace?: string;
 }
 
+const OVERRIDES = ["environment", "version", "baseUrl", "registry", "namespace"] as const;
+export type PlanOverrides = { [K in (typeof OVERRIDES)[number]]?: string | undefined };
+
+/** The run's context with what a flag or input overrides; unset overrides leave the config's value. */
+export function planContext(run: PlanContext, overrides: PlanOverrides): PlanContext {
+  const context: PlanContext = { ...run };
+  for (const key of OVERRIDES) {
+    const value = overrides[key];
+    if (value !== undefined) context[key] = value;
+  }
+  return context;
+}
+
 export interface PlannedAlias {
   name: string;
   kind: "preview" | "environment";
