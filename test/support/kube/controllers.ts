@@ -16,7 +16,7 @@ import type { IPod } from "kubernetes-models/v1/Pod";
 import type { IPodTemplateSpec } from "kubernetes-models/v1/PodTemplateSpec";
 import type { IService } from "kubernetes-models/v1/Service";
 import { matchesStructuredSelector } from "./selectors.js";
-import { ApiError, deepEqual, type KubeObject, type Store } from "./store.js";
+import { ApiError, deepEqual, type KubeObject, type Store, type WatchEvent } from "./store.js";
 
 export type ClusterStore = Store;
 export type { KubeObject };
@@ -337,43 +337,61 @@ function templateWithoutHash(t: IPodTemplateSpec | undefined): unknown {
   return canonical(copy);
 }
 
-export class DeploymentController {
-  private readonly queue: WorkQueue;
+/**
+ * What both controllers share: a work queue of "namespace/name" keys, the watches that fill it, and
+ * stop(). A change to an owned object wakes its controller owner, as the real informers' handlers do.
+ */
+abstract class KeyedController {
+  protected readonly queue: WorkQueue;
   private readonly unwatch: (() => void)[] = [];
 
-  constructor(private readonly store: Store) {
-    this.queue = new WorkQueue("deployment-controller", (key) => this.sync(key));
+  constructor(
+    protected readonly store: Store,
+    name: string,
+  ) {
+    this.queue = new WorkQueue(name, (key) => this.sync(key));
   }
 
-  start(): void {
-    this.unwatch.push(
-      this.store.watch("apps/v1", "Deployment", (ev) => {
-        if (ev.type !== "DELETED") this.queue.add(podKey(ev.object));
-      }),
-      this.store.watch("apps/v1", "ReplicaSet", (ev) => {
-        const owner = controllerOf(ev.object);
-        if (owner?.kind === "Deployment")
-          this.queue.add(`${ev.object.metadata.namespace ?? ""}/${owner.name}`);
-      }),
-      // Recreate waits for old pods to be gone, so pod deletions wake the owning Deployment too.
-      this.store.watch("v1", "Pod", (ev) => {
-        if (ev.type !== "DELETED") return;
-        const rsRef = controllerOf(ev.object);
-        if (rsRef?.kind !== "ReplicaSet") return;
-        const dName = ev.object.metadata.labels?.[HASH_LABEL]
-          ? rsRef.name.slice(0, rsRef.name.length - ev.object.metadata.labels[HASH_LABEL].length - 1)
-          : undefined;
-        if (dName) this.queue.add(`${ev.object.metadata.namespace ?? ""}/${dName}`);
-      }),
-    );
+  protected abstract sync(key: string): void;
+
+  protected watch(apiVersion: string, kind: string, handler: (ev: WatchEvent) => void): void {
+    this.unwatch.push(this.store.watch(apiVersion, kind, handler));
+  }
+
+  /** Queues the object's controller owner when it is of `kind`. */
+  protected enqueueOwner(obj: KubeObject, kind: string): void {
+    const owner = controllerOf(obj);
+    if (owner?.kind === kind) this.queue.add(`${obj.metadata.namespace ?? ""}/${owner.name}`);
   }
 
   stop(): void {
     for (const u of this.unwatch) u();
     this.queue.stop();
   }
+}
 
-  private sync(key: string): void {
+export class DeploymentController extends KeyedController {
+  constructor(store: Store) {
+    super(store, "deployment-controller");
+  }
+
+  start(): void {
+    this.watch("apps/v1", "Deployment", (ev) => {
+      if (ev.type !== "DELETED") this.queue.add(podKey(ev.object));
+    });
+    this.watch("apps/v1", "ReplicaSet", (ev) => this.enqueueOwner(ev.object, "Deployment"));
+    // Recreate waits for old pods to be gone, so a pod's deletion wakes the Deployment owning its
+    // ReplicaSet (found through owner references, as the real controller's getDeploymentForPod does).
+    this.watch("v1", "Pod", (ev) => {
+      if (ev.type !== "DELETED") return;
+      const rsRef = controllerOf(ev.object);
+      if (rsRef?.kind !== "ReplicaSet") return;
+      const rs = this.store.get("apps/v1", "ReplicaSet", ev.object.metadata.namespace, rsRef.name);
+      if (rs?.metadata.uid === rsRef.uid) this.enqueueOwner(rs, "Deployment");
+    });
+  }
+
+  protected sync(key: string): void {
     const [ns, name] = splitKey(key);
     const obj = this.store.get("apps/v1", "Deployment", ns, name);
     if (!obj || obj.metadata.deletionTimestamp) return;
@@ -820,33 +838,19 @@ function deletionRank(a: IPod, b: IPod): number {
   return -byCreation(a, b);
 }
 
-export class ReplicaSetController {
-  private readonly queue: WorkQueue;
-  private readonly unwatch: (() => void)[] = [];
-
-  constructor(private readonly store: Store) {
-    this.queue = new WorkQueue("replicaset-controller", (key) => this.sync(key));
+export class ReplicaSetController extends KeyedController {
+  constructor(store: Store) {
+    super(store, "replicaset-controller");
   }
 
   start(): void {
-    this.unwatch.push(
-      this.store.watch("apps/v1", "ReplicaSet", (ev) => {
-        if (ev.type !== "DELETED") this.queue.add(podKey(ev.object));
-      }),
-      this.store.watch("v1", "Pod", (ev) => {
-        const owner = controllerOf(ev.object);
-        if (owner?.kind === "ReplicaSet")
-          this.queue.add(`${ev.object.metadata.namespace ?? ""}/${owner.name}`);
-      }),
-    );
+    this.watch("apps/v1", "ReplicaSet", (ev) => {
+      if (ev.type !== "DELETED") this.queue.add(podKey(ev.object));
+    });
+    this.watch("v1", "Pod", (ev) => this.enqueueOwner(ev.object, "ReplicaSet"));
   }
 
-  stop(): void {
-    for (const u of this.unwatch) u();
-    this.queue.stop();
-  }
-
-  private sync(key: string): void {
+  protected sync(key: string): void {
     const [ns, name] = splitKey(key);
     const obj = this.store.get("apps/v1", "ReplicaSet", ns, name);
     if (!obj || obj.metadata.deletionTimestamp) return;
