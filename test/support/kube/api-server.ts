@@ -878,20 +878,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
         throw badRequest(`error decoding YAML: ${(err as Error).message}`);
       }
       const cfg = asKubeObject(doc, k);
-      if (cfg.metadata.name && cfg.metadata.name !== name) {
-        throw badRequest(
-          `the name of the object (${cfg.metadata.name}) does not match the name on the URL (${name})`,
-        );
-      }
-      cfg.metadata.name = name;
-      if (k.namespaced) {
-        if (cfg.metadata.namespace && cfg.metadata.namespace !== namespace) {
-          throw badRequest(
-            "the namespace of the provided object does not match the namespace sent on the request",
-          );
-        }
-        if (namespace !== undefined) cfg.metadata.namespace = namespace;
-      }
+      checkIdentity(k, cfg, namespace, name);
       const exists = store.get(apiVersionOf(k), k.kind, namespace, name) !== undefined;
       // An apply that creates the object also needs permission to create it.
       if (!exists) check("create");
