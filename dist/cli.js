@@ -76567,6 +76567,15 @@ async function loadConfig(path6, options = {}) {
 }
 
 // src/commands/command-config.ts
+function withUsage(usage, parse3) {
+  try {
+    return parse3();
+  } catch (error) {
+    throw new UsageError(`${error.message}
+
+${usage}`);
+  }
+}
 async function commandConfig(configFlag, io) {
   const file = resolve(io.cwd, configFlag);
   const result = await loadConfig(file, { repoRoot: io.cwd });
@@ -76638,8 +76647,9 @@ per endpoint the image reference with its digest and the bytes uploaded.
   --cache-dir   where layer digests are remembered between runs (default: ~/.cache/slipway/layers)
 Credentials come from $DOCKER_CONFIG/config.json (or ~/.docker/config.json), and GITHUB_TOKEN for ghcr.io.`;
 function parse(argv) {
-  try {
-    return parseArgs({
+  return withUsage(
+    BUILD_USAGE,
+    () => parseArgs({
       args: argv,
       allowPositionals: false,
       options: {
@@ -76654,12 +76664,8 @@ function parse(argv) {
         "cache-dir": { type: "string" },
         help: { type: "boolean", short: "h", default: false }
       }
-    }).values;
-  } catch (error) {
-    throw new UsageError(`${error.message}
-
-${BUILD_USAGE}`);
-  }
+    }).values
+  );
 }
 function builderKind(flag) {
   if (flag === void 0 || flag === "registry" || flag === "docker") return flag;
@@ -76757,8 +76763,9 @@ var PLAN_USAGE = `Usage: slipway plan [--config <file>] [--json] [--repo owner/n
 Validates the config and prints each endpoint's names and URLs for this commit.
 Problems are printed as <file>:<line>:<column>: <message>.`;
 function parse2(argv) {
-  try {
-    return parseArgs2({
+  return withUsage(
+    PLAN_USAGE,
+    () => parseArgs2({
       args: argv,
       allowPositionals: false,
       options: {
@@ -76774,12 +76781,8 @@ function parse2(argv) {
         namespace: { type: "string" },
         help: { type: "boolean", short: "h", default: false }
       }
-    }).values;
-  } catch (error) {
-    throw new UsageError(`${error.message}
-
-${PLAN_USAGE}`);
-  }
+    }).values
+  );
 }
 async function planCommand(argv, io) {
   const flags = parse2(argv);

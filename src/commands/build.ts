@@ -7,7 +7,7 @@ import type { BuilderKind } from "../config/types.js";
 import { UsageError } from "../errors.js";
 import { planContext, planDeployment } from "../plan/plan.js";
 import { formatBytes } from "../report/format-bytes.js";
-import { commandConfig } from "./command-config.js";
+import { commandConfig, withUsage } from "./command-config.js";
 import type { CommandIo } from "./io.js";
 import { localContext } from "./local-context.js";
 
@@ -24,26 +24,26 @@ per endpoint the image reference with its digest and the bytes uploaded.
 Credentials come from $DOCKER_CONFIG/config.json (or ~/.docker/config.json), and GITHUB_TOKEN for ghcr.io.`;
 
 function parse(argv: string[]) {
-  try {
-    return parseArgs({
-      args: argv,
-      allowPositionals: false,
-      options: {
-        config: { type: "string", default: "valohai.yaml" },
-        registry: { type: "string" },
-        builder: { type: "string" },
-        json: { type: "boolean", default: false },
-        repo: { type: "string" },
-        commit: { type: "string" },
-        version: { type: "string" },
-        dockerfile: { type: "string" },
-        "cache-dir": { type: "string" },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    }).values;
-  } catch (error) {
-    throw new UsageError(`${(error as Error).message}\n\n${BUILD_USAGE}`);
-  }
+  return withUsage(
+    BUILD_USAGE,
+    () =>
+      parseArgs({
+        args: argv,
+        allowPositionals: false,
+        options: {
+          config: { type: "string", default: "valohai.yaml" },
+          registry: { type: "string" },
+          builder: { type: "string" },
+          json: { type: "boolean", default: false },
+          repo: { type: "string" },
+          commit: { type: "string" },
+          version: { type: "string" },
+          dockerfile: { type: "string" },
+          "cache-dir": { type: "string" },
+          help: { type: "boolean", short: "h", default: false },
+        },
+      }).values,
+  );
 }
 
 function builderKind(flag: string | undefined): BuilderKind | undefined {

@@ -3,7 +3,17 @@
 import { dirname, resolve } from "node:path";
 import { ConfigError, formatProblem, loadConfig } from "../config/index.js";
 import type { SlipwayConfig } from "../config/types.js";
+import { UsageError } from "../errors.js";
 import type { CommandIo } from "./io.js";
+
+/** Runs a command's flag parsing; a flag it does not know becomes a UsageError that shows its usage. */
+export function withUsage<R>(usage: string, parse: () => R): R {
+  try {
+    return parse();
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message}\n\n${usage}`);
+  }
+}
 
 export async function commandConfig(
   configFlag: string,

@@ -1,9 +1,8 @@
 // `slipway plan`: validates the config and prints what a deployment of this commit would create.
 import { parseArgs } from "node:util";
-import { UsageError } from "../errors.js";
 import { planContext, planDeployment } from "../plan/plan.js";
 import { planTable } from "../report/plan-table.js";
-import { commandConfig } from "./command-config.js";
+import { commandConfig, withUsage } from "./command-config.js";
 import type { CommandIo } from "./io.js";
 import { localContext } from "./local-context.js";
 
@@ -15,27 +14,27 @@ Validates the config and prints each endpoint's names and URLs for this commit.
 Problems are printed as <file>:<line>:<column>: <message>.`;
 
 function parse(argv: string[]) {
-  try {
-    return parseArgs({
-      args: argv,
-      allowPositionals: false,
-      options: {
-        config: { type: "string", default: "valohai.yaml" },
-        json: { type: "boolean", default: false },
-        repo: { type: "string" },
-        commit: { type: "string" },
-        pr: { type: "string" },
-        environment: { type: "string" },
-        version: { type: "string" },
-        "base-url": { type: "string" },
-        registry: { type: "string" },
-        namespace: { type: "string" },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    }).values;
-  } catch (error) {
-    throw new UsageError(`${(error as Error).message}\n\n${PLAN_USAGE}`);
-  }
+  return withUsage(
+    PLAN_USAGE,
+    () =>
+      parseArgs({
+        args: argv,
+        allowPositionals: false,
+        options: {
+          config: { type: "string", default: "valohai.yaml" },
+          json: { type: "boolean", default: false },
+          repo: { type: "string" },
+          commit: { type: "string" },
+          pr: { type: "string" },
+          environment: { type: "string" },
+          version: { type: "string" },
+          "base-url": { type: "string" },
+          registry: { type: "string" },
+          namespace: { type: "string" },
+          help: { type: "boolean", short: "h", default: false },
+        },
+      }).values,
+  );
 }
 
 export async function planCommand(argv: string[], io: CommandIo): Promise<number> {
