@@ -3,13 +3,13 @@
 // ProgressDeadlineExceeded), serve logs through pods/log, and roll per maxSurge/maxUnavailable. kubectl
 // talks to it through the kubeconfig it writes, exactly as against a real cluster.
 
-import { spawn } from "node:child_process";
 import type { IDeployment } from "kubernetes-models/apps/v1/Deployment";
 import type { IReplicaSet } from "kubernetes-models/apps/v1/ReplicaSet";
 import type { IPod } from "kubernetes-models/v1/Pod";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { stringify as stringifyYaml } from "yaml";
 import { startTestCluster, type TestCluster } from "../support/kube/cluster.js";
+import { type KubectlResult, kubectl as runKubectl } from "../support/kube/kubectl.js";
 import { CLUSTER_LABEL } from "../support/kube/node.js";
 import type { KubeObject } from "../support/kube/store.js";
 import { waitFor } from "../support/wait-for.js";
@@ -24,24 +24,8 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-function kubectl(args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn("kubectl", args, {
-      env: { ...process.env, KUBECONFIG: cluster.kubeconfigPath },
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on("data", (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end(input ?? "");
-  });
+function kubectl(args: string[], input?: string): Promise<KubectlResult> {
+  return runKubectl(cluster.kubeconfigPath, args, input);
 }
 
 function pods(app: string): IPod[] {

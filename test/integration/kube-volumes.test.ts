@@ -4,11 +4,11 @@
 // ContainerCreating with a FailedMount event until it exists, init containers run in order to completion
 // first, and what the test cluster cannot mount is reported, never silently skipped.
 
-import { spawn } from "node:child_process";
 import { ApiException, CoreV1Api, KubeConfig, type V1Pod } from "@kubernetes/client-node";
 import type { IPod } from "kubernetes-models/v1/Pod";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { startTestCluster, type TestCluster } from "../support/kube/cluster.js";
+import { type KubectlResult, kubectl as runKubectl } from "../support/kube/kubectl.js";
 import { CLUSTER_LABEL } from "../support/kube/node.js";
 import { waitFor } from "../support/wait-for.js";
 
@@ -47,20 +47,8 @@ function events(name: string, reason: string): string[] {
     .map((e) => e.message ?? "");
 }
 
-function kubectl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn("kubectl", args, { env: { ...process.env, KUBECONFIG: cluster.kubeconfigPath } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on("data", (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
+function kubectl(args: string[]): Promise<KubectlResult> {
+  return runKubectl(cluster.kubeconfigPath, args);
 }
 
 /** kubectl's STATUS column for a pod. */

@@ -449,7 +449,8 @@ async function registryHasTag(registry: string, repo: string, tag: string): Prom
   throw new Error(`registry ${registry} answered ${res.status} for the manifest of ${repo}:${tag}`);
 }
 
-function freePort(): Promise<number> {
+/** A loopback TCP port nobody listens on right now. */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once("error", reject);
