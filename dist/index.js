@@ -97304,6 +97304,12 @@ var DEFAULT_PORT = 8e3;
 var DEFAULT_WSGI_CALLABLE = "application";
 var DEFAULT_CANARY = { stages: 10, windowSeconds: 30 * 60, maxErrorRate: 0.01 };
 var DEFAULT_DEPLOYMENT_NAME = "default";
+var DEFAULT_PREVIEW = {
+  enabled: true,
+  alias: "pr-{number}",
+  ttlSeconds: 72 * 3600,
+  replicas: 1
+};
 var Collector = class {
   constructor(source) {
     this.source = source;
@@ -97552,7 +97558,7 @@ function checkDeployment(c, entryKey, node, value) {
   };
   if (value.canary && typeof value.canary === "object") checkCanary(canary, ["canary"]);
   const preview = value.preview && typeof value.preview === "object" ? value.preview : {};
-  const previewAlias2 = typeof preview.alias === "string" ? preview.alias : "pr-{number}";
+  const previewAlias2 = typeof preview.alias === "string" ? preview.alias : DEFAULT_PREVIEW.alias;
   const previewPattern = new RegExp(`^${previewAlias2.replace(/[-]/g, "\\-").replace("{number}", "[0-9]+")}$`);
   const environments = [];
   const rawEnvs = value.environments && typeof value.environments === "object" ? value.environments : {};
@@ -97656,8 +97662,8 @@ function checkDeployment(c, entryKey, node, value) {
     preview: {
       enabled: preview.enabled !== false,
       alias: previewAlias2,
-      ttlSeconds: typeof preview.ttl === "string" ? parseDuration(preview.ttl) ?? 72 * 3600 : 72 * 3600,
-      replicas: typeof preview.replicas === "number" ? preview.replicas : 1
+      ttlSeconds: typeof preview.ttl === "string" ? parseDuration(preview.ttl) ?? DEFAULT_PREVIEW.ttlSeconds : DEFAULT_PREVIEW.ttlSeconds,
+      replicas: typeof preview.replicas === "number" ? preview.replicas : DEFAULT_PREVIEW.replicas
     },
     environments,
     canary,
@@ -97775,7 +97781,7 @@ function parseConfig(input, file) {
         name: DEFAULT_DEPLOYMENT_NAME,
         builder: "registry",
         router: { kind: "gateway-api" },
-        preview: { enabled: true, alias: "pr-{number}", ttlSeconds: 72 * 3600, replicas: 1 },
+        preview: DEFAULT_PREVIEW,
         environments: [],
         canary: DEFAULT_CANARY
       },

@@ -14,6 +14,7 @@ import type {
   EndpointFile,
   EndpointResources,
   Environment,
+  PreviewSettings,
   PromotionTrigger,
   ResourceRange,
   SlipwayConfig,
@@ -34,6 +35,12 @@ export const DEFAULT_PORT = 8000;
 export const DEFAULT_WSGI_CALLABLE = "application";
 export const DEFAULT_CANARY: CanarySettings = { stages: 10, windowSeconds: 30 * 60, maxErrorRate: 0.01 };
 export const DEFAULT_DEPLOYMENT_NAME = "default";
+export const DEFAULT_PREVIEW: PreviewSettings = {
+  enabled: true,
+  alias: "pr-{number}",
+  ttlSeconds: 72 * 3600,
+  replicas: 1,
+};
 
 type Raw = Record<string, unknown>;
 
@@ -322,7 +329,7 @@ function checkDeployment(
   if (value.canary && typeof value.canary === "object") checkCanary(canary, ["canary"]);
 
   const preview = (value.preview && typeof value.preview === "object" ? value.preview : {}) as Raw;
-  const previewAlias = typeof preview.alias === "string" ? preview.alias : "pr-{number}";
+  const previewAlias = typeof preview.alias === "string" ? preview.alias : DEFAULT_PREVIEW.alias;
   const previewPattern = new RegExp(`^${previewAlias.replace(/[-]/g, "\\-").replace("{number}", "[0-9]+")}$`);
 
   const environments: Environment[] = [];
@@ -437,8 +444,11 @@ function checkDeployment(
     preview: {
       enabled: preview.enabled !== false,
       alias: previewAlias,
-      ttlSeconds: typeof preview.ttl === "string" ? (parseDuration(preview.ttl) ?? 72 * 3600) : 72 * 3600,
-      replicas: typeof preview.replicas === "number" ? preview.replicas : 1,
+      ttlSeconds:
+        typeof preview.ttl === "string"
+          ? (parseDuration(preview.ttl) ?? DEFAULT_PREVIEW.ttlSeconds)
+          : DEFAULT_PREVIEW.ttlSeconds,
+      replicas: typeof preview.replicas === "number" ? preview.replicas : DEFAULT_PREVIEW.replicas,
     },
     environments,
     canary,
@@ -567,7 +577,7 @@ export function parseConfig(input: Uint8Array | string, file: string): ParseResu
         name: DEFAULT_DEPLOYMENT_NAME,
         builder: "registry",
         router: { kind: "gateway-api" },
-        preview: { enabled: true, alias: "pr-{number}", ttlSeconds: 72 * 3600, replicas: 1 },
+        preview: DEFAULT_PREVIEW,
         environments: [],
         canary: DEFAULT_CANARY,
       },

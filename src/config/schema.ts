@@ -65,7 +65,7 @@ function valueAt(value: unknown, path: readonly (string | number)[]): unknown {
   return cursor;
 }
 
-export function dotted(path: readonly (string | number)[]): string {
+function dotted(path: readonly (string | number)[]): string {
   let out = "";
   for (const segment of path)
     out += typeof segment === "number" ? `[${segment}]` : out ? `.${segment}` : segment;
