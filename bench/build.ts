@@ -17,9 +17,9 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { buildVersion } from "../src/build/build-version.js";
-import { createRegistryClient, parseImageName, type RegistryClient } from "../src/build/registry/index.js";
 import type { Endpoint } from "../src/config/types.js";
+import { buildVersion } from "../src/image/build-version.js";
+import { createRegistryClient, parseImageName, type RegistryClient } from "../src/registry/index.js";
 import { ensureStack, stackEnv } from "../test/support/stack.js";
 
 const exec = promisify(execFile);

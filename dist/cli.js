@@ -71938,21 +71938,1486 @@ var require_ajv = __commonJS({
 // src/commands/build.ts
 import { parseArgs } from "node:util";
 
-// src/build/build-plan.ts
+// src/config/errors.ts
+function formatProblem(p) {
+  const prefix = p.severity === "warning" ? "warning: " : "";
+  return `${p.file}:${p.line}:${p.column}: ${prefix}${p.message}`;
+}
+var ConfigError = class extends Error {
+  constructor(problems) {
+    const errors = problems.filter((p) => p.severity === "error");
+    super(
+      `${errors.length} problem${errors.length === 1 ? "" : "s"} in the config:
+${errors.map(formatProblem).join("\n")}`
+    );
+    this.problems = problems;
+  }
+  problems;
+  name = "ConfigError";
+};
+
+// src/plan/names.ts
+import { createHash } from "node:crypto";
+var MAX_LABEL_LENGTH = 63;
+var HASH_LENGTH = 8;
+function shortHash(text) {
+  return createHash("sha256").update(text).digest("hex").slice(0, HASH_LENGTH);
+}
+function dnsLabel(...parts) {
+  const full = parts.join("-");
+  const cleaned = full.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/-+/g, "-").replace(/^-+|-+$/g, "");
+  if (cleaned === full && cleaned.length <= MAX_LABEL_LENGTH && cleaned.length > 0) return cleaned;
+  const room = MAX_LABEL_LENGTH - HASH_LENGTH - 1;
+  const head = cleaned.slice(0, room).replace(/-+$/g, "");
+  return head ? `${head}-${shortHash(full)}` : `x-${shortHash(full)}`;
+}
+function labelValue(value) {
+  const valid = /^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/;
+  if (value.length <= MAX_LABEL_LENGTH && valid.test(value)) return value;
+  return dnsLabel(value);
+}
+
+// src/plan/plan.ts
+var OVERRIDES = ["environment", "version", "baseUrl", "registry", "namespace"];
+function planContext(run, overrides) {
+  const context = { ...run };
+  for (const key of OVERRIDES) {
+    const value = overrides[key];
+    if (value !== void 0) context[key] = value;
+  }
+  return context;
+}
+var PlanError = class extends Error {
+  name = "PlanError";
+};
+var LABEL_PREFIX = "slipway.dev";
+var DEFAULT_NAMESPACE = "slipway";
+var DEFAULT_REGISTRY_HOST = "ghcr.io";
+var VERSION_PATTERN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+function segment(name) {
+  return encodeURIComponent(name.toLowerCase());
+}
+function versionName(context) {
+  if (context.version !== void 0) {
+    if (!VERSION_PATTERN.test(context.version) || context.version.length > 40) {
+      throw new PlanError(
+        `version '${context.version}' is invalid: use at most 40 lowercase letters, digits and dashes, starting and ending with a letter or digit`
+      );
+    }
+    return context.version;
+  }
+  if (!/^[0-9a-f]{7,64}$/i.test(context.commit)) {
+    throw new PlanError(
+      `commit '${context.commit}' is not a hexadecimal commit SHA; pass a version name instead`
+    );
+  }
+  return context.commit.slice(0, 12).toLowerCase();
+}
+function previewAlias(deployment, pullRequest) {
+  return deployment.preview.alias.replace("{number}", String(pullRequest));
+}
+function aliasesFor(config, context) {
+  const aliases = [];
+  if (context.pullRequest !== void 0 && config.deployment.preview.enabled) {
+    if (!Number.isInteger(context.pullRequest) || context.pullRequest < 1) {
+      throw new PlanError(`pull request number ${context.pullRequest} is invalid`);
+    }
+    aliases.push({ name: previewAlias(config.deployment, context.pullRequest), kind: "preview" });
+  }
+  if (context.environment !== void 0) {
+    const known = config.deployment.environments.map((e) => e.name);
+    if (!known.includes(context.environment)) {
+      const list = known.length > 0 ? `: known environments are ${known.join(", ")}` : ": the config defines none";
+      throw new PlanError(`environment '${context.environment}' is not in the config${list}`);
+    }
+    aliases.push({ name: context.environment, kind: "environment" });
+  }
+  return aliases;
+}
+function imageRepository(config, context, endpoint) {
+  const prefix = context.registry ?? config.deployment.registry ?? `${DEFAULT_REGISTRY_HOST}/${context.owner}/${context.repo}`;
+  return `${prefix}/${endpoint.name}`.toLowerCase();
+}
+function planDeployment(config, context) {
+  if (!context.owner || !context.repo) throw new PlanError("the repository owner and name are required");
+  const deployment = config.deployment.name;
+  const version = versionName(context);
+  const baseUrl = (context.baseUrl ?? config.deployment.baseUrl)?.replace(/\/+$/, "");
+  const projectPath = `/${segment(context.owner)}/${segment(context.repo)}/${deployment}`;
+  const versionPath = `${projectPath}/${version}`;
+  const aliases = aliasesFor(config, context);
+  const at = (path6) => baseUrl === void 0 ? {} : { url: `${baseUrl}${path6}` };
+  const commonLabels = {
+    "app.kubernetes.io/managed-by": "slipway",
+    [`${LABEL_PREFIX}/owner`]: labelValue(context.owner.toLowerCase()),
+    [`${LABEL_PREFIX}/project`]: labelValue(context.repo.toLowerCase()),
+    [`${LABEL_PREFIX}/deployment`]: labelValue(deployment),
+    [`${LABEL_PREFIX}/version`]: labelValue(version)
+  };
+  const plan = {
+    owner: context.owner,
+    project: context.repo,
+    deployment,
+    version,
+    commit: context.commit,
+    namespace: context.namespace ?? config.deployment.namespace ?? DEFAULT_NAMESPACE,
+    versionPath,
+    aliases: aliases.map((a) => ({
+      ...a,
+      path: `${projectPath}/${a.name}`,
+      ...at(`${projectPath}/${a.name}`)
+    })),
+    labels: commonLabels,
+    endpoints: config.endpoints.map((endpoint) => {
+      const path6 = `${versionPath}/${endpoint.name}`;
+      return {
+        name: endpoint.name,
+        resourceName: dnsLabel(deployment, version, endpoint.name),
+        imageRepository: imageRepository(config, context, endpoint),
+        baseImage: endpoint.image,
+        port: endpoint.port,
+        scriptName: path6,
+        path: path6,
+        ...at(path6),
+        aliases: aliases.map((a) => {
+          const aliasPath = `${projectPath}/${a.name}/${endpoint.name}`;
+          return { ...a, path: aliasPath, ...at(aliasPath) };
+        }),
+        labels: { ...commonLabels, [`${LABEL_PREFIX}/endpoint`]: labelValue(endpoint.name) }
+      };
+    })
+  };
+  if (baseUrl !== void 0) plan.baseUrl = baseUrl;
+  return plan;
+}
+
+// src/errors.ts
+var UsageError = class extends Error {
+  name = "UsageError";
+};
+var EXIT = { ok: 0, failed: 1, usage: 2 };
+function exitCodeFor(error) {
+  if (error instanceof UsageError) return EXIT.usage;
+  if (error instanceof ConfigError || error instanceof PlanError) return EXIT.failed;
+  return EXIT.failed;
+}
+
+// src/image/build-plan.ts
 import { execFile } from "node:child_process";
 import { readFile as readFile4 } from "node:fs/promises";
 import { homedir } from "node:os";
 import path5 from "node:path";
 import { promisify } from "node:util";
 
-// src/build/build-version.ts
+// src/registry/client.ts
+import { createHash as createHash2 } from "node:crypto";
+import { Transform as Transform2 } from "node:stream";
+
+// src/registry/errors.ts
+var RegistryError = class extends Error {
+  registry;
+  repository;
+  operation;
+  status;
+  code;
+  constructor(message, details) {
+    super(message, details.cause ? { cause: details.cause } : void 0);
+    this.name = "RegistryError";
+    this.registry = details.registry;
+    if (details.repository !== void 0) this.repository = details.repository;
+    if (details.operation !== void 0) this.operation = details.operation;
+    if (details.status !== void 0) this.status = details.status;
+    if (details.code !== void 0) this.code = details.code;
+  }
+};
+var SecretRedactor = class {
+  #secrets = /* @__PURE__ */ new Set();
+  #onSecret;
+  constructor(onSecret) {
+    this.#onSecret = onSecret;
+  }
+  add(secret) {
+    if (!secret || secret.length < 4 || this.#secrets.has(secret)) return;
+    this.#secrets.add(secret);
+    this.#onSecret?.(secret);
+  }
+  redact(text) {
+    let out = text;
+    for (const s of this.#secrets) out = out.split(s).join("***");
+    return out;
+  }
+  /**
+   * A copy of `err` safe to attach as `cause`: name, message and code only. Library errors can carry
+   * request objects (headers included), so the original is never attached.
+   */
+  sanitize(err2) {
+    const src = err2 instanceof Error ? err2 : new Error(String(err2));
+    const copy = new Error(this.redact(src.message));
+    copy.name = src.name;
+    const code = errorCode(src);
+    if (code) Object.assign(copy, { code });
+    return copy;
+  }
+};
+function errorCode(err2) {
+  let e = err2;
+  for (let depth = 0; depth < 5 && e instanceof Error; depth++) {
+    const code = e.code;
+    if (typeof code === "string") return code;
+    e = e.cause;
+  }
+  return void 0;
+}
+
+// src/registry/auth.ts
+function parseChallenges(header) {
+  const out = [];
+  let i2 = 0;
+  const n = header.length;
+  const skip = (re) => {
+    while (i2 < n && re.test(header.charAt(i2))) i2++;
+  };
+  const token = () => {
+    const start = i2;
+    while (i2 < n && /[!#$%&'*+\-.^_`|~0-9A-Za-z/]/.test(header.charAt(i2))) i2++;
+    return header.slice(start, i2);
+  };
+  let current;
+  while (i2 < n) {
+    skip(/[\s,]/);
+    if (i2 >= n) break;
+    const start = i2;
+    const name = token();
+    if (name === "") {
+      i2++;
+      continue;
+    }
+    skip(/\s/);
+    if (header.charAt(i2) === "=" && current) {
+      i2++;
+      skip(/\s/);
+      let value = "";
+      if (header.charAt(i2) === '"') {
+        i2++;
+        while (i2 < n && header.charAt(i2) !== '"') {
+          if (header.charAt(i2) === "\\" && i2 + 1 < n) i2++;
+          value += header.charAt(i2);
+          i2++;
+        }
+        i2++;
+      } else {
+        value = token();
+      }
+      current.params[name.toLowerCase()] = value;
+    } else {
+      i2 = start + name.length;
+      current = { scheme: name.toLowerCase(), params: {} };
+      out.push(current);
+    }
+  }
+  return out;
+}
+function repositoryScope(repository, actions) {
+  return `repository:${repository}:${actions}`;
+}
+function scopeCovers(have, want) {
+  const [type, name, actions] = splitScope(want);
+  return have.some((h) => {
+    const [t, nm, a] = splitScope(h);
+    if (t !== type || nm !== name) return false;
+    const granted = new Set(a.split(","));
+    return actions.split(",").every((x2) => granted.has(x2));
+  });
+}
+function splitScope(scope) {
+  const first = scope.indexOf(":");
+  const last = scope.lastIndexOf(":");
+  if (first < 0 || last === first) return [scope, "", ""];
+  return [scope.slice(0, first), scope.slice(first + 1, last), scope.slice(last + 1)];
+}
+var DEFAULT_TOKEN_TTL_S = 60;
+var OAUTH_CLIENT_ID = "slipway";
+var Authenticator = class {
+  #opts;
+  #state = /* @__PURE__ */ new Map();
+  #tokens = /* @__PURE__ */ new Map();
+  #now;
+  constructor(opts) {
+    this.#opts = opts;
+    this.#now = opts.now ?? Date.now;
+  }
+  #credentials(registry) {
+    const creds = this.#opts.credentials?.forRegistry(registry);
+    if (creds) {
+      this.#opts.redactor.add(creds.password);
+      this.#opts.redactor.add(creds.identityToken);
+    }
+    return creds;
+  }
+  #basicHeader(creds) {
+    if (creds.username === void 0 || creds.password === void 0) return void 0;
+    const encoded = Buffer.from(`${creds.username}:${creds.password}`).toString("base64");
+    this.#opts.redactor.add(encoded);
+    return `Basic ${encoded}`;
+  }
+  /** The Authorization header for a request needing `scopes`, or undefined to go anonymous first. */
+  async authorization(registry, repository, scopes) {
+    const state = this.#state.get(registry);
+    if (!state || state.kind === "anonymous") return void 0;
+    if (state.kind === "basic") {
+      const creds = this.#credentials(registry);
+      return creds ? this.#basicHeader(creds) : void 0;
+    }
+    const token = await this.#token(registry, repository, state, scopes);
+    return token ? `Bearer ${token}` : void 0;
+  }
+  /**
+   * Learns from a 401. Throws when retrying cannot help: credentials already sent and rejected, the
+   * registry wants credentials and none are configured, or (`renewed`: the request already went
+   * through one challenge) a token fetched for this very request was refused as well.
+   */
+  async challenge(registry, repository, header, scopes, sentAuthorization, renewed = false) {
+    const challenges = parseChallenges(header ?? "");
+    const bearer = challenges.find((c) => c.scheme === "bearer");
+    const basic = challenges.find((c) => c.scheme === "basic");
+    const creds = this.#credentials(registry);
+    if (bearer?.params.realm) {
+      const state = { kind: "bearer", realm: bearer.params.realm };
+      if (bearer.params.service !== void 0) state.service = bearer.params.service;
+      this.#state.set(registry, state);
+      this.#tokens.delete(this.#tokenKey(registry, scopes));
+      const wanted = bearer.params.scope?.split(" ").filter((s) => s.length > 0) ?? [];
+      const extra = wanted.filter((w) => !scopeCovers(scopes, w));
+      const refused = sentAuthorization?.startsWith("Bearer ") === true && extra.length === 0;
+      if (refused && bearer.params.error === "invalid_token" && renewed) {
+        throw this.#denied(
+          registry,
+          repository,
+          creds,
+          "the registry refused a freshly issued token as invalid (expired or untrusted: compare the clocks and the registry's token settings)"
+        );
+      }
+      if (refused && bearer.params.error !== "invalid_token") {
+        throw this.#denied(
+          registry,
+          repository,
+          creds,
+          "the token service did not grant the required access"
+        );
+      }
+      return [...scopes, ...extra];
+    }
+    if (basic) {
+      this.#state.set(registry, { kind: "basic" });
+      if (sentAuthorization?.startsWith("Basic "))
+        throw this.#denied(registry, repository, creds, "credentials rejected");
+      if (!creds || this.#basicHeader(creds) === void 0) {
+        throw this.#denied(registry, repository, void 0, "the registry requires a username and password");
+      }
+      return scopes;
+    }
+    throw this.#denied(registry, repository, creds, "unsupported authentication challenge");
+  }
+  #denied(registry, repository, creds, why) {
+    const who = creds?.username ? `as user ${JSON.stringify(creds.username)}` : creds?.identityToken ? "with an identity token" : "anonymously (no credentials configured for this registry)";
+    return new RegistryError(
+      this.#opts.redactor.redact(`not authorized to access ${registry}/${repository} ${who}: ${why}`),
+      { registry, repository, status: 401, code: "UNAUTHORIZED", operation: "authenticate" }
+    );
+  }
+  #tokenKey(registry, scopes) {
+    return `${registry} ${[...scopes].sort().join(" ")}`;
+  }
+  async #token(registry, repository, state, scopes) {
+    const key = this.#tokenKey(registry, scopes);
+    const cached = this.#tokens.get(key);
+    if (cached && cached.expiresAt > this.#now()) return cached.value;
+    const realm = new URL(state.realm);
+    const creds = this.#credentials(registry);
+    const realmHost = realm.host;
+    const plainHttp = realm.protocol === "http:";
+    if (plainHttp && creds && !this.#opts.insecure(realmHost)) {
+      throw new RegistryError(
+        `refusing to send credentials for ${registry} to a plain-http token realm on ${realmHost}`,
+        { registry, repository, code: "INSECURE_REALM", operation: "authenticate" }
+      );
+    }
+    const started = this.#now();
+    let reply;
+    if (creds?.identityToken) {
+      const form = new URLSearchParams({
+        grant_type: "refresh_token",
+        refresh_token: creds.identityToken,
+        client_id: OAUTH_CLIENT_ID,
+        scope: scopes.join(" ")
+      });
+      if (state.service !== void 0) form.set("service", state.service);
+      reply = await this.#opts.fetchToken(
+        realm,
+        {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+          body: form.toString()
+        },
+        { registry, repository }
+      );
+      if (reply.status === 404 || reply.status === 405) reply = void 0;
+    }
+    if (!reply) {
+      const url = new URL(realm);
+      if (state.service !== void 0) url.searchParams.set("service", state.service);
+      for (const s of scopes) url.searchParams.append("scope", s);
+      const headers = {};
+      const basic = creds ? this.#basicHeader(creds) : void 0;
+      if (basic) headers.authorization = basic;
+      reply = await this.#opts.fetchToken(url, { method: "GET", headers }, { registry, repository });
+    }
+    if (reply.status === 401 || reply.status === 403) {
+      throw this.#denied(
+        registry,
+        repository,
+        creds,
+        `the token service at ${realmHost} rejected the credentials`
+      );
+    }
+    if (reply.status !== 200) {
+      throw new RegistryError(
+        `token service at ${realmHost} for ${registry}/${repository} answered HTTP ${reply.status}`,
+        { registry, repository, status: reply.status, operation: "authenticate" }
+      );
+    }
+    const parsed = parseTokenResponse(reply.body);
+    if (!parsed) {
+      throw new RegistryError(`token service at ${realmHost} for ${registry}/${repository} sent no token`, {
+        registry,
+        repository,
+        operation: "authenticate"
+      });
+    }
+    this.#opts.redactor.add(parsed.token);
+    const ttlMs = parsed.expiresIn * 1e3;
+    this.#tokens.set(key, { value: parsed.token, expiresAt: started + ttlMs - Math.min(1e4, ttlMs / 10) });
+    this.#opts.log(`auth: token for ${registry} (${scopes.join(" ")}) valid ${parsed.expiresIn}s`);
+    return parsed.token;
+  }
+};
+function parseTokenResponse(body) {
+  let json;
+  try {
+    json = JSON.parse(body.toString("utf8"));
+  } catch {
+    return void 0;
+  }
+  if (typeof json !== "object" || json === null) return void 0;
+  const r = json;
+  const token = typeof r.token === "string" && r.token ? r.token : r.access_token;
+  if (typeof token !== "string" || token.length === 0) return void 0;
+  const expiresIn = typeof r.expires_in === "number" && r.expires_in > 0 ? r.expires_in : DEFAULT_TOKEN_TTL_S;
+  return { token, expiresIn };
+}
+
+// src/registry/image-name.ts
+var DOCKER_HUB = "registry-1.docker.io";
+var DOCKER_HUB_ALIASES = /* @__PURE__ */ new Set(["docker.io", "index.docker.io", "registry-1.docker.io"]);
+var PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+var TAG = /^\w[\w.-]{0,127}$/;
+var DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
+var SHA256 = /^sha256:[a-f0-9]{64}$/;
+var HOST = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:.]+\])(?::\d{1,5})?$/;
+var MAX_NAME = 255;
+function parseImageName(ref) {
+  const fail = (why) => {
+    throw new Error(`invalid image reference ${JSON.stringify(ref)}: ${why}`);
+  };
+  if (ref.length === 0) fail("empty");
+  if (ref !== ref.trim()) fail("leading or trailing whitespace");
+  let rest = ref;
+  let digest;
+  const at = rest.indexOf("@");
+  if (at >= 0) {
+    digest = rest.slice(at + 1);
+    rest = rest.slice(0, at);
+    if (!DIGEST.test(digest)) fail(`bad digest ${JSON.stringify(digest)}`);
+    if (digest.startsWith("sha256:") && !SHA256.test(digest)) fail("sha256 digest must be 64 hex characters");
+  }
+  let tag;
+  const lastSlash = rest.lastIndexOf("/");
+  const colon = rest.indexOf(":", lastSlash + 1);
+  if (colon >= 0) {
+    tag = rest.slice(colon + 1);
+    rest = rest.slice(0, colon);
+    if (!TAG.test(tag)) fail(`bad tag ${JSON.stringify(tag)}`);
+  }
+  const firstSlash = rest.indexOf("/");
+  let registry = DOCKER_HUB;
+  let path6 = rest;
+  if (firstSlash >= 0) {
+    const first = rest.slice(0, firstSlash);
+    if (first.includes(".") || first.includes(":") || first === "localhost" || first !== first.toLowerCase()) {
+      if (!HOST.test(first)) fail(`bad registry host ${JSON.stringify(first)}`);
+      registry = DOCKER_HUB_ALIASES.has(first) ? DOCKER_HUB : first;
+      path6 = rest.slice(firstSlash + 1);
+    }
+  }
+  if (path6.length === 0) fail("missing repository");
+  for (const component of path6.split("/")) {
+    if (!PATH_COMPONENT.test(component)) {
+      fail(
+        component !== component.toLowerCase() ? "repository names must be lower case" : `bad repository path component ${JSON.stringify(component)}`
+      );
+    }
+  }
+  if (registry === DOCKER_HUB && !path6.includes("/")) path6 = `library/${path6}`;
+  if (registry.length + 1 + path6.length > MAX_NAME) fail(`name longer than ${MAX_NAME} characters`);
+  const name = { registry, repository: path6 };
+  if (tag !== void 0) name.tag = tag;
+  else if (digest === void 0) name.tag = "latest";
+  if (digest !== void 0) name.digest = digest;
+  return name;
+}
+function formatImageName(n) {
+  let out = `${n.registry}/${n.repository}`;
+  if (n.tag !== void 0) out += `:${n.tag}`;
+  if (n.digest !== void 0) out += `@${n.digest}`;
+  return out;
+}
+
+// src/registry/media-types.ts
+var OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
+var OCI_INDEX = "application/vnd.oci.image.index.v1+json";
+var DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json";
+var DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json";
+var DEFAULT_MANIFEST_ACCEPT = [
+  OCI_MANIFEST,
+  OCI_INDEX,
+  DOCKER_MANIFEST,
+  DOCKER_MANIFEST_LIST
+];
+
+// src/registry/transport.ts
+import { Readable, Transform } from "node:stream";
+
+// src/registry/retry.ts
+function isRetryableStatus(status) {
+  return status === 429 || status >= 500;
+}
+var TRANSIENT_CODES = /* @__PURE__ */ new Set([
+  "ECONNRESET",
+  "ECONNREFUSED",
+  "ECONNABORTED",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EAI_AGAIN",
+  "ENETUNREACH",
+  "EHOSTUNREACH",
+  "UND_ERR_SOCKET",
+  "UND_ERR_CONNECT_TIMEOUT",
+  "UND_ERR_HEADERS_TIMEOUT",
+  "UND_ERR_BODY_TIMEOUT",
+  "UND_ERR_CLOSED",
+  "ERR_STREAM_PREMATURE_CLOSE"
+]);
+function isTransientError(err2) {
+  if (err2 instanceof Error && (err2.name === "TimeoutError" || err2.name === "AbortError")) return true;
+  const code = errorCode(err2);
+  if (code) return TRANSIENT_CODES.has(code);
+  const text = err2 instanceof Error ? `${err2.message} ${String(err2.cause ?? "")}` : String(err2);
+  return /socket hang up|other side closed|terminated/i.test(text);
+}
+function parseRetryAfter(value, now = Date.now()) {
+  if (!value) return void 0;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1e3;
+  const date = Date.parse(trimmed);
+  return Number.isNaN(date) ? void 0 : Math.max(0, date - now);
+}
+function backoffDelay(policy, attempt, retryAfterMs, random = Math.random) {
+  if (retryAfterMs !== void 0) return Math.min(retryAfterMs, policy.maxDelayMs);
+  const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
+  return Math.round(ceiling / 2 + random() * ceiling / 2);
+}
+function sleep(ms) {
+  return new Promise((resolve2) => setTimeout(resolve2, ms));
+}
+
+// src/registry/transport.ts
+var MAX_REDIRECTS = 5;
+var transientErrors = /* @__PURE__ */ new WeakSet();
+function isTransientRegistryError(err2) {
+  if (err2 instanceof RegistryError) {
+    if (transientErrors.has(err2)) return true;
+    return err2.status !== void 0 && isRetryableStatus(err2.status);
+  }
+  return isTransientError(err2);
+}
+var LOOPBACK = /^(?:localhost|127(?:\.\d{1,3}){3}|\[::1\])(?::\d+)?$/;
+function defaultInsecure(registry) {
+  return LOOPBACK.test(registry);
+}
+var Transport = class {
+  opts;
+  auth;
+  constructor(opts) {
+    this.opts = opts;
+    this.auth = new Authenticator({
+      credentials: opts.credentials,
+      redactor: opts.redactor,
+      insecure: opts.insecure,
+      log: (l) => this.log(l),
+      fetchToken: (url, init, ctx) => this.#fetchToken(url, init, ctx)
+    });
+  }
+  log(line) {
+    this.opts.log(this.opts.redactor.redact(line));
+  }
+  baseUrl(registry) {
+    return `${this.opts.insecure(registry) ? "http" : "https"}://${registry}`;
+  }
+  resolve(registry, url) {
+    return new URL(url, this.baseUrl(registry));
+  }
+  /** Sends and reads the whole body (manifests, errors, empty upload replies). */
+  async send(spec) {
+    return this.#exchange(spec, async (res, url) => ({
+      status: res.status,
+      headers: res.headers,
+      url,
+      body: Buffer.from(await res.arrayBuffer())
+    }));
+  }
+  /**
+   * Sends and hands back the body as a stream. The attempt timeout covers the response headers; after
+   * that an idle timeout (no byte for timeoutMs) guards the body, so large blobs are not cut short.
+   */
+  async sendStream(spec) {
+    return this.#exchange(spec, async (res, url) => {
+      const web = res.body;
+      const source = web ? Readable.fromWeb(web) : Readable.from([]);
+      return { status: res.status, headers: res.headers, url, stream: this.#idleGuard(source, spec) };
+    });
+  }
+  #idleGuard(source, spec) {
+    const ms = this.opts.timeoutMs;
+    let timer;
+    const guard = new Transform({
+      transform(chunk, _enc, done) {
+        arm();
+        done(null, chunk);
+      },
+      flush(done) {
+        clearTimeout(timer);
+        done();
+      }
+    });
+    const arm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        const err2 = new RegistryError(
+          `${spec.operation} ${spec.registry}/${spec.repository}: no data for ${ms} ms`,
+          {
+            registry: spec.registry,
+            repository: spec.repository,
+            operation: spec.operation,
+            code: "ETIMEDOUT"
+          }
+        );
+        transientErrors.add(err2);
+        source.destroy(err2);
+        guard.destroy(err2);
+      }, ms);
+      timer.unref();
+    };
+    arm();
+    source.on("error", (e) => {
+      clearTimeout(timer);
+      guard.destroy(e instanceof RegistryError ? e : this.networkError(spec, e, 1));
+    });
+    guard.on("close", () => clearTimeout(timer));
+    return source.pipe(guard);
+  }
+  async #exchange(spec, consume) {
+    const retry = spec.retry ?? true;
+    const { attempts } = this.opts.policy;
+    let scopes = spec.scopes;
+    let authRetried = false;
+    for (let attempt = 1; ; attempt++) {
+      const authorization = await this.auth.authorization(spec.registry, spec.repository, scopes);
+      const controller = new AbortController();
+      const timer = setTimeout(
+        () => controller.abort(new DOMException(`timed out after ${this.opts.timeoutMs} ms`, "TimeoutError")),
+        this.opts.timeoutMs
+      );
+      let result;
+      let res;
+      let failure;
+      try {
+        const out = await this.#fetchFollowing(spec, authorization, controller.signal);
+        res = out.res;
+        if (res.status === 401 && authRetried) {
+          await this.auth.challenge(
+            spec.registry,
+            spec.repository,
+            res.headers.get("www-authenticate"),
+            scopes,
+            authorization,
+            true
+          );
+        }
+        if (res.status === 401 && !authRetried) {
+          await res.arrayBuffer().catch(() => void 0);
+          authRetried = true;
+          scopes = await this.auth.challenge(
+            spec.registry,
+            spec.repository,
+            res.headers.get("www-authenticate"),
+            scopes,
+            authorization
+          );
+          attempt--;
+          continue;
+        }
+        if (retry && isRetryableStatus(res.status) && attempt < attempts) {
+          const wait = backoffDelay(
+            this.opts.policy,
+            attempt,
+            parseRetryAfter(res.headers.get("retry-after"))
+          );
+          await res.arrayBuffer().catch(() => void 0);
+          this.log(
+            `${spec.operation} ${spec.registry}/${spec.repository}: HTTP ${res.status}, retry ${attempt}/${attempts - 1} in ${wait} ms`
+          );
+          await sleep(wait);
+          continue;
+        }
+        if (!spec.ok.includes(res.status)) {
+          const body = await res.arrayBuffer().then(
+            (b) => Buffer.from(b),
+            () => Buffer.alloc(0)
+          );
+          throw this.errorFromReply(spec, res.status, body, attempt);
+        }
+        result = await consume(res, out.url);
+      } catch (err2) {
+        failure = err2;
+      } finally {
+        clearTimeout(timer);
+      }
+      if (result !== void 0) return result;
+      if (failure instanceof RegistryError) throw failure;
+      if (retry && isTransientError(failure) && attempt < attempts) {
+        const wait = backoffDelay(this.opts.policy, attempt);
+        this.log(
+          `${spec.operation} ${spec.registry}/${spec.repository}: ${describeNetworkError(failure)}, retry ${attempt}/${attempts - 1} in ${wait} ms`
+        );
+        await sleep(wait);
+        continue;
+      }
+      throw this.networkError(spec, failure, attempt);
+    }
+  }
+  async #fetchFollowing(spec, authorization, signal) {
+    let url = this.resolve(spec.registry, spec.url);
+    const origin = url.host;
+    for (let hop = 0; ; hop++) {
+      const headers = { ...spec.headers };
+      if (authorization && url.host === origin) headers.authorization = authorization;
+      const init = { method: spec.method, headers, signal, redirect: "manual" };
+      if (spec.body !== void 0) init.body = spec.body;
+      const res = await fetch(url, init);
+      const location = res.headers.get("location");
+      if (spec.followRedirects && [301, 302, 303, 307, 308].includes(res.status) && location) {
+        if (hop >= MAX_REDIRECTS) return { res, url: url.href };
+        await res.arrayBuffer().catch(() => void 0);
+        url = new URL(location, url);
+        continue;
+      }
+      return { res, url: url.href };
+    }
+  }
+  async #fetchToken(url, init, ctx) {
+    const { attempts } = this.opts.policy;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const req = {
+          method: init.method,
+          headers: init.headers,
+          signal: AbortSignal.timeout(this.opts.timeoutMs)
+        };
+        if (init.body !== void 0) req.body = init.body;
+        const res = await fetch(url, req);
+        const body = Buffer.from(await res.arrayBuffer());
+        if (isRetryableStatus(res.status) && attempt < attempts) {
+          const wait = backoffDelay(
+            this.opts.policy,
+            attempt,
+            parseRetryAfter(res.headers.get("retry-after"))
+          );
+          this.log(
+            `token service ${url.host}: HTTP ${res.status}, retry ${attempt}/${attempts - 1} in ${wait} ms`
+          );
+          await sleep(wait);
+          continue;
+        }
+        return { status: res.status, body };
+      } catch (err2) {
+        if (isTransientError(err2) && attempt < attempts) {
+          const wait = backoffDelay(this.opts.policy, attempt);
+          this.log(
+            `token service ${url.host}: ${describeNetworkError(err2)}, retry ${attempt}/${attempts - 1} in ${wait} ms`
+          );
+          await sleep(wait);
+          continue;
+        }
+        throw new RegistryError(
+          this.opts.redactor.redact(
+            `authenticate ${ctx.registry}/${ctx.repository}: token service ${url.host} unreachable after ${attempt} attempt(s): ${describeNetworkError(err2)}`
+          ),
+          { ...ctx, operation: "authenticate", code: "NETWORK", cause: this.opts.redactor.sanitize(err2) }
+        );
+      }
+    }
+  }
+  errorFromReply(spec, status, body, attempts = 1) {
+    const { code, message } = parseOciError(body);
+    const tries = attempts > 1 ? ` after ${attempts} attempts` : "";
+    const text = `${spec.operation} ${spec.registry}/${spec.repository} failed${tries}: HTTP ${status}${code ? ` ${code}` : ""}${message ? `: ${message}` : ""}`;
+    const details = {
+      registry: spec.registry,
+      repository: spec.repository,
+      operation: spec.operation,
+      status
+    };
+    if (code) details.code = code;
+    return new RegistryError(this.opts.redactor.redact(text), details);
+  }
+  networkError(spec, err2, attempts) {
+    const out = new RegistryError(
+      this.opts.redactor.redact(
+        `${spec.operation} ${spec.registry}/${spec.repository} failed after ${attempts} attempt(s): ${describeNetworkError(err2)}`
+      ),
+      {
+        registry: spec.registry,
+        repository: spec.repository,
+        operation: spec.operation,
+        code: codeOf(err2) ?? "NETWORK",
+        cause: this.opts.redactor.sanitize(err2)
+      }
+    );
+    if (isTransientError(err2)) transientErrors.add(out);
+    return out;
+  }
+};
+function codeOf(err2) {
+  if (err2 instanceof Error && err2.name === "TimeoutError") return "ETIMEDOUT";
+  return errorCode(err2);
+}
+function describeNetworkError(err2) {
+  const parts = [];
+  let e = err2;
+  for (let d = 0; d < 4 && e instanceof Error; d++) {
+    const code = e.code;
+    parts.push(typeof code === "string" && !e.message.includes(code) ? `${e.message} (${code})` : e.message);
+    e = e.cause;
+  }
+  return parts.length > 0 ? parts.join(": ") : String(err2);
+}
+function parseOciError(body) {
+  try {
+    const json = JSON.parse(body.toString("utf8"));
+    if (typeof json === "object" && json !== null && Array.isArray(json.errors)) {
+      const first = json.errors[0];
+      if (typeof first === "object" && first !== null) {
+        const f = first;
+        const out = {};
+        if (typeof f.code === "string") out.code = f.code;
+        if (typeof f.message === "string") out.message = f.message;
+        return out;
+      }
+    }
+  } catch {
+  }
+  return {};
+}
+
+// src/registry/upload.ts
+var OCTET = "application/octet-stream";
+var ChunkReader = class {
+  #stream;
+  #it;
+  #pending = [];
+  #pendingBytes = 0;
+  #ended = false;
+  constructor(stream) {
+    this.#stream = stream;
+    this.#it = stream[Symbol.asyncIterator]();
+  }
+  /** Exactly `n` bytes, or fewer only at the end of the stream. */
+  async read(n) {
+    while (this.#pendingBytes < n && !this.#ended) {
+      const next = await this.#it.next();
+      if (next.done) {
+        this.#ended = true;
+        break;
+      }
+      const buf = typeof next.value === "string" ? Buffer.from(next.value) : next.value;
+      this.#pending.push(buf);
+      this.#pendingBytes += buf.length;
+    }
+    const all = this.#pending.length === 1 ? this.#pending[0] : Buffer.concat(this.#pending);
+    const out = all.subarray(0, Math.min(n, all.length));
+    const rest = all.subarray(out.length);
+    this.#pending = rest.length > 0 ? [rest] : [];
+    this.#pendingBytes = rest.length;
+    return out;
+  }
+  close() {
+    const s = this.#stream;
+    s.destroy?.();
+  }
+};
+function parseUploadRange(value) {
+  if (!value) return void 0;
+  const m = /^(?:bytes=)?0-(\d+)$/.exec(value.trim());
+  if (!m) return void 0;
+  const last = Number(m[1]);
+  return last === 0 ? 0 : last + 1;
+}
+async function uploadBlob(t, p) {
+  const { registry, repository } = p.target;
+  const scopes = [repositoryScope(repository, "pull,push")];
+  const base = { registry, repository, scopes, retry: false };
+  const short = p.digest.slice(0, 19);
+  let uploaded = 0;
+  let location = await startSession(t, p.target);
+  let offset = 0;
+  let reader = new ChunkReader(await p.open(0));
+  let failures = 0;
+  const readExactly = async (n) => {
+    const buf = await reader.read(n);
+    if (buf.length !== n) {
+      throw new RegistryError(
+        `blob ${p.digest} for ${registry}/${repository}: source ended after ${offset + buf.length} of ${p.size} bytes`,
+        { registry, repository, operation: "read blob source", code: "SIZE_INVALID" }
+      );
+    }
+    return buf;
+  };
+  const withDigest = (loc) => {
+    const u = new URL(loc);
+    u.searchParams.set("digest", p.digest);
+    return u.href;
+  };
+  try {
+    for (; ; ) {
+      try {
+        if (offset === 0 && p.size < p.chunkSize) {
+          const body = await readExactly(p.size);
+          uploaded += body.length;
+          await t.send({
+            ...base,
+            operation: "PUT blob",
+            method: "PUT",
+            url: withDigest(location),
+            headers: { "content-type": OCTET },
+            body,
+            ok: [201]
+          });
+          return uploaded;
+        }
+        while (offset < p.size) {
+          const n = Math.min(p.chunkSize, p.size - offset);
+          const chunk = await readExactly(n);
+          uploaded += n;
+          const r = await t.send({
+            ...base,
+            operation: "PATCH blob chunk",
+            method: "PATCH",
+            url: location,
+            headers: { "content-type": OCTET, "content-range": `${offset}-${offset + n - 1}` },
+            body: chunk,
+            ok: [202]
+          });
+          location = nextLocation(t, registry, r.headers.get("location"), location);
+          offset += n;
+          failures = 0;
+        }
+        await t.send({
+          ...base,
+          operation: "PUT blob (complete)",
+          method: "PUT",
+          url: withDigest(location),
+          headers: { "content-type": OCTET },
+          body: Buffer.alloc(0),
+          ok: [201]
+        });
+        return uploaded;
+      } catch (err2) {
+        if (!isTransientRegistryError(err2) && !(err2 instanceof RegistryError && err2.status === 416)) {
+          await cancelSession(t, registry, repository, location);
+          throw err2;
+        }
+        failures++;
+        const attempts = t.opts.policy.attempts;
+        const reason = err2 instanceof Error ? err2.message : String(err2);
+        if (failures >= attempts) {
+          await cancelSession(t, registry, repository, location);
+          throw new RegistryError(
+            `blob ${p.digest} (${p.what}) to ${registry}/${repository} failed after ${failures} attempts; last error: ${reason}`,
+            {
+              registry,
+              repository,
+              operation: "upload blob",
+              ...err2 instanceof RegistryError && err2.status !== void 0 ? { status: err2.status } : {},
+              ...err2 instanceof RegistryError && err2.code !== void 0 ? { code: err2.code } : {}
+            }
+          );
+        }
+        const wait = backoffDelay(t.opts.policy, failures);
+        t.log(
+          `blob ${short}… → ${registry}/${repository}: interrupted at byte ${offset} (${reason}); recovering in ${wait} ms`
+        );
+        await sleep(wait);
+        reader.close();
+        const head = await t.send({
+          ...base,
+          retry: true,
+          operation: "HEAD blob",
+          method: "HEAD",
+          url: `/v2/${repository}/blobs/${p.digest}`,
+          ok: [200, 404]
+        });
+        if (head.status === 200) {
+          t.log(`blob ${short}… → ${registry}/${repository}: already complete on the registry`);
+          return uploaded;
+        }
+        const resumed = await uploadStatus(t, registry, repository, location);
+        if (resumed) {
+          location = resumed.location;
+          offset = resumed.offset;
+          t.log(`blob ${short}… → ${registry}/${repository}: registry has ${offset} bytes; resuming there`);
+        } else {
+          location = await startSession(t, p.target);
+          offset = 0;
+          t.log(`blob ${short}… → ${registry}/${repository}: upload session gone; restarting from byte 0`);
+        }
+        reader = new ChunkReader(await p.open(offset));
+      }
+    }
+  } finally {
+    reader.close();
+  }
+}
+function nextLocation(t, registry, header, current) {
+  return header ? t.resolve(registry, header).href : current;
+}
+async function startSession(t, target) {
+  const r = await t.send({
+    registry: target.registry,
+    repository: target.repository,
+    scopes: [repositoryScope(target.repository, "pull,push")],
+    operation: "start blob upload",
+    method: "POST",
+    url: `/v2/${target.repository}/blobs/uploads/`,
+    ok: [202]
+  });
+  const loc = r.headers.get("location");
+  if (!loc) {
+    throw new RegistryError(
+      `start blob upload ${target.registry}/${target.repository}: no Location in reply`,
+      {
+        registry: target.registry,
+        repository: target.repository,
+        operation: "start blob upload",
+        status: r.status
+      }
+    );
+  }
+  return t.resolve(target.registry, loc).href;
+}
+async function uploadStatus(t, registry, repository, location) {
+  const r = await t.send({
+    registry,
+    repository,
+    scopes: [repositoryScope(repository, "pull,push")],
+    operation: "GET upload status",
+    method: "GET",
+    url: location,
+    // 404/400 BLOB_UPLOAD_UNKNOWN/INVALID: the session is gone; the caller starts a new one.
+    ok: [204, 200, 400, 404]
+  });
+  if (r.status !== 204 && r.status !== 200) return void 0;
+  const offset = parseUploadRange(r.headers.get("range"));
+  if (offset === void 0) return void 0;
+  return { location: nextLocation(t, registry, r.headers.get("location"), location), offset };
+}
+async function cancelSession(t, registry, repository, location) {
+  try {
+    await t.send({
+      registry,
+      repository,
+      scopes: [repositoryScope(repository, "pull,push")],
+      operation: "cancel blob upload",
+      method: "DELETE",
+      url: location,
+      ok: [200, 202, 204, 400, 404],
+      retry: false
+    });
+  } catch {
+  }
+}
+
+// src/registry/client.ts
+var DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024;
+var DEFAULT_TIMEOUT_MS = 6e4;
+var DEFAULT_ATTEMPTS = 5;
+var MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+var SHA256_DIGEST = /^sha256:[a-f0-9]{64}$/;
+function createRegistryClient(opts = {}) {
+  const redactor = new SecretRedactor(opts.onSecret);
+  const transport = new Transport({
+    credentials: opts.credentials,
+    insecure: opts.insecure ?? defaultInsecure,
+    timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    policy: {
+      attempts: Math.max(1, opts.retries ?? DEFAULT_ATTEMPTS),
+      baseDelayMs: opts.retryBaseDelayMs ?? 500,
+      maxDelayMs: opts.retryMaxDelayMs ?? 3e4
+    },
+    redactor,
+    log: opts.log ?? (() => {
+    })
+  });
+  return new DistributionClient(transport, opts.chunkSize ?? DEFAULT_CHUNK_SIZE);
+}
+function sha256Digest(bytes) {
+  return `sha256:${createHash2("sha256").update(bytes).digest("hex")}`;
+}
+function checkDigest(registry, repository, digest) {
+  if (!SHA256_DIGEST.test(digest)) {
+    throw new RegistryError(`unsupported or malformed digest ${JSON.stringify(digest)}`, {
+      registry,
+      repository,
+      code: "DIGEST_INVALID"
+    });
+  }
+}
+var DistributionClient = class {
+  #t;
+  #chunkSize;
+  constructor(t, chunkSize) {
+    this.#t = t;
+    this.#chunkSize = chunkSize;
+  }
+  async getManifest(image, accept = [...DEFAULT_MANIFEST_ACCEPT]) {
+    const { registry, repository } = image;
+    const reference = image.digest ?? image.tag;
+    if (!reference) throw new Error(`getManifest: ${formatImageName(image)} has neither tag nor digest`);
+    const r = await this.#t.send({
+      registry,
+      repository,
+      scopes: [repositoryScope(repository, "pull")],
+      operation: `GET manifest ${reference}`,
+      method: "GET",
+      url: `/v2/${repository}/manifests/${reference}`,
+      headers: { accept: accept.join(", ") },
+      ok: [200]
+    });
+    if (r.body.length > MAX_MANIFEST_BYTES) {
+      throw new RegistryError(
+        `manifest ${formatImageName(image)} is ${r.body.length} bytes; refusing more than 4 MiB`,
+        {
+          registry,
+          repository,
+          code: "MANIFEST_INVALID"
+        }
+      );
+    }
+    const digest = sha256Digest(r.body);
+    if (image.digest && image.digest !== digest) {
+      throw new RegistryError(`manifest ${formatImageName(image)} served with digest ${digest}`, {
+        registry,
+        repository,
+        code: "DIGEST_INVALID"
+      });
+    }
+    let json;
+    try {
+      json = JSON.parse(r.body.toString("utf8"));
+    } catch {
+      throw new RegistryError(`manifest ${formatImageName(image)} is not JSON`, {
+        registry,
+        repository,
+        code: "MANIFEST_INVALID"
+      });
+    }
+    const header = r.headers.get("content-type")?.split(";")[0]?.trim();
+    const field = typeof json === "object" && json !== null ? json.mediaType : void 0;
+    const mediaType = header && header !== "application/json" ? header : typeof field === "string" ? field : "";
+    return { mediaType, digest, bytes: r.body, json };
+  }
+  async putManifest(image, mediaType, bytes) {
+    const { registry, repository } = image;
+    const digest = sha256Digest(bytes);
+    if (image.digest && image.digest !== digest) {
+      throw new RegistryError(`putManifest: bytes have digest ${digest}, not ${image.digest}`, {
+        registry,
+        repository,
+        code: "DIGEST_INVALID"
+      });
+    }
+    const reference = image.tag ?? digest;
+    const r = await this.#t.send({
+      registry,
+      repository,
+      scopes: [repositoryScope(repository, "pull,push")],
+      operation: `PUT manifest ${reference}`,
+      method: "PUT",
+      url: `/v2/${repository}/manifests/${reference}`,
+      headers: { "content-type": mediaType },
+      body: bytes,
+      ok: [201, 200]
+    });
+    const served = r.headers.get("docker-content-digest");
+    if (served && served !== digest) {
+      throw new RegistryError(
+        `PUT manifest ${registry}/${repository}: registry stored ${served}, expected ${digest}`,
+        {
+          registry,
+          repository,
+          code: "DIGEST_INVALID"
+        }
+      );
+    }
+    this.#t.log(`manifest ${registry}/${repository}:${reference} → ${digest}`);
+    return digest;
+  }
+  hasBlob(registry, repository, digest) {
+    return this.#hasBlob(registry, repository, digest, "pull");
+  }
+  async #hasBlob(registry, repository, digest, actions) {
+    checkDigest(registry, repository, digest);
+    const r = await this.#t.send({
+      registry,
+      repository,
+      scopes: [repositoryScope(repository, actions)],
+      operation: "HEAD blob",
+      method: "HEAD",
+      url: `/v2/${repository}/blobs/${digest}`,
+      // A redirect to storage already says the registry has the blob; following it could hit a
+      // presigned URL that only allows GET.
+      ok: [200, 404, 302, 307]
+    });
+    return r.status !== 404;
+  }
+  async mountBlob(registry, repository, digest, fromRepository) {
+    checkDigest(registry, repository, digest);
+    const url = `/v2/${repository}/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(fromRepository)}`;
+    const r = await this.#t.send({
+      registry,
+      repository,
+      // A mount reads the source repository: the token needs pull there as well as push here.
+      scopes: [repositoryScope(repository, "pull,push"), repositoryScope(fromRepository, "pull")],
+      operation: `mount blob from ${fromRepository}`,
+      method: "POST",
+      url,
+      ok: [201, 202]
+    });
+    if (r.status === 201) return true;
+    const loc = r.headers.get("location");
+    if (loc) await cancelSession(this.#t, registry, repository, this.#t.resolve(registry, loc).href);
+    return false;
+  }
+  async getBlob(registry, repository, digest) {
+    checkDigest(registry, repository, digest);
+    const r = await this.#openBlob({ registry, repository }, digest, 0);
+    const hash = createHash2("sha256");
+    const verify = new Transform2({
+      transform(chunk, _enc, done) {
+        hash.update(chunk);
+        done(null, chunk);
+      },
+      flush(done) {
+        const got = `sha256:${hash.digest("hex")}`;
+        done(
+          got === digest ? null : new RegistryError(`blob ${registry}/${repository}@${digest} arrived with digest ${got}`, {
+            registry,
+            repository,
+            code: "DIGEST_INVALID"
+          })
+        );
+      }
+    });
+    r.on("error", (e) => verify.destroy(e));
+    return r.pipe(verify);
+  }
+  /** GET a blob from `offset` (Range), skipping bytes itself when the registry ignores the Range. */
+  async #openBlob(from, digest, offset) {
+    const r = await this.#t.sendStream({
+      registry: from.registry,
+      repository: from.repository,
+      scopes: [repositoryScope(from.repository, "pull")],
+      operation: "GET blob",
+      method: "GET",
+      url: `/v2/${from.repository}/blobs/${digest}`,
+      headers: offset > 0 ? { range: `bytes=${offset}-` } : {},
+      ok: [200, 206],
+      followRedirects: true
+    });
+    let skip = r.status === 200 ? offset : 0;
+    const out = new Transform2({
+      transform(chunk, _enc, done) {
+        if (skip >= chunk.length) {
+          skip -= chunk.length;
+          return done();
+        }
+        const rest = skip > 0 ? chunk.subarray(skip) : chunk;
+        skip = 0;
+        done(null, rest);
+      }
+    });
+    r.stream.on("error", (e) => out.destroy(e));
+    return r.stream.pipe(out);
+  }
+  async ensureBlob(target, blob) {
+    const { registry, repository } = target;
+    checkDigest(registry, repository, blob.digest);
+    const short = `${blob.digest.slice(0, 19)}…`;
+    const where = `${registry}/${repository}`;
+    if (await this.#hasBlob(registry, repository, blob.digest, "pull,push")) {
+      this.#t.log(`blob ${short} → ${where}: already present`);
+      return { uploadedBytes: 0, how: "present" };
+    }
+    const sources = (blob.sources ?? []).filter(
+      (s) => !(s.registry === registry && s.repository === repository)
+    );
+    for (const s of sources.filter((x2) => x2.registry === registry)) {
+      try {
+        if (await this.mountBlob(registry, repository, blob.digest, s.repository)) {
+          this.#t.log(`blob ${short} → ${where}: mounted from ${s.repository}`);
+          return { uploadedBytes: 0, how: "mounted" };
+        }
+      } catch (err2) {
+        this.#t.log(`blob ${short} → ${where}: mount from ${s.repository} failed: ${messageOf(err2)}`);
+      }
+    }
+    for (const s of sources) {
+      let available = false;
+      try {
+        available = await this.#hasBlob(s.registry, s.repository, blob.digest, "pull");
+      } catch (err2) {
+        this.#t.log(`blob ${short}: source ${s.registry}/${s.repository} unusable: ${messageOf(err2)}`);
+      }
+      if (!available) continue;
+      try {
+        const uploadedBytes2 = await uploadBlob(this.#t, {
+          target,
+          digest: blob.digest,
+          size: blob.size,
+          chunkSize: this.#chunkSize,
+          what: `copied from ${s.registry}/${s.repository}`,
+          open: (offset) => this.#openBlob(s, blob.digest, offset)
+        });
+        this.#t.log(
+          `blob ${short} → ${where}: copied from ${s.registry}/${s.repository} (${uploadedBytes2} bytes sent)`
+        );
+        return { uploadedBytes: uploadedBytes2, how: "copied" };
+      } catch (err2) {
+        if (!blob.open && !isTransientRegistryError(err2)) throw err2;
+        this.#t.log(
+          `blob ${short} → ${where}: copy from ${s.registry}/${s.repository} failed: ${messageOf(err2)}`
+        );
+      }
+    }
+    if (!blob.open) {
+      throw new RegistryError(
+        `blob ${blob.digest} is not in ${where}, cannot be mounted or copied from ${sources.length} source(s), and no content was given`,
+        { registry, repository, operation: "ensure blob", code: "BLOB_UNKNOWN" }
+      );
+    }
+    const uploadedBytes = await uploadBlob(this.#t, {
+      target,
+      digest: blob.digest,
+      size: blob.size,
+      chunkSize: this.#chunkSize,
+      what: "uploaded",
+      open: blob.open
+    });
+    this.#t.log(`blob ${short} → ${where}: uploaded (${uploadedBytes} bytes sent)`);
+    return { uploadedBytes, how: "uploaded" };
+  }
+};
+function messageOf(err2) {
+  return err2 instanceof Error ? err2.message : String(err2);
+}
+
+// src/registry/credentials.ts
+function registryKey(hostOrUrl) {
+  let host = hostOrUrl.trim().toLowerCase();
+  host = host.replace(/^[a-z][a-z0-9+.-]*:\/\//, "");
+  const slash = host.indexOf("/");
+  if (slash >= 0) host = host.slice(0, slash);
+  if (host === "docker.io" || host === "index.docker.io" || host === "registry-1.docker.io")
+    return DOCKER_HUB;
+  return host;
+}
+function isRecord(v) {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+function credentialsFromDockerConfig(jsonText) {
+  let parsed;
+  try {
+    parsed = JSON.parse(jsonText);
+  } catch {
+    throw new Error("docker config is not valid JSON");
+  }
+  const byRegistry = /* @__PURE__ */ new Map();
+  const auths = isRecord(parsed) ? parsed.auths : void 0;
+  if (isRecord(auths)) {
+    for (const [host, entry] of Object.entries(auths)) {
+      if (!isRecord(entry)) continue;
+      const creds = {};
+      if (typeof entry.auth === "string" && entry.auth.length > 0) {
+        const decoded = Buffer.from(entry.auth, "base64").toString("utf8");
+        const colon = decoded.indexOf(":");
+        if (colon < 0)
+          throw new Error(`docker config: auths entry for ${registryKey(host)} is not "user:password"`);
+        creds.username = decoded.slice(0, colon);
+        creds.password = decoded.slice(colon + 1);
+      }
+      if (typeof entry.username === "string" && creds.username === void 0) creds.username = entry.username;
+      if (typeof entry.password === "string" && creds.password === void 0) creds.password = entry.password;
+      if (typeof entry.identitytoken === "string" && entry.identitytoken.length > 0) {
+        creds.identityToken = entry.identitytoken;
+      }
+      if (Object.keys(creds).length > 0) byRegistry.set(registryKey(host), creds);
+    }
+  }
+  return { forRegistry: (registry) => byRegistry.get(registryKey(registry)) };
+}
+function staticCredentials(registry, creds) {
+  const key = registryKey(registry);
+  return { forRegistry: (r) => registryKey(r) === key ? creds : void 0 };
+}
+function combineCredentials(...sources) {
+  return {
+    forRegistry(registry) {
+      for (const s of sources) {
+        const c = s.forRegistry(registry);
+        if (c) return c;
+      }
+      return void 0;
+    }
+  };
+}
+
+// src/image/build-version.ts
 import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import path4 from "node:path";
 
-// src/build/docker-builder.ts
+// src/image/docker-builder.ts
 var import_tar_stream2 = __toESM(require_tar_stream(), 1);
-import { Readable } from "node:stream";
+import { Readable as Readable2 } from "node:stream";
 
 // src/report/format-bytes.ts
 function formatBytes(n) {
@@ -71961,10 +73426,10 @@ function formatBytes(n) {
   return `${(n / 1024 / 1024).toFixed(1)} MiB`;
 }
 
-// src/build/image-config.ts
-import { createHash } from "node:crypto";
+// src/image/image-config.ts
+import { createHash as createHash3 } from "node:crypto";
 
-// src/build/oci.ts
+// src/image/oci.ts
 var MediaType = {
   ociManifest: "application/vnd.oci.image.manifest.v1+json",
   ociIndex: "application/vnd.oci.image.index.v1+json",
@@ -71989,20 +73454,20 @@ var LAYER_TYPE_TO_OCI = {
 var ImageFormatError = class extends Error {
   name = "ImageFormatError";
 };
-function isRecord(v) {
+function isRecord2(v) {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 function isStringArray(v) {
   return Array.isArray(v) && v.every((x2) => typeof x2 === "string");
 }
 function parseDescriptor(v, what) {
-  if (!isRecord(v) || typeof v.mediaType !== "string" || typeof v.digest !== "string" || typeof v.size !== "number") {
+  if (!isRecord2(v) || typeof v.mediaType !== "string" || typeof v.digest !== "string" || typeof v.size !== "number") {
     throw new ImageFormatError(`${what}: not a descriptor`);
   }
   const d = { mediaType: v.mediaType, digest: v.digest, size: v.size };
-  if (isRecord(v.annotations)) d.annotations = v.annotations;
+  if (isRecord2(v.annotations)) d.annotations = v.annotations;
   if (isStringArray(v.urls)) d.urls = v.urls;
-  if (isRecord(v.platform) && typeof v.platform.architecture === "string" && typeof v.platform.os === "string") {
+  if (isRecord2(v.platform) && typeof v.platform.architecture === "string" && typeof v.platform.os === "string") {
     const p = { architecture: v.platform.architecture, os: v.platform.os };
     if (typeof v.platform.variant === "string") p.variant = v.platform.variant;
     if (typeof v.platform["os.version"] === "string") p["os.version"] = v.platform["os.version"];
@@ -72011,7 +73476,7 @@ function parseDescriptor(v, what) {
   return d;
 }
 function parseManifest(json, mediaType, what) {
-  if (!isRecord(json) || json.schemaVersion !== 2)
+  if (!isRecord2(json) || json.schemaVersion !== 2)
     throw new ImageFormatError(`${what}: not a schema 2 manifest`);
   const type = typeof json.mediaType === "string" ? json.mediaType : mediaType;
   if (type === MediaType.ociIndex || type === MediaType.dockerList || Array.isArray(json.manifests)) {
@@ -72041,14 +73506,14 @@ function toOciLayer(d) {
   return mapped === void 0 ? d : { ...d, mediaType: mapped };
 }
 function parseImageConfig(json, what) {
-  if (!isRecord(json) || typeof json.architecture !== "string" || typeof json.os !== "string") {
+  if (!isRecord2(json) || typeof json.architecture !== "string" || typeof json.os !== "string") {
     throw new ImageFormatError(`${what}: not an image config (architecture and os are required)`);
   }
   const rootfs = json.rootfs;
-  if (!isRecord(rootfs) || !isStringArray(rootfs.diff_ids)) {
+  if (!isRecord2(rootfs) || !isStringArray(rootfs.diff_ids)) {
     throw new ImageFormatError(`${what}: config without rootfs.diff_ids`);
   }
-  if (json.config !== void 0 && json.config !== null && !isRecord(json.config)) {
+  if (json.config !== void 0 && json.config !== null && !isRecord2(json.config)) {
     throw new ImageFormatError(`${what}: config.config is not an object`);
   }
   if (json.history !== void 0 && !Array.isArray(json.history)) {
@@ -72063,7 +73528,7 @@ function platformString(p) {
   return [p.os, p.architecture, p.variant].filter((x2) => x2 !== void 0 && x2 !== "").join("/");
 }
 
-// src/build/image-config.ts
+// src/image/image-config.ts
 var APP_DIR = "/slipway/app";
 var APP_DIR_IN_LAYER = APP_DIR.slice(1);
 function serverCommand(server, port) {
@@ -72123,10 +73588,10 @@ function versionManifest(args) {
 }
 function encodeJson(value) {
   const bytes = Buffer.from(JSON.stringify(value));
-  return { bytes, digest: `sha256:${createHash("sha256").update(bytes).digest("hex")}`, size: bytes.length };
+  return { bytes, digest: `sha256:${createHash3("sha256").update(bytes).digest("hex")}`, size: bytes.length };
 }
 
-// src/build/dockerfile.ts
+// src/image/dockerfile.ts
 var CONTEXT_CODE_DIR = "code";
 var CONTEXT_FILES_DIR = "files";
 function generateDockerfile(endpoint, source, hasFiles) {
@@ -72146,7 +73611,7 @@ function generateDockerfile(endpoint, source, hasFiles) {
 `;
 }
 
-// src/build/errors.ts
+// src/image/errors.ts
 var BuildError = class extends Error {
   endpoint;
   constructor(message, endpoint) {
@@ -72164,17 +73629,17 @@ var MissingDeclaredFileError = class extends BuildError {
   }
 };
 
-// src/build/layer.ts
+// src/image/layer.ts
 var import_tar_stream = __toESM(require_tar_stream(), 1);
-import { createHash as createHash2 } from "node:crypto";
+import { createHash as createHash4 } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import { mkdir, readFile as readFile2, rename, rm, writeFile } from "node:fs/promises";
 import path2 from "node:path";
-import { Transform as Transform3 } from "node:stream";
+import { Transform as Transform5 } from "node:stream";
 import { pipeline } from "node:stream/promises";
 
-// src/build/deflate-gzip.ts
-import { Transform } from "node:stream";
+// src/image/deflate-gzip.ts
+import { Transform as Transform3 } from "node:stream";
 
 // node_modules/fflate/esm/index.mjs
 import { createRequire } from "module";
@@ -72840,10 +74305,10 @@ try {
 } catch (e) {
 }
 
-// src/build/deflate-gzip.ts
+// src/image/deflate-gzip.ts
 var CHUNK = 64 * 1024;
 var DEFLATE_LEVEL = 6;
-var DeflateGzip = class extends Transform {
+var DeflateGzip = class extends Transform3 {
   gzip;
   pending = [];
   pendingLength = 0;
@@ -72873,7 +74338,7 @@ var DeflateGzip = class extends Transform {
   }
 };
 
-// src/build/select-files.ts
+// src/image/select-files.ts
 var import_dockerignore = __toESM(require_ignore(), 1);
 import { lstatSync, readdirSync, readlinkSync } from "node:fs";
 import { readFile, realpath, stat } from "node:fs/promises";
@@ -73008,8 +74473,8 @@ async function resolveDeclaredFiles(repoRoot, endpoint) {
   return out.sort((a, b) => compareBytes(a.path, b.path));
 }
 
-// src/build/stored-gzip.ts
-import { Transform as Transform2 } from "node:stream";
+// src/image/stored-gzip.ts
+import { Transform as Transform4 } from "node:stream";
 import { crc32 } from "node:zlib";
 var BLOCK = 65535;
 var HEADER = Buffer.from([31, 139, 8, 0, 0, 0, 0, 0, 0, 255]);
@@ -73020,7 +74485,7 @@ function blockHeader(len, final) {
   h.writeUInt16LE(~len & 65535, 3);
   return h;
 }
-var StoredGzip = class extends Transform2 {
+var StoredGzip = class extends Transform4 {
   pending = [];
   pendingLength = 0;
   crc = 0;
@@ -73058,7 +74523,7 @@ var StoredGzip = class extends Transform2 {
   }
 };
 
-// src/build/layer.ts
+// src/image/layer.ts
 var LAYER_FORMAT = "slipway-layer/2 tar-ustar mtime0";
 var OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip";
 function normaliseEntries(entries) {
@@ -73074,8 +74539,8 @@ function normaliseEntries(entries) {
   }
   return [...byName.values()].sort((a, b) => compareBytes(a.name, b.name));
 }
-var Measure = class extends Transform3 {
-  hash = createHash2("sha256");
+var Measure = class extends Transform5 {
+  hash = createHash4("sha256");
   bytes = 0;
   _transform(chunk, _enc, done) {
     this.hash.update(chunk);
@@ -73135,7 +74600,7 @@ async function writeLayerBlob(entries, file, compression = "deflate") {
   };
 }
 function layerKey(entries, compression = "deflate") {
-  const h = createHash2("sha256");
+  const h = createHash4("sha256");
   h.update(`${LAYER_FORMAT} ${compression}${compression === "deflate" ? ` fflate-${DEFLATE_LEVEL}` : ""}
 `);
   for (const e of normaliseEntries(entries)) {
@@ -73216,7 +74681,7 @@ function isDescriptor(v) {
   return typeof o.mediaType === "string" && typeof o.digest === "string" && typeof o.diffId === "string" && typeof o.size === "number";
 }
 
-// src/build/docker-builder.ts
+// src/image/docker-builder.ts
 function asEvent(v) {
   return typeof v === "object" && v !== null ? v : {};
 }
@@ -73265,7 +74730,7 @@ function buildContext(input) {
     pack.finalize();
   })();
   done.catch((e) => pack.destroy(e instanceof Error ? e : new Error(String(e))));
-  return { stream: Readable.from(pack), done };
+  return { stream: Readable2.from(pack), done };
 }
 async function dockerBuild(docker, input, log) {
   const name = input.endpoint.name;
@@ -73344,7 +74809,7 @@ async function dockerBuild(docker, input, log) {
   };
 }
 
-// src/build/log.ts
+// src/image/log.ts
 function lineLog(write) {
   return {
     info: write,
@@ -73357,1315 +74822,12 @@ function lineLog(write) {
 var silentLog = { info: () => {
 }, group: (_title, fn) => fn() };
 
-// src/build/registry-builder.ts
-import { createHash as createHash4 } from "node:crypto";
+// src/image/registry-builder.ts
+import { createHash as createHash5 } from "node:crypto";
 import { mkdir as mkdir2, readFile as readFile3, writeFile as writeFile2 } from "node:fs/promises";
 import path3 from "node:path";
 import { Readable as Readable3 } from "node:stream";
 import { buffer } from "node:stream/consumers";
-
-// src/build/registry/client.ts
-import { createHash as createHash3 } from "node:crypto";
-import { Transform as Transform5 } from "node:stream";
-
-// src/build/registry/errors.ts
-var RegistryError = class extends Error {
-  registry;
-  repository;
-  operation;
-  status;
-  code;
-  constructor(message, details) {
-    super(message, details.cause ? { cause: details.cause } : void 0);
-    this.name = "RegistryError";
-    this.registry = details.registry;
-    if (details.repository !== void 0) this.repository = details.repository;
-    if (details.operation !== void 0) this.operation = details.operation;
-    if (details.status !== void 0) this.status = details.status;
-    if (details.code !== void 0) this.code = details.code;
-  }
-};
-var SecretRedactor = class {
-  #secrets = /* @__PURE__ */ new Set();
-  #onSecret;
-  constructor(onSecret) {
-    this.#onSecret = onSecret;
-  }
-  add(secret) {
-    if (!secret || secret.length < 4 || this.#secrets.has(secret)) return;
-    this.#secrets.add(secret);
-    this.#onSecret?.(secret);
-  }
-  redact(text) {
-    let out = text;
-    for (const s of this.#secrets) out = out.split(s).join("***");
-    return out;
-  }
-  /**
-   * A copy of `err` safe to attach as `cause`: name, message and code only. Library errors can carry
-   * request objects (headers included), so the original is never attached.
-   */
-  sanitize(err2) {
-    const src = err2 instanceof Error ? err2 : new Error(String(err2));
-    const copy = new Error(this.redact(src.message));
-    copy.name = src.name;
-    const code = errorCode(src);
-    if (code) Object.assign(copy, { code });
-    return copy;
-  }
-};
-function errorCode(err2) {
-  let e = err2;
-  for (let depth = 0; depth < 5 && e instanceof Error; depth++) {
-    const code = e.code;
-    if (typeof code === "string") return code;
-    e = e.cause;
-  }
-  return void 0;
-}
-
-// src/build/registry/auth.ts
-function parseChallenges(header) {
-  const out = [];
-  let i2 = 0;
-  const n = header.length;
-  const skip = (re) => {
-    while (i2 < n && re.test(header.charAt(i2))) i2++;
-  };
-  const token = () => {
-    const start = i2;
-    while (i2 < n && /[!#$%&'*+\-.^_`|~0-9A-Za-z/]/.test(header.charAt(i2))) i2++;
-    return header.slice(start, i2);
-  };
-  let current;
-  while (i2 < n) {
-    skip(/[\s,]/);
-    if (i2 >= n) break;
-    const start = i2;
-    const name = token();
-    if (name === "") {
-      i2++;
-      continue;
-    }
-    skip(/\s/);
-    if (header.charAt(i2) === "=" && current) {
-      i2++;
-      skip(/\s/);
-      let value = "";
-      if (header.charAt(i2) === '"') {
-        i2++;
-        while (i2 < n && header.charAt(i2) !== '"') {
-          if (header.charAt(i2) === "\\" && i2 + 1 < n) i2++;
-          value += header.charAt(i2);
-          i2++;
-        }
-        i2++;
-      } else {
-        value = token();
-      }
-      current.params[name.toLowerCase()] = value;
-    } else {
-      i2 = start + name.length;
-      current = { scheme: name.toLowerCase(), params: {} };
-      out.push(current);
-    }
-  }
-  return out;
-}
-function repositoryScope(repository, actions) {
-  return `repository:${repository}:${actions}`;
-}
-function scopeCovers(have, want) {
-  const [type, name, actions] = splitScope(want);
-  return have.some((h) => {
-    const [t, nm, a] = splitScope(h);
-    if (t !== type || nm !== name) return false;
-    const granted = new Set(a.split(","));
-    return actions.split(",").every((x2) => granted.has(x2));
-  });
-}
-function splitScope(scope) {
-  const first = scope.indexOf(":");
-  const last = scope.lastIndexOf(":");
-  if (first < 0 || last === first) return [scope, "", ""];
-  return [scope.slice(0, first), scope.slice(first + 1, last), scope.slice(last + 1)];
-}
-var DEFAULT_TOKEN_TTL_S = 60;
-var OAUTH_CLIENT_ID = "slipway";
-var Authenticator = class {
-  #opts;
-  #state = /* @__PURE__ */ new Map();
-  #tokens = /* @__PURE__ */ new Map();
-  #now;
-  constructor(opts) {
-    this.#opts = opts;
-    this.#now = opts.now ?? Date.now;
-  }
-  #credentials(registry) {
-    const creds = this.#opts.credentials?.forRegistry(registry);
-    if (creds) {
-      this.#opts.redactor.add(creds.password);
-      this.#opts.redactor.add(creds.identityToken);
-    }
-    return creds;
-  }
-  #basicHeader(creds) {
-    if (creds.username === void 0 || creds.password === void 0) return void 0;
-    const encoded = Buffer.from(`${creds.username}:${creds.password}`).toString("base64");
-    this.#opts.redactor.add(encoded);
-    return `Basic ${encoded}`;
-  }
-  /** The Authorization header for a request needing `scopes`, or undefined to go anonymous first. */
-  async authorization(registry, repository, scopes) {
-    const state = this.#state.get(registry);
-    if (!state || state.kind === "anonymous") return void 0;
-    if (state.kind === "basic") {
-      const creds = this.#credentials(registry);
-      return creds ? this.#basicHeader(creds) : void 0;
-    }
-    const token = await this.#token(registry, repository, state, scopes);
-    return token ? `Bearer ${token}` : void 0;
-  }
-  /**
-   * Learns from a 401. Throws when retrying cannot help: credentials already sent and rejected, the
-   * registry wants credentials and none are configured, or (`renewed`: the request already went
-   * through one challenge) a token fetched for this very request was refused as well.
-   */
-  async challenge(registry, repository, header, scopes, sentAuthorization, renewed = false) {
-    const challenges = parseChallenges(header ?? "");
-    const bearer = challenges.find((c) => c.scheme === "bearer");
-    const basic = challenges.find((c) => c.scheme === "basic");
-    const creds = this.#credentials(registry);
-    if (bearer?.params.realm) {
-      const state = { kind: "bearer", realm: bearer.params.realm };
-      if (bearer.params.service !== void 0) state.service = bearer.params.service;
-      this.#state.set(registry, state);
-      this.#tokens.delete(this.#tokenKey(registry, scopes));
-      const wanted = bearer.params.scope?.split(" ").filter((s) => s.length > 0) ?? [];
-      const extra = wanted.filter((w) => !scopeCovers(scopes, w));
-      const refused = sentAuthorization?.startsWith("Bearer ") === true && extra.length === 0;
-      if (refused && bearer.params.error === "invalid_token" && renewed) {
-        throw this.#denied(
-          registry,
-          repository,
-          creds,
-          "the registry refused a freshly issued token as invalid (expired or untrusted: compare the clocks and the registry's token settings)"
-        );
-      }
-      if (refused && bearer.params.error !== "invalid_token") {
-        throw this.#denied(
-          registry,
-          repository,
-          creds,
-          "the token service did not grant the required access"
-        );
-      }
-      return [...scopes, ...extra];
-    }
-    if (basic) {
-      this.#state.set(registry, { kind: "basic" });
-      if (sentAuthorization?.startsWith("Basic "))
-        throw this.#denied(registry, repository, creds, "credentials rejected");
-      if (!creds || this.#basicHeader(creds) === void 0) {
-        throw this.#denied(registry, repository, void 0, "the registry requires a username and password");
-      }
-      return scopes;
-    }
-    throw this.#denied(registry, repository, creds, "unsupported authentication challenge");
-  }
-  #denied(registry, repository, creds, why) {
-    const who = creds?.username ? `as user ${JSON.stringify(creds.username)}` : creds?.identityToken ? "with an identity token" : "anonymously (no credentials configured for this registry)";
-    return new RegistryError(
-      this.#opts.redactor.redact(`not authorized to access ${registry}/${repository} ${who}: ${why}`),
-      { registry, repository, status: 401, code: "UNAUTHORIZED", operation: "authenticate" }
-    );
-  }
-  #tokenKey(registry, scopes) {
-    return `${registry} ${[...scopes].sort().join(" ")}`;
-  }
-  async #token(registry, repository, state, scopes) {
-    const key = this.#tokenKey(registry, scopes);
-    const cached = this.#tokens.get(key);
-    if (cached && cached.expiresAt > this.#now()) return cached.value;
-    const realm = new URL(state.realm);
-    const creds = this.#credentials(registry);
-    const realmHost = realm.host;
-    const plainHttp = realm.protocol === "http:";
-    if (plainHttp && creds && !this.#opts.insecure(realmHost)) {
-      throw new RegistryError(
-        `refusing to send credentials for ${registry} to a plain-http token realm on ${realmHost}`,
-        { registry, repository, code: "INSECURE_REALM", operation: "authenticate" }
-      );
-    }
-    const started = this.#now();
-    let reply;
-    if (creds?.identityToken) {
-      const form = new URLSearchParams({
-        grant_type: "refresh_token",
-        refresh_token: creds.identityToken,
-        client_id: OAUTH_CLIENT_ID,
-        scope: scopes.join(" ")
-      });
-      if (state.service !== void 0) form.set("service", state.service);
-      reply = await this.#opts.fetchToken(
-        realm,
-        {
-          method: "POST",
-          headers: { "content-type": "application/x-www-form-urlencoded" },
-          body: form.toString()
-        },
-        { registry, repository }
-      );
-      if (reply.status === 404 || reply.status === 405) reply = void 0;
-    }
-    if (!reply) {
-      const url = new URL(realm);
-      if (state.service !== void 0) url.searchParams.set("service", state.service);
-      for (const s of scopes) url.searchParams.append("scope", s);
-      const headers = {};
-      const basic = creds ? this.#basicHeader(creds) : void 0;
-      if (basic) headers.authorization = basic;
-      reply = await this.#opts.fetchToken(url, { method: "GET", headers }, { registry, repository });
-    }
-    if (reply.status === 401 || reply.status === 403) {
-      throw this.#denied(
-        registry,
-        repository,
-        creds,
-        `the token service at ${realmHost} rejected the credentials`
-      );
-    }
-    if (reply.status !== 200) {
-      throw new RegistryError(
-        `token service at ${realmHost} for ${registry}/${repository} answered HTTP ${reply.status}`,
-        { registry, repository, status: reply.status, operation: "authenticate" }
-      );
-    }
-    const parsed = parseTokenResponse(reply.body);
-    if (!parsed) {
-      throw new RegistryError(`token service at ${realmHost} for ${registry}/${repository} sent no token`, {
-        registry,
-        repository,
-        operation: "authenticate"
-      });
-    }
-    this.#opts.redactor.add(parsed.token);
-    const ttlMs = parsed.expiresIn * 1e3;
-    this.#tokens.set(key, { value: parsed.token, expiresAt: started + ttlMs - Math.min(1e4, ttlMs / 10) });
-    this.#opts.log(`auth: token for ${registry} (${scopes.join(" ")}) valid ${parsed.expiresIn}s`);
-    return parsed.token;
-  }
-};
-function parseTokenResponse(body) {
-  let json;
-  try {
-    json = JSON.parse(body.toString("utf8"));
-  } catch {
-    return void 0;
-  }
-  if (typeof json !== "object" || json === null) return void 0;
-  const r = json;
-  const token = typeof r.token === "string" && r.token ? r.token : r.access_token;
-  if (typeof token !== "string" || token.length === 0) return void 0;
-  const expiresIn = typeof r.expires_in === "number" && r.expires_in > 0 ? r.expires_in : DEFAULT_TOKEN_TTL_S;
-  return { token, expiresIn };
-}
-
-// src/build/registry/image-name.ts
-var DOCKER_HUB = "registry-1.docker.io";
-var DOCKER_HUB_ALIASES = /* @__PURE__ */ new Set(["docker.io", "index.docker.io", "registry-1.docker.io"]);
-var PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
-var TAG = /^\w[\w.-]{0,127}$/;
-var DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
-var SHA256 = /^sha256:[a-f0-9]{64}$/;
-var HOST = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:.]+\])(?::\d{1,5})?$/;
-var MAX_NAME = 255;
-function parseImageName(ref) {
-  const fail = (why) => {
-    throw new Error(`invalid image reference ${JSON.stringify(ref)}: ${why}`);
-  };
-  if (ref.length === 0) fail("empty");
-  if (ref !== ref.trim()) fail("leading or trailing whitespace");
-  let rest = ref;
-  let digest;
-  const at = rest.indexOf("@");
-  if (at >= 0) {
-    digest = rest.slice(at + 1);
-    rest = rest.slice(0, at);
-    if (!DIGEST.test(digest)) fail(`bad digest ${JSON.stringify(digest)}`);
-    if (digest.startsWith("sha256:") && !SHA256.test(digest)) fail("sha256 digest must be 64 hex characters");
-  }
-  let tag;
-  const lastSlash = rest.lastIndexOf("/");
-  const colon = rest.indexOf(":", lastSlash + 1);
-  if (colon >= 0) {
-    tag = rest.slice(colon + 1);
-    rest = rest.slice(0, colon);
-    if (!TAG.test(tag)) fail(`bad tag ${JSON.stringify(tag)}`);
-  }
-  const firstSlash = rest.indexOf("/");
-  let registry = DOCKER_HUB;
-  let path6 = rest;
-  if (firstSlash >= 0) {
-    const first = rest.slice(0, firstSlash);
-    if (first.includes(".") || first.includes(":") || first === "localhost" || first !== first.toLowerCase()) {
-      if (!HOST.test(first)) fail(`bad registry host ${JSON.stringify(first)}`);
-      registry = DOCKER_HUB_ALIASES.has(first) ? DOCKER_HUB : first;
-      path6 = rest.slice(firstSlash + 1);
-    }
-  }
-  if (path6.length === 0) fail("missing repository");
-  for (const component of path6.split("/")) {
-    if (!PATH_COMPONENT.test(component)) {
-      fail(
-        component !== component.toLowerCase() ? "repository names must be lower case" : `bad repository path component ${JSON.stringify(component)}`
-      );
-    }
-  }
-  if (registry === DOCKER_HUB && !path6.includes("/")) path6 = `library/${path6}`;
-  if (registry.length + 1 + path6.length > MAX_NAME) fail(`name longer than ${MAX_NAME} characters`);
-  const name = { registry, repository: path6 };
-  if (tag !== void 0) name.tag = tag;
-  else if (digest === void 0) name.tag = "latest";
-  if (digest !== void 0) name.digest = digest;
-  return name;
-}
-function formatImageName(n) {
-  let out = `${n.registry}/${n.repository}`;
-  if (n.tag !== void 0) out += `:${n.tag}`;
-  if (n.digest !== void 0) out += `@${n.digest}`;
-  return out;
-}
-
-// src/build/registry/media-types.ts
-var OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
-var OCI_INDEX = "application/vnd.oci.image.index.v1+json";
-var DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json";
-var DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json";
-var DEFAULT_MANIFEST_ACCEPT = [
-  OCI_MANIFEST,
-  OCI_INDEX,
-  DOCKER_MANIFEST,
-  DOCKER_MANIFEST_LIST
-];
-
-// src/build/registry/transport.ts
-import { Readable as Readable2, Transform as Transform4 } from "node:stream";
-
-// src/build/registry/retry.ts
-function isRetryableStatus(status) {
-  return status === 429 || status >= 500;
-}
-var TRANSIENT_CODES = /* @__PURE__ */ new Set([
-  "ECONNRESET",
-  "ECONNREFUSED",
-  "ECONNABORTED",
-  "EPIPE",
-  "ETIMEDOUT",
-  "EAI_AGAIN",
-  "ENETUNREACH",
-  "EHOSTUNREACH",
-  "UND_ERR_SOCKET",
-  "UND_ERR_CONNECT_TIMEOUT",
-  "UND_ERR_HEADERS_TIMEOUT",
-  "UND_ERR_BODY_TIMEOUT",
-  "UND_ERR_CLOSED",
-  "ERR_STREAM_PREMATURE_CLOSE"
-]);
-function isTransientError(err2) {
-  if (err2 instanceof Error && (err2.name === "TimeoutError" || err2.name === "AbortError")) return true;
-  const code = errorCode(err2);
-  if (code) return TRANSIENT_CODES.has(code);
-  const text = err2 instanceof Error ? `${err2.message} ${String(err2.cause ?? "")}` : String(err2);
-  return /socket hang up|other side closed|terminated/i.test(text);
-}
-function parseRetryAfter(value, now = Date.now()) {
-  if (!value) return void 0;
-  const trimmed = value.trim();
-  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1e3;
-  const date = Date.parse(trimmed);
-  return Number.isNaN(date) ? void 0 : Math.max(0, date - now);
-}
-function backoffDelay(policy, attempt, retryAfterMs, random = Math.random) {
-  if (retryAfterMs !== void 0) return Math.min(retryAfterMs, policy.maxDelayMs);
-  const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
-  return Math.round(ceiling / 2 + random() * ceiling / 2);
-}
-function sleep(ms) {
-  return new Promise((resolve2) => setTimeout(resolve2, ms));
-}
-
-// src/build/registry/transport.ts
-var MAX_REDIRECTS = 5;
-var transientErrors = /* @__PURE__ */ new WeakSet();
-function isTransientRegistryError(err2) {
-  if (err2 instanceof RegistryError) {
-    if (transientErrors.has(err2)) return true;
-    return err2.status !== void 0 && isRetryableStatus(err2.status);
-  }
-  return isTransientError(err2);
-}
-var LOOPBACK = /^(?:localhost|127(?:\.\d{1,3}){3}|\[::1\])(?::\d+)?$/;
-function defaultInsecure(registry) {
-  return LOOPBACK.test(registry);
-}
-var Transport = class {
-  opts;
-  auth;
-  constructor(opts) {
-    this.opts = opts;
-    this.auth = new Authenticator({
-      credentials: opts.credentials,
-      redactor: opts.redactor,
-      insecure: opts.insecure,
-      log: (l) => this.log(l),
-      fetchToken: (url, init, ctx) => this.#fetchToken(url, init, ctx)
-    });
-  }
-  log(line) {
-    this.opts.log(this.opts.redactor.redact(line));
-  }
-  baseUrl(registry) {
-    return `${this.opts.insecure(registry) ? "http" : "https"}://${registry}`;
-  }
-  resolve(registry, url) {
-    return new URL(url, this.baseUrl(registry));
-  }
-  /** Sends and reads the whole body (manifests, errors, empty upload replies). */
-  async send(spec) {
-    return this.#exchange(spec, async (res, url) => ({
-      status: res.status,
-      headers: res.headers,
-      url,
-      body: Buffer.from(await res.arrayBuffer())
-    }));
-  }
-  /**
-   * Sends and hands back the body as a stream. The attempt timeout covers the response headers; after
-   * that an idle timeout (no byte for timeoutMs) guards the body, so large blobs are not cut short.
-   */
-  async sendStream(spec) {
-    return this.#exchange(spec, async (res, url) => {
-      const web = res.body;
-      const source = web ? Readable2.fromWeb(web) : Readable2.from([]);
-      return { status: res.status, headers: res.headers, url, stream: this.#idleGuard(source, spec) };
-    });
-  }
-  #idleGuard(source, spec) {
-    const ms = this.opts.timeoutMs;
-    let timer;
-    const guard = new Transform4({
-      transform(chunk, _enc, done) {
-        arm();
-        done(null, chunk);
-      },
-      flush(done) {
-        clearTimeout(timer);
-        done();
-      }
-    });
-    const arm = () => {
-      clearTimeout(timer);
-      timer = setTimeout(() => {
-        const err2 = new RegistryError(
-          `${spec.operation} ${spec.registry}/${spec.repository}: no data for ${ms} ms`,
-          {
-            registry: spec.registry,
-            repository: spec.repository,
-            operation: spec.operation,
-            code: "ETIMEDOUT"
-          }
-        );
-        transientErrors.add(err2);
-        source.destroy(err2);
-        guard.destroy(err2);
-      }, ms);
-      timer.unref();
-    };
-    arm();
-    source.on("error", (e) => {
-      clearTimeout(timer);
-      guard.destroy(e instanceof RegistryError ? e : this.networkError(spec, e, 1));
-    });
-    guard.on("close", () => clearTimeout(timer));
-    return source.pipe(guard);
-  }
-  async #exchange(spec, consume) {
-    const retry = spec.retry ?? true;
-    const { attempts } = this.opts.policy;
-    let scopes = spec.scopes;
-    let authRetried = false;
-    for (let attempt = 1; ; attempt++) {
-      const authorization = await this.auth.authorization(spec.registry, spec.repository, scopes);
-      const controller = new AbortController();
-      const timer = setTimeout(
-        () => controller.abort(new DOMException(`timed out after ${this.opts.timeoutMs} ms`, "TimeoutError")),
-        this.opts.timeoutMs
-      );
-      let result;
-      let res;
-      let failure;
-      try {
-        const out = await this.#fetchFollowing(spec, authorization, controller.signal);
-        res = out.res;
-        if (res.status === 401 && authRetried) {
-          await this.auth.challenge(
-            spec.registry,
-            spec.repository,
-            res.headers.get("www-authenticate"),
-            scopes,
-            authorization,
-            true
-          );
-        }
-        if (res.status === 401 && !authRetried) {
-          await res.arrayBuffer().catch(() => void 0);
-          authRetried = true;
-          scopes = await this.auth.challenge(
-            spec.registry,
-            spec.repository,
-            res.headers.get("www-authenticate"),
-            scopes,
-            authorization
-          );
-          attempt--;
-          continue;
-        }
-        if (retry && isRetryableStatus(res.status) && attempt < attempts) {
-          const wait = backoffDelay(
-            this.opts.policy,
-            attempt,
-            parseRetryAfter(res.headers.get("retry-after"))
-          );
-          await res.arrayBuffer().catch(() => void 0);
-          this.log(
-            `${spec.operation} ${spec.registry}/${spec.repository}: HTTP ${res.status}, retry ${attempt}/${attempts - 1} in ${wait} ms`
-          );
-          await sleep(wait);
-          continue;
-        }
-        if (!spec.ok.includes(res.status)) {
-          const body = await res.arrayBuffer().then(
-            (b) => Buffer.from(b),
-            () => Buffer.alloc(0)
-          );
-          throw this.errorFromReply(spec, res.status, body, attempt);
-        }
-        result = await consume(res, out.url);
-      } catch (err2) {
-        failure = err2;
-      } finally {
-        clearTimeout(timer);
-      }
-      if (result !== void 0) return result;
-      if (failure instanceof RegistryError) throw failure;
-      if (retry && isTransientError(failure) && attempt < attempts) {
-        const wait = backoffDelay(this.opts.policy, attempt);
-        this.log(
-          `${spec.operation} ${spec.registry}/${spec.repository}: ${describeNetworkError(failure)}, retry ${attempt}/${attempts - 1} in ${wait} ms`
-        );
-        await sleep(wait);
-        continue;
-      }
-      throw this.networkError(spec, failure, attempt);
-    }
-  }
-  async #fetchFollowing(spec, authorization, signal) {
-    let url = this.resolve(spec.registry, spec.url);
-    const origin = url.host;
-    for (let hop = 0; ; hop++) {
-      const headers = { ...spec.headers };
-      if (authorization && url.host === origin) headers.authorization = authorization;
-      const init = { method: spec.method, headers, signal, redirect: "manual" };
-      if (spec.body !== void 0) init.body = spec.body;
-      const res = await fetch(url, init);
-      const location = res.headers.get("location");
-      if (spec.followRedirects && [301, 302, 303, 307, 308].includes(res.status) && location) {
-        if (hop >= MAX_REDIRECTS) return { res, url: url.href };
-        await res.arrayBuffer().catch(() => void 0);
-        url = new URL(location, url);
-        continue;
-      }
-      return { res, url: url.href };
-    }
-  }
-  async #fetchToken(url, init, ctx) {
-    const { attempts } = this.opts.policy;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const req = {
-          method: init.method,
-          headers: init.headers,
-          signal: AbortSignal.timeout(this.opts.timeoutMs)
-        };
-        if (init.body !== void 0) req.body = init.body;
-        const res = await fetch(url, req);
-        const body = Buffer.from(await res.arrayBuffer());
-        if (isRetryableStatus(res.status) && attempt < attempts) {
-          const wait = backoffDelay(
-            this.opts.policy,
-            attempt,
-            parseRetryAfter(res.headers.get("retry-after"))
-          );
-          this.log(
-            `token service ${url.host}: HTTP ${res.status}, retry ${attempt}/${attempts - 1} in ${wait} ms`
-          );
-          await sleep(wait);
-          continue;
-        }
-        return { status: res.status, body };
-      } catch (err2) {
-        if (isTransientError(err2) && attempt < attempts) {
-          const wait = backoffDelay(this.opts.policy, attempt);
-          this.log(
-            `token service ${url.host}: ${describeNetworkError(err2)}, retry ${attempt}/${attempts - 1} in ${wait} ms`
-          );
-          await sleep(wait);
-          continue;
-        }
-        throw new RegistryError(
-          this.opts.redactor.redact(
-            `authenticate ${ctx.registry}/${ctx.repository}: token service ${url.host} unreachable after ${attempt} attempt(s): ${describeNetworkError(err2)}`
-          ),
-          { ...ctx, operation: "authenticate", code: "NETWORK", cause: this.opts.redactor.sanitize(err2) }
-        );
-      }
-    }
-  }
-  errorFromReply(spec, status, body, attempts = 1) {
-    const { code, message } = parseOciError(body);
-    const tries = attempts > 1 ? ` after ${attempts} attempts` : "";
-    const text = `${spec.operation} ${spec.registry}/${spec.repository} failed${tries}: HTTP ${status}${code ? ` ${code}` : ""}${message ? `: ${message}` : ""}`;
-    const details = {
-      registry: spec.registry,
-      repository: spec.repository,
-      operation: spec.operation,
-      status
-    };
-    if (code) details.code = code;
-    return new RegistryError(this.opts.redactor.redact(text), details);
-  }
-  networkError(spec, err2, attempts) {
-    const out = new RegistryError(
-      this.opts.redactor.redact(
-        `${spec.operation} ${spec.registry}/${spec.repository} failed after ${attempts} attempt(s): ${describeNetworkError(err2)}`
-      ),
-      {
-        registry: spec.registry,
-        repository: spec.repository,
-        operation: spec.operation,
-        code: codeOf(err2) ?? "NETWORK",
-        cause: this.opts.redactor.sanitize(err2)
-      }
-    );
-    if (isTransientError(err2)) transientErrors.add(out);
-    return out;
-  }
-};
-function codeOf(err2) {
-  if (err2 instanceof Error && err2.name === "TimeoutError") return "ETIMEDOUT";
-  return errorCode(err2);
-}
-function describeNetworkError(err2) {
-  const parts = [];
-  let e = err2;
-  for (let d = 0; d < 4 && e instanceof Error; d++) {
-    const code = e.code;
-    parts.push(typeof code === "string" && !e.message.includes(code) ? `${e.message} (${code})` : e.message);
-    e = e.cause;
-  }
-  return parts.length > 0 ? parts.join(": ") : String(err2);
-}
-function parseOciError(body) {
-  try {
-    const json = JSON.parse(body.toString("utf8"));
-    if (typeof json === "object" && json !== null && Array.isArray(json.errors)) {
-      const first = json.errors[0];
-      if (typeof first === "object" && first !== null) {
-        const f = first;
-        const out = {};
-        if (typeof f.code === "string") out.code = f.code;
-        if (typeof f.message === "string") out.message = f.message;
-        return out;
-      }
-    }
-  } catch {
-  }
-  return {};
-}
-
-// src/build/registry/upload.ts
-var OCTET = "application/octet-stream";
-var ChunkReader = class {
-  #stream;
-  #it;
-  #pending = [];
-  #pendingBytes = 0;
-  #ended = false;
-  constructor(stream) {
-    this.#stream = stream;
-    this.#it = stream[Symbol.asyncIterator]();
-  }
-  /** Exactly `n` bytes, or fewer only at the end of the stream. */
-  async read(n) {
-    while (this.#pendingBytes < n && !this.#ended) {
-      const next = await this.#it.next();
-      if (next.done) {
-        this.#ended = true;
-        break;
-      }
-      const buf = typeof next.value === "string" ? Buffer.from(next.value) : next.value;
-      this.#pending.push(buf);
-      this.#pendingBytes += buf.length;
-    }
-    const all = this.#pending.length === 1 ? this.#pending[0] : Buffer.concat(this.#pending);
-    const out = all.subarray(0, Math.min(n, all.length));
-    const rest = all.subarray(out.length);
-    this.#pending = rest.length > 0 ? [rest] : [];
-    this.#pendingBytes = rest.length;
-    return out;
-  }
-  close() {
-    const s = this.#stream;
-    s.destroy?.();
-  }
-};
-function parseUploadRange(value) {
-  if (!value) return void 0;
-  const m = /^(?:bytes=)?0-(\d+)$/.exec(value.trim());
-  if (!m) return void 0;
-  const last = Number(m[1]);
-  return last === 0 ? 0 : last + 1;
-}
-async function uploadBlob(t, p) {
-  const { registry, repository } = p.target;
-  const scopes = [repositoryScope(repository, "pull,push")];
-  const base = { registry, repository, scopes, retry: false };
-  const short = p.digest.slice(0, 19);
-  let uploaded = 0;
-  let location = await startSession(t, p.target);
-  let offset = 0;
-  let reader = new ChunkReader(await p.open(0));
-  let failures = 0;
-  const readExactly = async (n) => {
-    const buf = await reader.read(n);
-    if (buf.length !== n) {
-      throw new RegistryError(
-        `blob ${p.digest} for ${registry}/${repository}: source ended after ${offset + buf.length} of ${p.size} bytes`,
-        { registry, repository, operation: "read blob source", code: "SIZE_INVALID" }
-      );
-    }
-    return buf;
-  };
-  const withDigest = (loc) => {
-    const u = new URL(loc);
-    u.searchParams.set("digest", p.digest);
-    return u.href;
-  };
-  try {
-    for (; ; ) {
-      try {
-        if (offset === 0 && p.size < p.chunkSize) {
-          const body = await readExactly(p.size);
-          uploaded += body.length;
-          await t.send({
-            ...base,
-            operation: "PUT blob",
-            method: "PUT",
-            url: withDigest(location),
-            headers: { "content-type": OCTET },
-            body,
-            ok: [201]
-          });
-          return uploaded;
-        }
-        while (offset < p.size) {
-          const n = Math.min(p.chunkSize, p.size - offset);
-          const chunk = await readExactly(n);
-          uploaded += n;
-          const r = await t.send({
-            ...base,
-            operation: "PATCH blob chunk",
-            method: "PATCH",
-            url: location,
-            headers: { "content-type": OCTET, "content-range": `${offset}-${offset + n - 1}` },
-            body: chunk,
-            ok: [202]
-          });
-          location = nextLocation(t, registry, r.headers.get("location"), location);
-          offset += n;
-          failures = 0;
-        }
-        await t.send({
-          ...base,
-          operation: "PUT blob (complete)",
-          method: "PUT",
-          url: withDigest(location),
-          headers: { "content-type": OCTET },
-          body: Buffer.alloc(0),
-          ok: [201]
-        });
-        return uploaded;
-      } catch (err2) {
-        if (!isTransientRegistryError(err2) && !(err2 instanceof RegistryError && err2.status === 416)) {
-          await cancelSession(t, registry, repository, location);
-          throw err2;
-        }
-        failures++;
-        const attempts = t.opts.policy.attempts;
-        const reason = err2 instanceof Error ? err2.message : String(err2);
-        if (failures >= attempts) {
-          await cancelSession(t, registry, repository, location);
-          throw new RegistryError(
-            `blob ${p.digest} (${p.what}) to ${registry}/${repository} failed after ${failures} attempts; last error: ${reason}`,
-            {
-              registry,
-              repository,
-              operation: "upload blob",
-              ...err2 instanceof RegistryError && err2.status !== void 0 ? { status: err2.status } : {},
-              ...err2 instanceof RegistryError && err2.code !== void 0 ? { code: err2.code } : {}
-            }
-          );
-        }
-        const wait = backoffDelay(t.opts.policy, failures);
-        t.log(
-          `blob ${short}… → ${registry}/${repository}: interrupted at byte ${offset} (${reason}); recovering in ${wait} ms`
-        );
-        await sleep(wait);
-        reader.close();
-        const head = await t.send({
-          ...base,
-          retry: true,
-          operation: "HEAD blob",
-          method: "HEAD",
-          url: `/v2/${repository}/blobs/${p.digest}`,
-          ok: [200, 404]
-        });
-        if (head.status === 200) {
-          t.log(`blob ${short}… → ${registry}/${repository}: already complete on the registry`);
-          return uploaded;
-        }
-        const resumed = await uploadStatus(t, registry, repository, location);
-        if (resumed) {
-          location = resumed.location;
-          offset = resumed.offset;
-          t.log(`blob ${short}… → ${registry}/${repository}: registry has ${offset} bytes; resuming there`);
-        } else {
-          location = await startSession(t, p.target);
-          offset = 0;
-          t.log(`blob ${short}… → ${registry}/${repository}: upload session gone; restarting from byte 0`);
-        }
-        reader = new ChunkReader(await p.open(offset));
-      }
-    }
-  } finally {
-    reader.close();
-  }
-}
-function nextLocation(t, registry, header, current) {
-  return header ? t.resolve(registry, header).href : current;
-}
-async function startSession(t, target) {
-  const r = await t.send({
-    registry: target.registry,
-    repository: target.repository,
-    scopes: [repositoryScope(target.repository, "pull,push")],
-    operation: "start blob upload",
-    method: "POST",
-    url: `/v2/${target.repository}/blobs/uploads/`,
-    ok: [202]
-  });
-  const loc = r.headers.get("location");
-  if (!loc) {
-    throw new RegistryError(
-      `start blob upload ${target.registry}/${target.repository}: no Location in reply`,
-      {
-        registry: target.registry,
-        repository: target.repository,
-        operation: "start blob upload",
-        status: r.status
-      }
-    );
-  }
-  return t.resolve(target.registry, loc).href;
-}
-async function uploadStatus(t, registry, repository, location) {
-  const r = await t.send({
-    registry,
-    repository,
-    scopes: [repositoryScope(repository, "pull,push")],
-    operation: "GET upload status",
-    method: "GET",
-    url: location,
-    // 404/400 BLOB_UPLOAD_UNKNOWN/INVALID: the session is gone; the caller starts a new one.
-    ok: [204, 200, 400, 404]
-  });
-  if (r.status !== 204 && r.status !== 200) return void 0;
-  const offset = parseUploadRange(r.headers.get("range"));
-  if (offset === void 0) return void 0;
-  return { location: nextLocation(t, registry, r.headers.get("location"), location), offset };
-}
-async function cancelSession(t, registry, repository, location) {
-  try {
-    await t.send({
-      registry,
-      repository,
-      scopes: [repositoryScope(repository, "pull,push")],
-      operation: "cancel blob upload",
-      method: "DELETE",
-      url: location,
-      ok: [200, 202, 204, 400, 404],
-      retry: false
-    });
-  } catch {
-  }
-}
-
-// src/build/registry/client.ts
-var DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024;
-var DEFAULT_TIMEOUT_MS = 6e4;
-var DEFAULT_ATTEMPTS = 5;
-var MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
-var SHA256_DIGEST = /^sha256:[a-f0-9]{64}$/;
-function createRegistryClient(opts = {}) {
-  const redactor = new SecretRedactor(opts.onSecret);
-  const transport = new Transport({
-    credentials: opts.credentials,
-    insecure: opts.insecure ?? defaultInsecure,
-    timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-    policy: {
-      attempts: Math.max(1, opts.retries ?? DEFAULT_ATTEMPTS),
-      baseDelayMs: opts.retryBaseDelayMs ?? 500,
-      maxDelayMs: opts.retryMaxDelayMs ?? 3e4
-    },
-    redactor,
-    log: opts.log ?? (() => {
-    })
-  });
-  return new DistributionClient(transport, opts.chunkSize ?? DEFAULT_CHUNK_SIZE);
-}
-function sha256Digest(bytes) {
-  return `sha256:${createHash3("sha256").update(bytes).digest("hex")}`;
-}
-function checkDigest(registry, repository, digest) {
-  if (!SHA256_DIGEST.test(digest)) {
-    throw new RegistryError(`unsupported or malformed digest ${JSON.stringify(digest)}`, {
-      registry,
-      repository,
-      code: "DIGEST_INVALID"
-    });
-  }
-}
-var DistributionClient = class {
-  #t;
-  #chunkSize;
-  constructor(t, chunkSize) {
-    this.#t = t;
-    this.#chunkSize = chunkSize;
-  }
-  async getManifest(image, accept = [...DEFAULT_MANIFEST_ACCEPT]) {
-    const { registry, repository } = image;
-    const reference = image.digest ?? image.tag;
-    if (!reference) throw new Error(`getManifest: ${formatImageName(image)} has neither tag nor digest`);
-    const r = await this.#t.send({
-      registry,
-      repository,
-      scopes: [repositoryScope(repository, "pull")],
-      operation: `GET manifest ${reference}`,
-      method: "GET",
-      url: `/v2/${repository}/manifests/${reference}`,
-      headers: { accept: accept.join(", ") },
-      ok: [200]
-    });
-    if (r.body.length > MAX_MANIFEST_BYTES) {
-      throw new RegistryError(
-        `manifest ${formatImageName(image)} is ${r.body.length} bytes; refusing more than 4 MiB`,
-        {
-          registry,
-          repository,
-          code: "MANIFEST_INVALID"
-        }
-      );
-    }
-    const digest = sha256Digest(r.body);
-    if (image.digest && image.digest !== digest) {
-      throw new RegistryError(`manifest ${formatImageName(image)} served with digest ${digest}`, {
-        registry,
-        repository,
-        code: "DIGEST_INVALID"
-      });
-    }
-    let json;
-    try {
-      json = JSON.parse(r.body.toString("utf8"));
-    } catch {
-      throw new RegistryError(`manifest ${formatImageName(image)} is not JSON`, {
-        registry,
-        repository,
-        code: "MANIFEST_INVALID"
-      });
-    }
-    const header = r.headers.get("content-type")?.split(";")[0]?.trim();
-    const field = typeof json === "object" && json !== null ? json.mediaType : void 0;
-    const mediaType = header && header !== "application/json" ? header : typeof field === "string" ? field : "";
-    return { mediaType, digest, bytes: r.body, json };
-  }
-  async putManifest(image, mediaType, bytes) {
-    const { registry, repository } = image;
-    const digest = sha256Digest(bytes);
-    if (image.digest && image.digest !== digest) {
-      throw new RegistryError(`putManifest: bytes have digest ${digest}, not ${image.digest}`, {
-        registry,
-        repository,
-        code: "DIGEST_INVALID"
-      });
-    }
-    const reference = image.tag ?? digest;
-    const r = await this.#t.send({
-      registry,
-      repository,
-      scopes: [repositoryScope(repository, "pull,push")],
-      operation: `PUT manifest ${reference}`,
-      method: "PUT",
-      url: `/v2/${repository}/manifests/${reference}`,
-      headers: { "content-type": mediaType },
-      body: bytes,
-      ok: [201, 200]
-    });
-    const served = r.headers.get("docker-content-digest");
-    if (served && served !== digest) {
-      throw new RegistryError(
-        `PUT manifest ${registry}/${repository}: registry stored ${served}, expected ${digest}`,
-        {
-          registry,
-          repository,
-          code: "DIGEST_INVALID"
-        }
-      );
-    }
-    this.#t.log(`manifest ${registry}/${repository}:${reference} → ${digest}`);
-    return digest;
-  }
-  hasBlob(registry, repository, digest) {
-    return this.#hasBlob(registry, repository, digest, "pull");
-  }
-  async #hasBlob(registry, repository, digest, actions) {
-    checkDigest(registry, repository, digest);
-    const r = await this.#t.send({
-      registry,
-      repository,
-      scopes: [repositoryScope(repository, actions)],
-      operation: "HEAD blob",
-      method: "HEAD",
-      url: `/v2/${repository}/blobs/${digest}`,
-      // A redirect to storage already says the registry has the blob; following it could hit a
-      // presigned URL that only allows GET.
-      ok: [200, 404, 302, 307]
-    });
-    return r.status !== 404;
-  }
-  async mountBlob(registry, repository, digest, fromRepository) {
-    checkDigest(registry, repository, digest);
-    const url = `/v2/${repository}/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(fromRepository)}`;
-    const r = await this.#t.send({
-      registry,
-      repository,
-      // A mount reads the source repository: the token needs pull there as well as push here.
-      scopes: [repositoryScope(repository, "pull,push"), repositoryScope(fromRepository, "pull")],
-      operation: `mount blob from ${fromRepository}`,
-      method: "POST",
-      url,
-      ok: [201, 202]
-    });
-    if (r.status === 201) return true;
-    const loc = r.headers.get("location");
-    if (loc) await cancelSession(this.#t, registry, repository, this.#t.resolve(registry, loc).href);
-    return false;
-  }
-  async getBlob(registry, repository, digest) {
-    checkDigest(registry, repository, digest);
-    const r = await this.#openBlob({ registry, repository }, digest, 0);
-    const hash = createHash3("sha256");
-    const verify = new Transform5({
-      transform(chunk, _enc, done) {
-        hash.update(chunk);
-        done(null, chunk);
-      },
-      flush(done) {
-        const got = `sha256:${hash.digest("hex")}`;
-        done(
-          got === digest ? null : new RegistryError(`blob ${registry}/${repository}@${digest} arrived with digest ${got}`, {
-            registry,
-            repository,
-            code: "DIGEST_INVALID"
-          })
-        );
-      }
-    });
-    r.on("error", (e) => verify.destroy(e));
-    return r.pipe(verify);
-  }
-  /** GET a blob from `offset` (Range), skipping bytes itself when the registry ignores the Range. */
-  async #openBlob(from, digest, offset) {
-    const r = await this.#t.sendStream({
-      registry: from.registry,
-      repository: from.repository,
-      scopes: [repositoryScope(from.repository, "pull")],
-      operation: "GET blob",
-      method: "GET",
-      url: `/v2/${from.repository}/blobs/${digest}`,
-      headers: offset > 0 ? { range: `bytes=${offset}-` } : {},
-      ok: [200, 206],
-      followRedirects: true
-    });
-    let skip = r.status === 200 ? offset : 0;
-    const out = new Transform5({
-      transform(chunk, _enc, done) {
-        if (skip >= chunk.length) {
-          skip -= chunk.length;
-          return done();
-        }
-        const rest = skip > 0 ? chunk.subarray(skip) : chunk;
-        skip = 0;
-        done(null, rest);
-      }
-    });
-    r.stream.on("error", (e) => out.destroy(e));
-    return r.stream.pipe(out);
-  }
-  async ensureBlob(target, blob) {
-    const { registry, repository } = target;
-    checkDigest(registry, repository, blob.digest);
-    const short = `${blob.digest.slice(0, 19)}…`;
-    const where = `${registry}/${repository}`;
-    if (await this.#hasBlob(registry, repository, blob.digest, "pull,push")) {
-      this.#t.log(`blob ${short} → ${where}: already present`);
-      return { uploadedBytes: 0, how: "present" };
-    }
-    const sources = (blob.sources ?? []).filter(
-      (s) => !(s.registry === registry && s.repository === repository)
-    );
-    for (const s of sources.filter((x2) => x2.registry === registry)) {
-      try {
-        if (await this.mountBlob(registry, repository, blob.digest, s.repository)) {
-          this.#t.log(`blob ${short} → ${where}: mounted from ${s.repository}`);
-          return { uploadedBytes: 0, how: "mounted" };
-        }
-      } catch (err2) {
-        this.#t.log(`blob ${short} → ${where}: mount from ${s.repository} failed: ${messageOf(err2)}`);
-      }
-    }
-    for (const s of sources) {
-      let available = false;
-      try {
-        available = await this.#hasBlob(s.registry, s.repository, blob.digest, "pull");
-      } catch (err2) {
-        this.#t.log(`blob ${short}: source ${s.registry}/${s.repository} unusable: ${messageOf(err2)}`);
-      }
-      if (!available) continue;
-      try {
-        const uploadedBytes2 = await uploadBlob(this.#t, {
-          target,
-          digest: blob.digest,
-          size: blob.size,
-          chunkSize: this.#chunkSize,
-          what: `copied from ${s.registry}/${s.repository}`,
-          open: (offset) => this.#openBlob(s, blob.digest, offset)
-        });
-        this.#t.log(
-          `blob ${short} → ${where}: copied from ${s.registry}/${s.repository} (${uploadedBytes2} bytes sent)`
-        );
-        return { uploadedBytes: uploadedBytes2, how: "copied" };
-      } catch (err2) {
-        if (!blob.open && !isTransientRegistryError(err2)) throw err2;
-        this.#t.log(
-          `blob ${short} → ${where}: copy from ${s.registry}/${s.repository} failed: ${messageOf(err2)}`
-        );
-      }
-    }
-    if (!blob.open) {
-      throw new RegistryError(
-        `blob ${blob.digest} is not in ${where}, cannot be mounted or copied from ${sources.length} source(s), and no content was given`,
-        { registry, repository, operation: "ensure blob", code: "BLOB_UNKNOWN" }
-      );
-    }
-    const uploadedBytes = await uploadBlob(this.#t, {
-      target,
-      digest: blob.digest,
-      size: blob.size,
-      chunkSize: this.#chunkSize,
-      what: "uploaded",
-      open: blob.open
-    });
-    this.#t.log(`blob ${short} → ${where}: uploaded (${uploadedBytes} bytes sent)`);
-    return { uploadedBytes, how: "uploaded" };
-  }
-};
-function messageOf(err2) {
-  return err2 instanceof Error ? err2.message : String(err2);
-}
-
-// src/build/registry/credentials.ts
-function registryKey(hostOrUrl) {
-  let host = hostOrUrl.trim().toLowerCase();
-  host = host.replace(/^[a-z][a-z0-9+.-]*:\/\//, "");
-  const slash = host.indexOf("/");
-  if (slash >= 0) host = host.slice(0, slash);
-  if (host === "docker.io" || host === "index.docker.io" || host === "registry-1.docker.io")
-    return DOCKER_HUB;
-  return host;
-}
-function isRecord2(v) {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-function credentialsFromDockerConfig(jsonText) {
-  let parsed;
-  try {
-    parsed = JSON.parse(jsonText);
-  } catch {
-    throw new Error("docker config is not valid JSON");
-  }
-  const byRegistry = /* @__PURE__ */ new Map();
-  const auths = isRecord2(parsed) ? parsed.auths : void 0;
-  if (isRecord2(auths)) {
-    for (const [host, entry] of Object.entries(auths)) {
-      if (!isRecord2(entry)) continue;
-      const creds = {};
-      if (typeof entry.auth === "string" && entry.auth.length > 0) {
-        const decoded = Buffer.from(entry.auth, "base64").toString("utf8");
-        const colon = decoded.indexOf(":");
-        if (colon < 0)
-          throw new Error(`docker config: auths entry for ${registryKey(host)} is not "user:password"`);
-        creds.username = decoded.slice(0, colon);
-        creds.password = decoded.slice(colon + 1);
-      }
-      if (typeof entry.username === "string" && creds.username === void 0) creds.username = entry.username;
-      if (typeof entry.password === "string" && creds.password === void 0) creds.password = entry.password;
-      if (typeof entry.identitytoken === "string" && entry.identitytoken.length > 0) {
-        creds.identityToken = entry.identitytoken;
-      }
-      if (Object.keys(creds).length > 0) byRegistry.set(registryKey(host), creds);
-    }
-  }
-  return { forRegistry: (registry) => byRegistry.get(registryKey(registry)) };
-}
-function staticCredentials(registry, creds) {
-  const key = registryKey(registry);
-  return { forRegistry: (r) => registryKey(r) === key ? creds : void 0 };
-}
-function combineCredentials(...sources) {
-  return {
-    forRegistry(registry) {
-      for (const s of sources) {
-        const c = s.forRegistry(registry);
-        if (c) return c;
-      }
-      return void 0;
-    }
-  };
-}
-
-// src/build/registry-builder.ts
 var RegistryBuilder = class {
   constructor(client, log, cacheDir) {
     this.client = client;
@@ -74917,13 +75079,13 @@ var RegistryBuilder = class {
   }
 };
 function sha256(bytes) {
-  return `sha256:${createHash4("sha256").update(bytes).digest("hex")}`;
+  return `sha256:${createHash5("sha256").update(bytes).digest("hex")}`;
 }
 function platformOfConfig(c) {
   return `${c.os}/${c.architecture}`;
 }
 
-// src/build/build-version.ts
+// src/image/build-version.ts
 async function buildVersion(input) {
   const log = input.log ?? silentLog;
   if (input.endpoints.length === 0) return { images: [], uploadedBytes: 0, layerCacheHits: 0 };
@@ -75004,7 +75166,7 @@ function sum(images) {
   return images.reduce((n, i2) => n + i2.uploadedBytes, 0);
 }
 
-// src/build/docker-client.ts
+// src/image/docker-client.ts
 var import_dockerode = __toESM(require_docker(), 1);
 var DOCKER_API_VERSION = "v1.41";
 function createDockerClient(env) {
@@ -75021,7 +75183,7 @@ function createDockerClient(env) {
   });
 }
 
-// src/build/build-plan.ts
+// src/image/build-plan.ts
 var exec = promisify(execFile);
 var GIT_TIMEOUT_MS = 5e3;
 async function commitTime(dir, commit, env) {
@@ -75097,170 +75259,6 @@ async function buildPlan(options) {
     }
   }
   return { ...await buildVersion(input), builder };
-}
-
-// src/config/errors.ts
-function formatProblem(p) {
-  const prefix = p.severity === "warning" ? "warning: " : "";
-  return `${p.file}:${p.line}:${p.column}: ${prefix}${p.message}`;
-}
-var ConfigError = class extends Error {
-  constructor(problems) {
-    const errors = problems.filter((p) => p.severity === "error");
-    super(
-      `${errors.length} problem${errors.length === 1 ? "" : "s"} in the config:
-${errors.map(formatProblem).join("\n")}`
-    );
-    this.problems = problems;
-  }
-  problems;
-  name = "ConfigError";
-};
-
-// src/plan/names.ts
-import { createHash as createHash5 } from "node:crypto";
-var MAX_LABEL_LENGTH = 63;
-var HASH_LENGTH = 8;
-function shortHash(text) {
-  return createHash5("sha256").update(text).digest("hex").slice(0, HASH_LENGTH);
-}
-function dnsLabel(...parts) {
-  const full = parts.join("-");
-  const cleaned = full.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/-+/g, "-").replace(/^-+|-+$/g, "");
-  if (cleaned === full && cleaned.length <= MAX_LABEL_LENGTH && cleaned.length > 0) return cleaned;
-  const room = MAX_LABEL_LENGTH - HASH_LENGTH - 1;
-  const head = cleaned.slice(0, room).replace(/-+$/g, "");
-  return head ? `${head}-${shortHash(full)}` : `x-${shortHash(full)}`;
-}
-function labelValue(value) {
-  const valid = /^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/;
-  if (value.length <= MAX_LABEL_LENGTH && valid.test(value)) return value;
-  return dnsLabel(value);
-}
-
-// src/plan/plan.ts
-var OVERRIDES = ["environment", "version", "baseUrl", "registry", "namespace"];
-function planContext(run, overrides) {
-  const context = { ...run };
-  for (const key of OVERRIDES) {
-    const value = overrides[key];
-    if (value !== void 0) context[key] = value;
-  }
-  return context;
-}
-var PlanError = class extends Error {
-  name = "PlanError";
-};
-var LABEL_PREFIX = "slipway.dev";
-var DEFAULT_NAMESPACE = "slipway";
-var DEFAULT_REGISTRY_HOST = "ghcr.io";
-var VERSION_PATTERN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-function segment(name) {
-  return encodeURIComponent(name.toLowerCase());
-}
-function versionName(context) {
-  if (context.version !== void 0) {
-    if (!VERSION_PATTERN.test(context.version) || context.version.length > 40) {
-      throw new PlanError(
-        `version '${context.version}' is invalid: use at most 40 lowercase letters, digits and dashes, starting and ending with a letter or digit`
-      );
-    }
-    return context.version;
-  }
-  if (!/^[0-9a-f]{7,64}$/i.test(context.commit)) {
-    throw new PlanError(
-      `commit '${context.commit}' is not a hexadecimal commit SHA; pass a version name instead`
-    );
-  }
-  return context.commit.slice(0, 12).toLowerCase();
-}
-function previewAlias(deployment, pullRequest) {
-  return deployment.preview.alias.replace("{number}", String(pullRequest));
-}
-function aliasesFor(config, context) {
-  const aliases = [];
-  if (context.pullRequest !== void 0 && config.deployment.preview.enabled) {
-    if (!Number.isInteger(context.pullRequest) || context.pullRequest < 1) {
-      throw new PlanError(`pull request number ${context.pullRequest} is invalid`);
-    }
-    aliases.push({ name: previewAlias(config.deployment, context.pullRequest), kind: "preview" });
-  }
-  if (context.environment !== void 0) {
-    const known = config.deployment.environments.map((e) => e.name);
-    if (!known.includes(context.environment)) {
-      const list = known.length > 0 ? `: known environments are ${known.join(", ")}` : ": the config defines none";
-      throw new PlanError(`environment '${context.environment}' is not in the config${list}`);
-    }
-    aliases.push({ name: context.environment, kind: "environment" });
-  }
-  return aliases;
-}
-function imageRepository(config, context, endpoint) {
-  const prefix = context.registry ?? config.deployment.registry ?? `${DEFAULT_REGISTRY_HOST}/${context.owner}/${context.repo}`;
-  return `${prefix}/${endpoint.name}`.toLowerCase();
-}
-function planDeployment(config, context) {
-  if (!context.owner || !context.repo) throw new PlanError("the repository owner and name are required");
-  const deployment = config.deployment.name;
-  const version = versionName(context);
-  const baseUrl = (context.baseUrl ?? config.deployment.baseUrl)?.replace(/\/+$/, "");
-  const projectPath = `/${segment(context.owner)}/${segment(context.repo)}/${deployment}`;
-  const versionPath = `${projectPath}/${version}`;
-  const aliases = aliasesFor(config, context);
-  const at = (path6) => baseUrl === void 0 ? {} : { url: `${baseUrl}${path6}` };
-  const commonLabels = {
-    "app.kubernetes.io/managed-by": "slipway",
-    [`${LABEL_PREFIX}/owner`]: labelValue(context.owner.toLowerCase()),
-    [`${LABEL_PREFIX}/project`]: labelValue(context.repo.toLowerCase()),
-    [`${LABEL_PREFIX}/deployment`]: labelValue(deployment),
-    [`${LABEL_PREFIX}/version`]: labelValue(version)
-  };
-  const plan = {
-    owner: context.owner,
-    project: context.repo,
-    deployment,
-    version,
-    commit: context.commit,
-    namespace: context.namespace ?? config.deployment.namespace ?? DEFAULT_NAMESPACE,
-    versionPath,
-    aliases: aliases.map((a) => ({
-      ...a,
-      path: `${projectPath}/${a.name}`,
-      ...at(`${projectPath}/${a.name}`)
-    })),
-    labels: commonLabels,
-    endpoints: config.endpoints.map((endpoint) => {
-      const path6 = `${versionPath}/${endpoint.name}`;
-      return {
-        name: endpoint.name,
-        resourceName: dnsLabel(deployment, version, endpoint.name),
-        imageRepository: imageRepository(config, context, endpoint),
-        baseImage: endpoint.image,
-        port: endpoint.port,
-        scriptName: path6,
-        path: path6,
-        ...at(path6),
-        aliases: aliases.map((a) => {
-          const aliasPath = `${projectPath}/${a.name}/${endpoint.name}`;
-          return { ...a, path: aliasPath, ...at(aliasPath) };
-        }),
-        labels: { ...commonLabels, [`${LABEL_PREFIX}/endpoint`]: labelValue(endpoint.name) }
-      };
-    })
-  };
-  if (baseUrl !== void 0) plan.baseUrl = baseUrl;
-  return plan;
-}
-
-// src/errors.ts
-var UsageError = class extends Error {
-  name = "UsageError";
-};
-var EXIT = { ok: 0, failed: 1, usage: 2 };
-function exitCodeFor(error) {
-  if (error instanceof UsageError) return EXIT.usage;
-  if (error instanceof ConfigError || error instanceof PlanError) return EXIT.failed;
-  return EXIT.failed;
 }
 
 // src/commands/command-config.ts

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
-npm run -s build
+npm run -s bundle
 node bin/slipway.js plan \
   --config fixtures/sample-repo/valohai.yaml \
   --repo acme/mnist \

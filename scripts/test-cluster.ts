@@ -4,7 +4,7 @@
 // every container it started and exits. The stack itself (dockerd, registry) stays up for the next run.
 
 import { parseArgs } from "node:util";
-import { startTestCluster } from "../test/support/kube/cluster.js";
+import { startTestCluster } from "../test/cluster/cluster.js";
 
 async function main(): Promise<number> {
   const { values } = parseArgs({

@@ -30,10 +30,10 @@ step "typecheck (tsc)"
 npx tsc --noEmit -p tsconfig.json
 
 step "build, and check dist/ is committed as built"
-npm run build
+npm run bundle
 if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
   if ! git diff --exit-code --stat -- dist; then
-    echo "dist/ differs from the committed bundle: run 'npm run build' and commit dist/" >&2
+    echo "dist/ differs from the committed bundle: run 'npm run bundle' and commit dist/" >&2
     exit 1
   fi
   untracked=$(git ls-files --others --exclude-standard -- dist)

@@ -4,10 +4,10 @@
 import { readFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import * as core from "@actions/core";
-import { buildPlan, registryCredentials, targetRegistry } from "./build/build-plan.js";
-import { groupedLog } from "./build/log.js";
 import { formatProblem, loadConfig } from "./config/index.js";
 import type { ConfigProblem } from "./config/types.js";
+import { buildPlan, registryCredentials, targetRegistry } from "./image/build-plan.js";
+import { groupedLog } from "./image/log.js";
 import { readInputs } from "./inputs.js";
 import { runContextFromEnv } from "./intent/run-context.js";
 import { planContext, planDeployment } from "./plan/plan.js";

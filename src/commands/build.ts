@@ -1,10 +1,10 @@
 // `slipway build`: builds and pushes every endpoint's version image for this commit and prints,
 // per endpoint, the reference to deploy (`<repository>@<digest>`) and the bytes it sent.
 import { parseArgs } from "node:util";
-import { buildPlan, registryCredentials } from "../build/build-plan.js";
-import { lineLog } from "../build/log.js";
 import type { BuilderKind } from "../config/types.js";
 import { UsageError } from "../errors.js";
+import { buildPlan, registryCredentials } from "../image/build-plan.js";
+import { lineLog } from "../image/log.js";
 import { planContext, planDeployment } from "../plan/plan.js";
 import { formatBytes } from "../report/format-bytes.js";
 import { commandConfig, withUsage } from "./command-config.js";

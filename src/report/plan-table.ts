@@ -1,5 +1,5 @@
 // Renders a plan for people: a terminal table and a Markdown table for the job summary. Pure.
-import type { EndpointImage } from "../build/result.js";
+import type { EndpointImage } from "../image/result.js";
 import type { Plan } from "../plan/plan.js";
 import { formatBytes } from "./format-bytes.js";
 

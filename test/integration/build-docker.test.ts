@@ -6,11 +6,11 @@ import { cp, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildVersion } from "../../src/build/build-version.js";
-import { createDockerClient } from "../../src/build/docker-client.js";
-import type { BuildLog } from "../../src/build/log.js";
 import { loadConfigOrThrow } from "../../src/config/load.js";
 import type { Endpoint } from "../../src/config/types.js";
+import { buildVersion } from "../../src/image/build-version.js";
+import { createDockerClient } from "../../src/image/docker-client.js";
+import type { BuildLog } from "../../src/image/log.js";
 import { docker, env, probe } from "./build-helpers.js";
 
 const FIXTURE = path.resolve("fixtures/build-sample");

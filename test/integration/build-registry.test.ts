@@ -6,10 +6,10 @@ import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type BuildVersionInput, buildVersion } from "../../src/build/build-version.js";
-import { createRegistryClient, parseImageName } from "../../src/build/registry/index.js";
-import type { EndpointImage } from "../../src/build/result.js";
 import { loadConfigOrThrow } from "../../src/config/load.js";
+import { type BuildVersionInput, buildVersion } from "../../src/image/build-version.js";
+import type { EndpointImage } from "../../src/image/result.js";
+import { createRegistryClient, parseImageName } from "../../src/registry/index.js";
 import { docker, env, probe } from "./build-helpers.js";
 
 const FIXTURE = path.resolve("fixtures/build-sample");

@@ -20,7 +20,7 @@ import {
   type RegistryClientOptions,
   RegistryError,
   staticCredentials,
-} from "../../src/build/registry/index.js";
+} from "../../src/registry/index.js";
 import { blob, readAll } from "../support/blobs.js";
 import { type CuttingProxy, startCuttingProxy } from "../support/cutting-proxy.js";
 import { type RegistryInstance, startRegistry } from "../support/registry-instance.js";

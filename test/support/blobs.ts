@@ -1,7 +1,7 @@
 // Blobs for registry tests: bytes with their digest, reopenable at any offset as a file would be.
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
-import type { BlobSpec } from "../../src/build/registry/index.js";
+import type { BlobSpec } from "../../src/registry/index.js";
 
 /** `opens`, when given, records every offset the client reopened the source at. */
 export function blob(bytes: Buffer, opens?: number[]): BlobSpec & { bytes: Buffer } {

@@ -1,5 +1,5 @@
-// Runs the bundled Action (dist/index.js) exactly as the runner does: inputs and context in
-// environment variables, a webhook payload in GITHUB_EVENT_PATH, outputs read back from GITHUB_OUTPUT.
+// Runs the bundled Action (dist/index.js) exactly as the runner does: under Node 24 (action.yml's
+// `using: node24`), inputs and context in environment variables, a webhook payload in GITHUB_EVENT_PATH, outputs read back from GITHUB_OUTPUT.
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import type { WebhookDefinition } from "@octokit/webhooks-examples";
+import { ensureNode24 } from "./node24.js";
 
 const exec = promisify(execFile);
 const root = new URL("../../", import.meta.url).pathname;
@@ -61,7 +62,10 @@ export async function runAction(
     ...extraEnv,
   };
   for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.toUpperCase()}`] = value;
-  const result = await exec(process.execPath, [join(root, "dist/index.js")], { env, timeout: 120_000 }).then(
+  const result = await exec(await ensureNode24(), [join(root, "dist/index.js")], {
+    env,
+    timeout: 120_000,
+  }).then(
     (r) => ({ ...r, code: 0 }),
     (e: { stdout: string; stderr: string; code: number }) => ({
       stdout: e.stdout,

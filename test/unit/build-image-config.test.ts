@@ -1,10 +1,10 @@
 // How a version image starts and what its config and manifest say, from the base's and ours.
 
 import { describe, expect, it } from "vitest";
-import { generateDockerfile } from "../../src/build/dockerfile.js";
-import { encodeJson, serverCommand, versionConfig, versionManifest } from "../../src/build/image-config.js";
-import { type ImageConfig, MediaType, parseManifest } from "../../src/build/oci.js";
 import type { Endpoint, EndpointServer } from "../../src/config/types.js";
+import { generateDockerfile } from "../../src/image/dockerfile.js";
+import { encodeJson, serverCommand, versionConfig, versionManifest } from "../../src/image/image-config.js";
+import { type ImageConfig, MediaType, parseManifest } from "../../src/image/oci.js";
 
 const source = {
   url: "https://github.com/acme/digits",

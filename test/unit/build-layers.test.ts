@@ -10,12 +10,12 @@ import { buffer } from "node:stream/consumers";
 import { gunzipSync } from "node:zlib";
 import tar from "tar-stream";
 import { afterEach, describe, expect, it } from "vitest";
-import { DeflateGzip } from "../../src/build/deflate-gzip.js";
-import { MissingDeclaredFileError } from "../../src/build/errors.js";
-import { type LayerEntry, LayerStore, writeLayerBlob } from "../../src/build/layer.js";
-import { dockerignoreMatcher, resolveDeclaredFiles, selectRepoFiles } from "../../src/build/select-files.js";
-import { StoredGzip } from "../../src/build/stored-gzip.js";
 import type { Endpoint } from "../../src/config/types.js";
+import { DeflateGzip } from "../../src/image/deflate-gzip.js";
+import { MissingDeclaredFileError } from "../../src/image/errors.js";
+import { type LayerEntry, LayerStore, writeLayerBlob } from "../../src/image/layer.js";
+import { dockerignoreMatcher, resolveDeclaredFiles, selectRepoFiles } from "../../src/image/select-files.js";
+import { StoredGzip } from "../../src/image/stored-gzip.js";
 
 const temps: string[] = [];
 async function tempDir(): Promise<string> {

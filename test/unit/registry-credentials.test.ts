@@ -5,7 +5,7 @@ import {
   combineCredentials,
   credentialsFromDockerConfig,
   staticCredentials,
-} from "../../src/build/registry/index.js";
+} from "../../src/registry/index.js";
 
 const b64 = (s: string) => Buffer.from(s).toString("base64");
 

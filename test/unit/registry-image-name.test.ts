@@ -1,7 +1,7 @@
 // parseImageName/formatImageName follow Docker's reference rules; table-driven.
 
 import { describe, expect, it } from "vitest";
-import { formatImageName, type ImageName, parseImageName } from "../../src/build/registry/index.js";
+import { formatImageName, type ImageName, parseImageName } from "../../src/registry/index.js";
 
 const D = `sha256:${"ab".repeat(32)}`;
 

@@ -7,16 +7,16 @@ import {
   parseChallenges,
   parseTokenResponse,
   repositoryScope,
-} from "../../src/build/registry/auth.js";
-import { SecretRedactor } from "../../src/build/registry/errors.js";
+} from "../../src/registry/auth.js";
+import { SecretRedactor } from "../../src/registry/errors.js";
 import {
   backoffDelay,
   isRetryableStatus,
   isTransientError,
   parseRetryAfter,
-} from "../../src/build/registry/retry.js";
-import { defaultInsecure, describeNetworkError, parseOciError } from "../../src/build/registry/transport.js";
-import { parseUploadRange } from "../../src/build/registry/upload.js";
+} from "../../src/registry/retry.js";
+import { defaultInsecure, describeNetworkError, parseOciError } from "../../src/registry/transport.js";
+import { parseUploadRange } from "../../src/registry/upload.js";
 
 describe("parseChallenges", () => {
   it.each([

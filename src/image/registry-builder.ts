@@ -10,6 +10,8 @@ import path from "node:path";
 import { Readable } from "node:stream";
 import { buffer } from "node:stream/consumers";
 import type { Endpoint } from "../config/types.js";
+import type { BlobSpec, EnsureBlobResult, ImageName, RegistryClient } from "../registry/index.js";
+import { parseImageName, RegistryError } from "../registry/index.js";
 import { formatBytes } from "../report/format-bytes.js";
 import {
   encodeJson,
@@ -33,8 +35,6 @@ import {
   parseManifest,
   platformString,
 } from "./oci.js";
-import type { BlobSpec, EnsureBlobResult, ImageName, RegistryClient } from "./registry/index.js";
-import { parseImageName, RegistryError } from "./registry/index.js";
 import type { EndpointImage, LayerPush, LayerRole } from "./result.js";
 
 interface Repo {

@@ -8,11 +8,11 @@ import type { IReplicaSet } from "kubernetes-models/apps/v1/ReplicaSet";
 import type { IPod } from "kubernetes-models/v1/Pod";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { stringify as stringifyYaml } from "yaml";
-import { startTestCluster, type TestCluster } from "../support/kube/cluster.js";
-import { type KubectlResult, kubectl as runKubectl } from "../support/kube/kubectl.js";
-import { CLUSTER_LABEL } from "../support/kube/node.js";
-import type { KubeObject } from "../support/kube/store.js";
-import { waitFor } from "../support/wait-for.js";
+import { waitFor } from "../../support/wait-for.js";
+import { startTestCluster, type TestCluster } from "../cluster.js";
+import { type KubectlResult, kubectl as runKubectl } from "../kubectl.js";
+import { CLUSTER_LABEL } from "../node.js";
+import type { KubeObject } from "../store.js";
 
 let cluster: TestCluster;
 

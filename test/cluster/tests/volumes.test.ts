@@ -7,10 +7,10 @@
 import { ApiException, CoreV1Api, KubeConfig, type V1Pod } from "@kubernetes/client-node";
 import type { IPod } from "kubernetes-models/v1/Pod";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { startTestCluster, type TestCluster } from "../support/kube/cluster.js";
-import { type KubectlResult, kubectl as runKubectl } from "../support/kube/kubectl.js";
-import { CLUSTER_LABEL } from "../support/kube/node.js";
-import { waitFor } from "../support/wait-for.js";
+import { waitFor } from "../../support/wait-for.js";
+import { startTestCluster, type TestCluster } from "../cluster.js";
+import { type KubectlResult, kubectl as runKubectl } from "../kubectl.js";
+import { CLUSTER_LABEL } from "../node.js";
 
 let cluster: TestCluster;
 let core: CoreV1Api;

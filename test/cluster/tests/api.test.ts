@@ -21,8 +21,8 @@ import {
   Watch,
 } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ApiServer, startApiServer } from "../support/kube/api-server.js";
-import { type KubeObject, Store } from "../support/kube/store.js";
+import { type ApiServer, startApiServer } from "../api-server.js";
+import { type KubeObject, Store } from "../store.js";
 
 const run = promisify(execFile);
 /** client-node's typed patch methods send JSON patch unless told otherwise. */

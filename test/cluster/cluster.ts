@@ -8,7 +8,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Docker from "dockerode";
-import { ensureStack, type Stack } from "../stack.js";
+import { ensureStack, type Stack } from "../support/stack.js";
 import { type ApiServer, startApiServer, type TokenGrant } from "./api-server.js";
 import { DeploymentController, ReplicaSetController, resolveService } from "./controllers.js";
 import { TestGateway } from "./gateway.js";

@@ -10,7 +10,7 @@ import {
   podTemplateHash,
   resolveFenceposts,
   scaledValue,
-} from "../support/kube/controllers.js";
+} from "../controllers.js";
 
 describe("ResolveFenceposts: surge rounds up, unavailable rounds down, never both zero", () => {
   it.each([

@@ -6,11 +6,11 @@ import http from "node:http";
 import type { IHTTPRoute } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/HTTPRoute";
 import type { IPod } from "kubernetes-models/v1/Pod";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { startTestCluster, type TestCluster } from "../support/kube/cluster.js";
-import { GATEWAY_CONTROLLER_NAME } from "../support/kube/gateway.js";
-import { CLUSTER_LABEL } from "../support/kube/node.js";
-import type { KubeObject } from "../support/kube/store.js";
-import { waitFor } from "../support/wait-for.js";
+import { waitFor } from "../../support/wait-for.js";
+import { startTestCluster, type TestCluster } from "../cluster.js";
+import { GATEWAY_CONTROLLER_NAME } from "../gateway.js";
+import { CLUSTER_LABEL } from "../node.js";
+import type { KubeObject } from "../store.js";
 
 // A small echo server: answers with the path and headers it received; /slow waits 3s first.
 const ECHO_SERVER = `

@@ -8,10 +8,6 @@ import path from "node:path";
 import { promisify } from "node:util";
 import type { BuilderKind, SlipwayConfig } from "../config/types.js";
 import type { Plan } from "../plan/plan.js";
-import { type BuildVersionInput, buildVersion, type VersionBuild } from "./build-version.js";
-import { createDockerClient } from "./docker-client.js";
-import type { SourceInfo } from "./image-config.js";
-import type { BuildLog } from "./log.js";
 import {
   type CredentialSource,
   type Credentials,
@@ -20,7 +16,11 @@ import {
   credentialsFromDockerConfig,
   parseImageName,
   staticCredentials,
-} from "./registry/index.js";
+} from "../registry/index.js";
+import { type BuildVersionInput, buildVersion, type VersionBuild } from "./build-version.js";
+import { createDockerClient } from "./docker-client.js";
+import type { SourceInfo } from "./image-config.js";
+import type { BuildLog } from "./log.js";
 
 const exec = promisify(execFile);
 const GIT_TIMEOUT_MS = 5_000;

@@ -11,7 +11,7 @@ import {
   type RouteRef,
   replacePrefix,
   selectRule,
-} from "../support/kube/gateway.js";
+} from "../gateway.js";
 
 function request(path: string, extra: Partial<RequestFacts> = {}): RequestFacts {
   return { method: "GET", host: "example.com", path, headers: {}, query: new URLSearchParams(), ...extra };

@@ -1,4 +1,4 @@
-// Bundles the Action (dist/index.js) and the CLI (dist/cli.js) with esbuild.
+// `npm run bundle`: bundles the Action (dist/index.js) and the CLI (dist/cli.js) with esbuild.
 // The banner gives ESM bundles the CommonJS globals some dependencies still expect.
 import { build } from "esbuild";
 
@@ -11,17 +11,21 @@ const banner = [
   "const __dirname = __slipwayDirname(__filename);",
 ].join("\n");
 
-await build({
-  entryPoints: { index: "src/index.ts", cli: "src/cli.ts" },
+const common = {
   outdir: "dist",
   bundle: true,
   platform: "node",
   format: "esm",
-  target: "node20",
   sourcemap: false,
   legalComments: "none",
   charset: "utf8",
   loader: { ".node": "empty" },
   banner: { js: banner },
   logLevel: "warning",
-});
+};
+
+// The Action runs on the runner's Node 24 (action.yml `using: node24`); the CLI on the user's Node (>= 20.19).
+await Promise.all([
+  build({ ...common, entryPoints: { index: "src/index.ts" }, target: "node24" }),
+  build({ ...common, entryPoints: { cli: "src/cli.ts" }, target: "node20" }),
+]);

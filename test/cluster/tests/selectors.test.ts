@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { findByKind } from "../support/kube/resources.js";
+import { findByKind } from "../resources.js";
 import {
   matchesFieldSelector,
   matchesLabelSelector,
   parseFieldSelector,
   parseLabelSelector,
-} from "../support/kube/selectors.js";
-import { ApiError, type KubeObject } from "../support/kube/store.js";
+} from "../selectors.js";
+import { ApiError, type KubeObject } from "../store.js";
 
 const labels = { app: "model", track: "canary", "slipway.dev/pr": "42" };
 

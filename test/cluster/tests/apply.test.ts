@@ -7,10 +7,10 @@ import {
   printPath,
   strategicMergePatch,
   toFieldsV1,
-} from "../support/kube/apply.js";
-import { findByKind, type ResourceKind } from "../support/kube/resources.js";
-import { ApiError } from "../support/kube/store.js";
-import { shapeOf } from "../support/kube/validate.js";
+} from "../apply.js";
+import { findByKind, type ResourceKind } from "../resources.js";
+import { ApiError } from "../store.js";
+import { shapeOf } from "../validate.js";
 
 function kind(apiVersion: string, name: string): ResourceKind {
   const k = findByKind(apiVersion, name);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { findByKind, type ResourceKind } from "../support/kube/resources.js";
-import { ApiError, type StatusCause } from "../support/kube/store.js";
-import { fieldPath, nameErrors, validateObject } from "../support/kube/validate.js";
+import { findByKind, type ResourceKind } from "../resources.js";
+import { ApiError, type StatusCause } from "../store.js";
+import { fieldPath, nameErrors, validateObject } from "../validate.js";
 
 describe("object names (Object Names and IDs)", () => {
   it.each([

@@ -5,8 +5,8 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GATEWAY_CONTROLLER_NAME, TestGateway } from "../support/kube/gateway.js";
-import { type KubeObject, Store } from "../support/kube/store.js";
+import { GATEWAY_CONTROLLER_NAME, TestGateway } from "../gateway.js";
+import { type KubeObject, Store } from "../store.js";
 
 interface Echo {
   pod: string;
