@@ -1,11 +1,10 @@
 // `slipway <command>`: the same use cases as the Action, for terminals and other CI systems.
 // The one place (with main.ts) that turns errors into exit codes.
-
 import { buildCommand } from "./commands/build.js";
 import type { CommandIo } from "./commands/io.js";
 import { planCommand } from "./commands/plan.js";
-import { ConfigError, formatProblem } from "./config/index.js";
-import { EXIT, exitCodeFor, UsageError } from "./errors.js";
+import { formatProblem } from "./config/index.js";
+import { describeError, EXIT, UsageError } from "./errors.js";
 
 const USAGE = `Usage: slipway <command> [options]
 
@@ -33,20 +32,10 @@ export async function cli(argv: string[], io: CommandIo): Promise<number> {
     if (!command) throw new UsageError(`unknown command '${name}'\n\n${USAGE}`);
     return await command(rest, io);
   } catch (error) {
-    if (error instanceof ConfigError) {
-      for (const problem of error.problems) {
-        if (problem.severity === "error") io.stderr.write(`${formatProblem(problem)}\n`);
-      }
-      const count = error.problems.filter((p) => p.severity === "error").length;
-      io.stderr.write(
-        `slipway: ${count} problem${count === 1 ? "" : "s"} in the config; nothing was built or deployed\n`,
-      );
-    } else if (error instanceof Error) {
-      io.stderr.write(`slipway: ${error.message}\n`);
-    } else {
-      io.stderr.write(`slipway: ${String(error)}\n`);
-    }
-    return exitCodeFor(error);
+    const report = describeError(error);
+    for (const problem of report.problems) io.stderr.write(`${formatProblem(problem)}\n`);
+    io.stderr.write(`slipway: ${report.message}\n`);
+    return report.exitCode;
   }
 }
 

@@ -1,5 +1,12 @@
-// Every Action input, read and validated once into typed settings. action.yml and INPUT_NAMES
-// are checked against each other by a test.
+// The Action's inputs and outputs: one registry of each, checked against action.yml by a test. Every
+// input is read and validated once here into typed settings; outputs are set only through `Outputs`.
+
+import type { BuilderKind } from "./config/types.js";
+import { InputError } from "./errors.js";
+import { checkOverrides, type OverrideKey } from "./plan/overrides.js";
+
+export { InputError } from "./errors.js";
+
 export const INPUT_NAMES = [
   "config",
   "dry-run",
@@ -15,6 +22,13 @@ export const INPUT_NAMES = [
 
 export type InputName = (typeof INPUT_NAMES)[number];
 
+export const OUTPUT_NAMES = ["deployment", "version", "plan", "urls", "images", "uploaded-bytes"] as const;
+
+export type OutputName = (typeof OUTPUT_NAMES)[number];
+
+/** What a run sets as step outputs; only registered names can be set. */
+export type Outputs = Partial<Record<OutputName, string>>;
+
 export interface Settings {
   config: string;
   dryRun: boolean;
@@ -23,16 +37,19 @@ export interface Settings {
   baseUrl?: string;
   registry?: string;
   namespace?: string;
-  builder?: "registry" | "docker";
+  builder?: BuilderKind;
   registryUsername?: string;
   /** A secret: masked in the log as soon as it is read. */
   registryPassword?: string;
 }
 
-/** An input the workflow gave a value the Action cannot use. */
-export class InputError extends Error {
-  override readonly name = "InputError";
-}
+const OVERRIDE_INPUTS: Record<OverrideKey, InputName> = {
+  environment: "environment",
+  version: "version",
+  baseUrl: "base-url",
+  registry: "registry",
+  namespace: "namespace",
+};
 
 /** As the Actions toolkit's getBooleanInput reads YAML 1.2 core booleans. */
 function booleanInput(name: InputName, raw: string): boolean {
@@ -46,6 +63,9 @@ export function readInputs(
   setSecret: (secret: string) => void = () => {},
 ): Settings {
   const text = (name: InputName) => getInput(name).trim();
+  // Read raw and masked first, before anything can fail and print: a password may begin or end with spaces.
+  const password = getInput("registry-password");
+  if (password) setSecret(password);
   const settings: Settings = {
     config: text("config") || "valohai.yaml",
     dryRun: booleanInput("dry-run", text("dry-run")),
@@ -62,19 +82,10 @@ export function readInputs(
     const value = text(input);
     if (value) settings[key] = value;
   }
-  // Read raw: a password may begin or end with spaces.
-  const password = getInput("registry-password");
-  if (password) {
-    setSecret(password);
-    settings.registryPassword = password;
-  }
+  if (password) settings.registryPassword = password;
   const builder = text("builder");
   if (builder === "registry" || builder === "docker") settings.builder = builder;
   else if (builder) throw new InputError(`input 'builder' must be 'registry' or 'docker', got '${builder}'`);
-  if (settings.baseUrl !== undefined && !/^https?:\/\/[^/?#\s]+(\/[^?#\s]*)?$/.test(settings.baseUrl)) {
-    throw new InputError(
-      `input 'base-url' must be an http(s) URL without query or fragment, got '${settings.baseUrl}'`,
-    );
-  }
+  checkOverrides(settings, (key) => `input '${OVERRIDE_INPUTS[key]}'`);
   return settings;
 }

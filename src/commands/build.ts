@@ -1,15 +1,16 @@
 // `slipway build`: builds and pushes every endpoint's version image for this commit and prints,
 // per endpoint, the reference to deploy (`<repository>@<digest>`) and the bytes it sent.
 import { parseArgs } from "node:util";
+import { dockerClient, registryClient, registryCredentials } from "../clients.js";
 import type { BuilderKind } from "../config/types.js";
+import { buildEnvironment } from "../environment.js";
 import { UsageError } from "../errors.js";
-import { buildPlan, registryCredentials } from "../image/build-plan.js";
+import { buildImages } from "../flows/build.js";
+import { planVersion } from "../flows/plan.js";
 import { lineLog } from "../image/log.js";
-import { planContext, planDeployment } from "../plan/plan.js";
 import { formatBytes } from "../report/format-bytes.js";
-import { commandConfig, withUsage } from "./command-config.js";
 import type { CommandIo } from "./io.js";
-import { localContext } from "./local-context.js";
+import { PLAN_FLAGS, planRequest, printWarnings, withUsage } from "./plan-request.js";
 
 export const BUILD_USAGE = `Usage: slipway build [--config <file>] [--registry <prefix>] [--builder registry|docker] [--json]
                     [--repo owner/name] [--commit <sha>] [--version <name>]
@@ -31,16 +32,11 @@ function parse(argv: string[]) {
         args: argv,
         allowPositionals: false,
         options: {
-          config: { type: "string", default: "valohai.yaml" },
-          registry: { type: "string" },
+          ...PLAN_FLAGS,
           builder: { type: "string" },
           json: { type: "boolean", default: false },
-          repo: { type: "string" },
-          commit: { type: "string" },
-          version: { type: "string" },
           dockerfile: { type: "string" },
           "cache-dir": { type: "string" },
-          help: { type: "boolean", short: "h", default: false },
         },
       }).values,
   );
@@ -57,31 +53,32 @@ export async function buildCommand(argv: string[], io: CommandIo): Promise<numbe
     io.stdout.write(`${BUILD_USAGE}\n`);
     return 0;
   }
-  const { config, repoRoot } = await commandConfig(flags.config, io);
-  const run = await localContext(flags, io.env, repoRoot);
-  const plan = planDeployment(config, planContext(run, { version: flags.version, registry: flags.registry }));
-  const builder = builderKind(flags.builder) ?? config.deployment.builder;
-  if (flags.dockerfile !== undefined && builder !== "docker") {
+  const builder = builderKind(flags.builder);
+  const planned = await planVersion(await planRequest(flags, io));
+  printWarnings(planned, io);
+  const { plan } = planned;
+  if (flags.dockerfile !== undefined && (builder ?? planned.config.deployment.builder) !== "docker") {
     throw new UsageError("--dockerfile applies to the docker builder only: add --builder docker");
   }
-
   const started = Date.now();
-  const options: Parameters<typeof buildPlan>[0] = {
-    config,
-    plan,
-    repoRoot,
-    builder,
-    credentials: await registryCredentials(io.env),
-    log: lineLog((line) => io.stderr.write(`${line}\n`)),
-    env: io.env,
-  };
-  if (flags["cache-dir"] !== undefined) options.cacheDir = flags["cache-dir"];
-  if (flags.dockerfile !== undefined) options.dockerfile = flags.dockerfile;
-  const build = await buildPlan(options);
+  const credentials = await registryCredentials(io.env);
+  const build = await buildImages(
+    {
+      planned,
+      ...(builder ? { builder } : {}),
+      ...(flags.dockerfile !== undefined ? { dockerfile: flags.dockerfile } : {}),
+      ...buildEnvironment(io.env, plan, flags["cache-dir"]),
+      // The person running the CLI chose this checkout: its config may name the registry and builder.
+      trust: { configMayChooseDocker: true },
+      log: lineLog((line) => io.stderr.write(`${line}\n`)),
+    },
+    { credentials, registry: () => registryClient({ credentials }), docker: () => dockerClient(io.env) },
+  );
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   if (flags.json) {
+    const { builder: used, uploadedBytes, images } = build;
     io.stdout.write(
-      `${JSON.stringify({ version: plan.version, builder, uploadedBytes: build.uploadedBytes, images: build.images }, null, 2)}\n`,
+      `${JSON.stringify({ version: plan.version, builder: used, uploadedBytes, images }, null, 2)}\n`,
     );
   } else {
     const width = Math.max(...build.images.map((i) => i.endpoint.length));
@@ -91,7 +88,7 @@ export async function buildCommand(argv: string[], io: CommandIo): Promise<numbe
       );
     }
     io.stdout.write(
-      `version ${plan.version}: ${formatBytes(build.uploadedBytes)} uploaded in ${seconds}s (${builder} builder)\n`,
+      `version ${plan.version}: ${formatBytes(build.uploadedBytes)} uploaded in ${seconds}s (${build.builder} builder)\n`,
     );
   }
   return 0;

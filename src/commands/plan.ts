@@ -1,16 +1,16 @@
 // `slipway plan`: validates the config and prints what a deployment of this commit would create.
 import { parseArgs } from "node:util";
-import { planContext, planDeployment } from "../plan/plan.js";
+import { planVersion } from "../flows/plan.js";
 import { planTable } from "../report/plan-table.js";
-import { commandConfig, withUsage } from "./command-config.js";
 import type { CommandIo } from "./io.js";
-import { localContext } from "./local-context.js";
+import { PLAN_FLAGS, planRequest, printWarnings, withUsage } from "./plan-request.js";
 
 export const PLAN_USAGE = `Usage: slipway plan [--config <file>] [--json] [--repo owner/name] [--commit <sha>]
                    [--pr <number>] [--environment <name>] [--version <name>]
                    [--base-url <url>] [--registry <prefix>] [--namespace <name>]
 
 Validates the config and prints each endpoint's names and URLs for this commit.
+Outside a GitHub checkout it plans with stand-in names and says so.
 Problems are printed as <file>:<line>:<column>: <message>.`;
 
 function parse(argv: string[]) {
@@ -21,17 +21,12 @@ function parse(argv: string[]) {
         args: argv,
         allowPositionals: false,
         options: {
-          config: { type: "string", default: "valohai.yaml" },
+          ...PLAN_FLAGS,
           json: { type: "boolean", default: false },
-          repo: { type: "string" },
-          commit: { type: "string" },
           pr: { type: "string" },
           environment: { type: "string" },
-          version: { type: "string" },
           "base-url": { type: "string" },
-          registry: { type: "string" },
           namespace: { type: "string" },
-          help: { type: "boolean", short: "h", default: false },
         },
       }).values,
   );
@@ -43,9 +38,8 @@ export async function planCommand(argv: string[], io: CommandIo): Promise<number
     io.stdout.write(`${PLAN_USAGE}\n`);
     return 0;
   }
-  const { config, repoRoot } = await commandConfig(flags.config, io);
-  const run = await localContext(flags, io.env, repoRoot);
-  const plan = planDeployment(config, planContext(run, { ...flags, baseUrl: flags["base-url"] }));
-  io.stdout.write(flags.json ? `${JSON.stringify(plan, null, 2)}\n` : planTable(plan));
+  const planned = await planVersion(await planRequest(flags, io));
+  printWarnings(planned, io);
+  io.stdout.write(flags.json ? `${JSON.stringify(planned.plan, null, 2)}\n` : planTable(planned.plan));
   return 0;
 }

@@ -1,17 +1,24 @@
 // Where a run stands — repository, commit, pull request — read from the GitHub Actions
 // environment and event payload. The one place webhook payloads are narrowed.
+import { InputError } from "../errors.js";
+import { isRecord } from "../util/record.js";
+
 export interface RunContext {
   owner: string;
   repo: string;
   commit: string;
   pullRequest?: number;
   eventName?: string;
+  /** A pull request whose head branch lives in another repository: its code is a stranger's. */
+  fork?: { headRepository: string };
+  /** Set when owner, repo or commit are stand-ins (not a GitHub checkout): says what was assumed. */
+  placeholder?: string;
 }
 
-function record(value: unknown): Record<string, unknown> | undefined {
-  return value !== null && typeof value === "object" && !Array.isArray(value)
-    ? (value as Record<string, unknown>)
-    : undefined;
+const PULL_REQUEST_EVENTS = new Set(["pull_request", "pull_request_target"]);
+
+function fullName(repo: unknown): string | undefined {
+  return isRecord(repo) && typeof repo.full_name === "string" ? repo.full_name : undefined;
 }
 
 /**
@@ -20,15 +27,35 @@ function record(value: unknown): Record<string, unknown> | undefined {
  */
 export function runContextFromEnv(env: NodeJS.ProcessEnv, payload: unknown): RunContext {
   const [owner = "", repo = ""] = (env.GITHUB_REPOSITORY ?? "").split("/");
-  const event = record(payload);
-  const pr = record(event?.pull_request);
-  const head = record(pr?.head);
+  const event = isRecord(payload) ? payload : undefined;
+  const pr = isRecord(event?.pull_request) ? event.pull_request : undefined;
+  const head = isRecord(pr?.head) ? pr.head : undefined;
+  const eventName = env.GITHUB_EVENT_NAME;
+  if (
+    eventName !== undefined &&
+    PULL_REQUEST_EVENTS.has(eventName) &&
+    (!pr || typeof head?.sha !== "string")
+  ) {
+    throw new InputError(
+      `the ${eventName} event's payload has no pull_request.head.sha: it is not a pull request event`,
+    );
+  }
   const context: RunContext = {
     owner,
     repo,
     commit: typeof head?.sha === "string" ? head.sha : (env.GITHUB_SHA ?? ""),
   };
   if (typeof pr?.number === "number") context.pullRequest = pr.number;
-  if (env.GITHUB_EVENT_NAME) context.eventName = env.GITHUB_EVENT_NAME;
+  if (eventName) context.eventName = eventName;
+  const headRepository = fullName(head?.repo);
+  const base = isRecord(pr?.base) ? fullName(pr.base.repo) : undefined;
+  // A head repository that was deleted is null in the payload: its code is no more trusted than a fork's.
+  if (
+    pr &&
+    (headRepository === undefined ||
+      headRepository.toLowerCase() !== (base ?? `${owner}/${repo}`).toLowerCase())
+  ) {
+    context.fork = { headRepository: headRepository ?? "a deleted repository" };
+  }
   return context;
 }

@@ -36,8 +36,10 @@ afterAll(async () => {
 });
 
 const event = () => webhookPayload("pull_request", "opened");
+// The workflow names the registry its credentials are for; the config naming the same one is then allowed.
 const inputs = (password: string) => ({
   "dry-run": "false",
+  registry: `${registry.host}/acme/sample`,
   "registry-username": USER,
   "registry-password": password,
 });

@@ -6,10 +6,10 @@ import { cp, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { dockerClient } from "../../src/clients.js";
 import { loadConfigOrThrow } from "../../src/config/load.js";
 import type { Endpoint } from "../../src/config/types.js";
 import { buildVersion } from "../../src/image/build-version.js";
-import { createDockerClient } from "../../src/image/docker-client.js";
 import type { BuildLog } from "../../src/image/log.js";
 import { docker, env, probe } from "./build-helpers.js";
 
@@ -58,7 +58,7 @@ describe("docker builder", () => {
       tag: "v1",
       source: { revision: "2".repeat(40), time: new Date("2024-01-02T03:04:05Z") },
       builder: "docker",
-      docker: createDockerClient(process.env),
+      docker: await dockerClient(process.env),
       log,
     });
     expect(build.images.map((i) => i.builder)).toEqual(["docker", "docker"]);
@@ -100,7 +100,7 @@ describe("docker builder", () => {
       tag: "v1",
       source: { time: new Date(0) },
       builder: "docker",
-      docker: createDockerClient(process.env),
+      docker: await dockerClient(process.env),
       dockerfile: "Dockerfile.custom",
     });
     expect(await probe(build.images[0]?.reference ?? "", 8080)).toMatchObject({ model: "digits-model v1" });
@@ -121,7 +121,7 @@ describe("docker builder", () => {
         tag: "v1",
         source: { time: new Date(0) },
         builder: "docker",
-        docker: createDockerClient(process.env),
+        docker: await dockerClient(process.env),
       }),
     ).rejects.toThrow(/endpoint "predict-wsgi": docker build failed/);
   });

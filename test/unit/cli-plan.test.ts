@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { cli } from "../../src/cli.js";
-import { repoFromRemote } from "../../src/commands/local-context.js";
+import { repoFromRemote } from "../../src/intent/local-context.js";
 
 const root = new URL("../../", import.meta.url).pathname;
 
@@ -89,7 +89,7 @@ describe("slipway plan", () => {
       "valohai.yaml:6:3: warning: unknown entry kind 'endpont' is ignored; did you mean 'endpoint'?",
       "valohai.yaml:2:11: endpoint 'Bad_Name': name 'Bad_Name' is invalid: it must be lowercase, start with a letter and contain only letters, digits and dashes (^[a-z][a-z0-9-]+$)",
       "valohai.yaml:4:11: endpoint 'Bad_Name': port 80 is out of range: use a port from 1025 to 65535",
-      "slipway: 2 problems in the config; nothing was built or deployed",
+      "slipway: 2 problems in valohai.yaml; nothing was built or deployed",
       "",
     ]);
   });
