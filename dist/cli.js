@@ -71,7 +71,7 @@ var require_http = __commonJS({
   "node_modules/docker-modem/lib/http.js"(exports, module) {
     var nativeHttps = __require("https");
     var nativeHttp = __require("http");
-    var url = __require("url");
+    var url2 = __require("url");
     var utils = require_utils();
     var maxRedirects = module.exports.maxRedirects = 5;
     var protocols = {
@@ -103,7 +103,7 @@ var require_http = __commonJS({
           if (typeof options === "string") {
             reqUrl = options;
           } else {
-            reqUrl = url.format(utils.extend({
+            reqUrl = url2.format(utils.extend({
               protocol
             }, options));
           }
@@ -117,8 +117,8 @@ var require_http = __commonJS({
               if (!("location" in res.headers)) {
                 return redirect2.userCallback(res);
               }
-              var redirectUrl = url.resolve(reqUrl2, res.headers.location);
-              var proto = url.parse(redirectUrl).protocol;
+              var redirectUrl = url2.resolve(reqUrl2, res.headers.location);
+              var proto = url2.parse(redirectUrl).protocol;
               proto = proto.substr(0, proto.length - 1);
               return module.exports[proto].get(redirectUrl, redirectCallback(reqUrl2, redirect2), redirect2);
             };
@@ -8095,10 +8095,10 @@ var require_agent = __commonJS({
             error = err2;
             cb(error);
           });
-          proc.on("close", (code) => {
+          proc.on("close", (code2) => {
             this.proc = void 0;
             if (!error) {
-              if (error = ERROR[code])
+              if (error = ERROR[code2])
                 return cb(error);
               cb();
             }
@@ -8752,11 +8752,11 @@ var require_zlib = __commonJS({
     function processCallback() {
       throw new Error("Should not get here");
     }
-    function zlibOnError(message, errno, code) {
+    function zlibOnError(message, errno, code2) {
       const self2 = this._owner;
       const error = new Error(message);
       error.errno = errno;
-      error.code = code;
+      error.code = code2;
       self2._err = error;
     }
     function _close(engine) {
@@ -14605,11 +14605,11 @@ var require_SFTP = __commonJS({
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} HANDLE`
         );
       }
-      status(reqid, code, message) {
+      status(reqid, code2, message) {
         if (!this.server)
           throw new Error("Server-only method called in client mode");
-        if (!VALID_STATUS_CODES.has(code))
-          throw new Error(`Bad status code: ${code}`);
+        if (!VALID_STATUS_CODES.has(code2))
+          throw new Error(`Bad status code: ${code2}`);
         message || (message = "");
         const msgLen = Buffer.byteLength(message);
         let p = 9;
@@ -14617,7 +14617,7 @@ var require_SFTP = __commonJS({
         writeUInt32BE(buf, buf.length - 4, 0);
         buf[4] = RESPONSE.STATUS;
         writeUInt32BE(buf, reqid, 5);
-        writeUInt32BE(buf, code, p);
+        writeUInt32BE(buf, code2, p);
         writeUInt32BE(buf, msgLen, p += 4);
         p += 4;
         if (msgLen) {
@@ -18077,17 +18077,17 @@ var require_client = __commonJS({
               removeListeners();
               cb(err4);
             }
-            function onExit(code, signal) {
+            function onExit(code2, signal) {
               removeListeners();
               let msg;
-              if (typeof code === "number")
-                msg = `Received exit code ${code} while establishing SFTP session`;
+              if (typeof code2 === "number")
+                msg = `Received exit code ${code2} while establishing SFTP session`;
               else if (signal !== void 0)
                 msg = `Received signal ${signal} while establishing SFTP session`;
               else
                 msg = "Received unexpected SFTP session termination";
               const err4 = new Error(msg);
-              err4.code = code;
+              err4.code = code2;
               err4.signal = signal;
               cb(err4);
             }
@@ -20670,7 +20670,7 @@ var require_errors2 = __commonJS({
   "node_modules/readable-stream/errors.js"(exports, module) {
     "use strict";
     var codes = {};
-    function createErrorType(code, message, Base) {
+    function createErrorType(code2, message, Base) {
       if (!Base) {
         Base = Error;
       }
@@ -20687,8 +20687,8 @@ var require_errors2 = __commonJS({
         }
       }
       NodeError.prototype.name = Base.name;
-      NodeError.prototype.code = code;
-      codes[code] = NodeError;
+      NodeError.prototype.code = code2;
+      codes[code2] = NodeError;
     }
     function oneOf(expected, thing) {
       if (Array.isArray(expected)) {
@@ -23788,7 +23788,7 @@ var require_modem = __commonJS({
     var http = require_http();
     var fs = __require("fs");
     var path8 = __require("path");
-    var url = __require("url");
+    var url2 = __require("url");
     var ssh = require_ssh();
     var HttpDuplex = require_http_duplex();
     var debug = require_src()("modem");
@@ -23813,7 +23813,7 @@ var require_modem = __commonJS({
           hostStr = "tcp://" + hostStr;
         }
         try {
-          host = new url.URL(hostStr);
+          host = new url2.URL(hostStr);
         } catch (err2) {
           throw new Error("DOCKER_HOST env variable should be something like tcp://localhost:1234");
         }
@@ -23899,14 +23899,14 @@ var require_modem = __commonJS({
         options.path = "/" + this.version + options.path;
       }
       if (this.host) {
-        var parsed = url.parse(this.host);
-        address = url.format({
+        var parsed = url2.parse(this.host);
+        address = url2.format({
           protocol: parsed.protocol || this.protocol,
           hostname: parsed.hostname || this.host,
           port: this.port,
           pathname: parsed.pathname || this.pathPrefix
         });
-        address = url.resolve(address, options.path);
+        address = url2.resolve(address, options.path);
       } else {
         address = options.path;
       }
@@ -23976,7 +23976,7 @@ var require_modem = __commonJS({
           this.buildRequest(optionsf, options, data, callback);
         });
       } else {
-        var urlp = url.parse(address);
+        var urlp = url2.parse(address);
         optionsf.hostname = urlp.hostname;
         optionsf.port = urlp.port;
         optionsf.path = urlp.path;
@@ -28861,9 +28861,9 @@ var require_logging = __commonJS({
     }
     var allEnabled = enabledTracers.has("all");
     var anyTracerEnabled = allEnabled || enabledTracers.size > 0;
-    function trace(severity, tracer, text) {
+    function trace(severity, tracer, text2) {
       if (isTracerEnabled(tracer)) {
-        (0, exports.log)(severity, (/* @__PURE__ */ new Date()).toISOString() + " | v" + clientVersion + " " + process_1.pid + " | " + tracer + " | " + text);
+        (0, exports.log)(severity, (/* @__PURE__ */ new Date()).toISOString() + " | v" + clientVersion + " " + process_1.pid + " | " + tracer + " | " + text2);
       }
     }
     function isTracerEnabled(tracer) {
@@ -30446,9 +30446,9 @@ var require_backoff_timeout = __commonJS({
       get traceEnabled() {
         return logging.isTracerEnabled(TRACER_NAME);
       }
-      trace(text) {
+      trace(text2) {
         if (this.traceEnabled) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "{" + this.id + "} " + text);
+          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "{" + this.id + "} " + text2);
         }
       }
       runTimer(delay) {
@@ -30697,8 +30697,8 @@ var require_resolving_load_balancer = __commonJS({
     var uri_parser_1 = require_uri_parser();
     var load_balancer_child_handler_1 = require_load_balancer_child_handler();
     var TRACER_NAME = "resolving_load_balancer";
-    function trace(text) {
-      logging.trace(constants_2.LogVerbosity.DEBUG, TRACER_NAME, text);
+    function trace(text2) {
+      logging.trace(constants_2.LogVerbosity.DEBUG, TRACER_NAME, text2);
     }
     var NAME_MATCH_LEVEL_ORDER = [
       "SERVICE_AND_METHOD",
@@ -43504,14 +43504,14 @@ var require_control_plane_status = __commonJS({
       constants_1.Status.OUT_OF_RANGE,
       constants_1.Status.DATA_LOSS
     ];
-    function restrictControlPlaneStatusCode(code, details) {
-      if (INAPPROPRIATE_CONTROL_PLANE_CODES.includes(code)) {
+    function restrictControlPlaneStatusCode(code2, details) {
+      if (INAPPROPRIATE_CONTROL_PLANE_CODES.includes(code2)) {
         return {
           code: constants_1.Status.INTERNAL,
-          details: `Invalid status from control plane: ${code} ${constants_1.Status[code]} ${details}`
+          details: `Invalid status from control plane: ${code2} ${constants_1.Status[code2]} ${details}`
         };
       } else {
-        return { code, details };
+        return { code: code2, details };
       }
     }
   }
@@ -43738,9 +43738,9 @@ var require_single_subchannel_channel = __commonJS({
           credsMetadata = await this.subchannel.getCallCredentials().generateMetadata({ method_name: this.method, service_url: this.serviceUrl });
         } catch (e) {
           const error = e;
-          const { code, details } = (0, control_plane_status_1.restrictControlPlaneStatusCode)(typeof error.code === "number" ? error.code : constants_1.Status.UNKNOWN, `Getting metadata from plugin failed with error: ${error.message}`);
+          const { code: code2, details } = (0, control_plane_status_1.restrictControlPlaneStatusCode)(typeof error.code === "number" ? error.code : constants_1.Status.UNKNOWN, `Getting metadata from plugin failed with error: ${error.message}`);
           listener.onReceiveStatus({
-            code,
+            code: code2,
             details,
             metadata: new metadata_1.Metadata()
           });
@@ -43959,14 +43959,14 @@ var require_subchannel = __commonJS({
       get refTraceEnabled() {
         return logging.isTracerEnabled("subchannel_refcount");
       }
-      trace(text) {
+      trace(text2) {
         if (this.traceEnabled) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "(" + this.channelzRef.id + ") " + this.subchannelAddressString + " " + text);
+          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "(" + this.channelzRef.id + ") " + this.subchannelAddressString + " " + text2);
         }
       }
-      refTrace(text) {
+      refTrace(text2) {
         if (this.refTraceEnabled) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, "subchannel_refcount", "(" + this.channelzRef.id + ") " + this.subchannelAddressString + " " + text);
+          logging.trace(constants_1.LogVerbosity.DEBUG, "subchannel_refcount", "(" + this.channelzRef.id + ") " + this.subchannelAddressString + " " + text2);
         }
       }
       handleBackoffTimer() {
@@ -44253,8 +44253,8 @@ var require_resolver_dns = __commonJS({
     var backoff_timeout_1 = require_backoff_timeout();
     var environment_1 = require_environment();
     var TRACER_NAME = "dns_resolver";
-    function trace(text) {
-      logging.trace(constants_2.LogVerbosity.DEBUG, TRACER_NAME, text);
+    function trace(text2) {
+      logging.trace(constants_2.LogVerbosity.DEBUG, TRACER_NAME, text2);
     }
     exports.DEFAULT_PORT = 443;
     var DEFAULT_MIN_TIME_BETWEEN_RESOLUTIONS_MS = 3e4;
@@ -44539,8 +44539,8 @@ var require_http_proxy = __commonJS({
     var url_1 = __require("url");
     var resolver_dns_1 = require_resolver_dns();
     var TRACER_NAME = "proxy";
-    function trace(text) {
-      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text);
+    function trace(text2) {
+      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text2);
     }
     function getProxyInfo() {
       let proxyEnv = "";
@@ -44847,10 +44847,10 @@ var require_subchannel_call = __commonJS({
       }
       return "Unknown system error " + errno;
     }
-    function mapHttpStatusCode(code) {
-      const details = `Received HTTP status code ${code}`;
+    function mapHttpStatusCode(code2) {
+      const details = `Received HTTP status code ${code2}`;
       let mappedStatusCode;
-      switch (code) {
+      switch (code2) {
         // TODO(murgatroid99): handle 100 and 101
         case 400:
           mappedStatusCode = constants_1.Status.INTERNAL;
@@ -44969,7 +44969,7 @@ var require_subchannel_call = __commonJS({
             if (((_a3 = this.finalStatus) === null || _a3 === void 0 ? void 0 : _a3.code) === constants_1.Status.OK) {
               return;
             }
-            let code;
+            let code2;
             let details = "";
             switch (http2Stream.rstCode) {
               case http2.constants.NGHTTP2_NO_ERROR:
@@ -44978,41 +44978,41 @@ var require_subchannel_call = __commonJS({
                 }
                 if (this.httpStatusCode && this.httpStatusCode !== 200) {
                   const mappedStatus = mapHttpStatusCode(this.httpStatusCode);
-                  code = mappedStatus.code;
+                  code2 = mappedStatus.code;
                   details = mappedStatus.details;
                 } else {
-                  code = constants_1.Status.INTERNAL;
+                  code2 = constants_1.Status.INTERNAL;
                   details = `Received RST_STREAM with code ${http2Stream.rstCode} (Call ended without gRPC status)`;
                 }
                 break;
               case http2.constants.NGHTTP2_REFUSED_STREAM:
-                code = constants_1.Status.UNAVAILABLE;
+                code2 = constants_1.Status.UNAVAILABLE;
                 details = "Stream refused by server";
                 break;
               case http2.constants.NGHTTP2_CANCEL:
                 if (this.connectionDropped) {
-                  code = constants_1.Status.UNAVAILABLE;
+                  code2 = constants_1.Status.UNAVAILABLE;
                   details = "Connection dropped";
                 } else {
-                  code = constants_1.Status.CANCELLED;
+                  code2 = constants_1.Status.CANCELLED;
                   details = "Call cancelled";
                 }
                 break;
               case http2.constants.NGHTTP2_ENHANCE_YOUR_CALM:
-                code = constants_1.Status.RESOURCE_EXHAUSTED;
+                code2 = constants_1.Status.RESOURCE_EXHAUSTED;
                 details = "Bandwidth exhausted or memory limit exceeded";
                 break;
               case http2.constants.NGHTTP2_INADEQUATE_SECURITY:
-                code = constants_1.Status.PERMISSION_DENIED;
+                code2 = constants_1.Status.PERMISSION_DENIED;
                 details = "Protocol not secure enough";
                 break;
               case http2.constants.NGHTTP2_INTERNAL_ERROR:
-                code = constants_1.Status.INTERNAL;
+                code2 = constants_1.Status.INTERNAL;
                 if (this.internalError === null) {
                   details = `Received RST_STREAM with code ${http2Stream.rstCode} (Internal server error)`;
                 } else {
                   if (this.internalError.code === "ECONNRESET" || this.internalError.code === "ETIMEDOUT") {
-                    code = constants_1.Status.UNAVAILABLE;
+                    code2 = constants_1.Status.UNAVAILABLE;
                     details = this.internalError.message;
                   } else {
                     details = `Received RST_STREAM with code ${http2Stream.rstCode} triggered by internal client error: ${this.internalError.message}`;
@@ -45020,11 +45020,11 @@ var require_subchannel_call = __commonJS({
                 }
                 break;
               default:
-                code = constants_1.Status.INTERNAL;
+                code2 = constants_1.Status.INTERNAL;
                 details = `Received RST_STREAM with code ${http2Stream.rstCode}`;
             }
             this.endCall({
-              code,
+              code: code2,
               details,
               metadata: new metadata_1.Metadata(),
               rstCode: http2Stream.rstCode
@@ -45070,9 +45070,9 @@ var require_subchannel_call = __commonJS({
       get traceEnabled() {
         return logging.isTracerEnabled(TRACER_NAME);
       }
-      trace(text) {
+      trace(text2) {
         if (this.traceEnabled) {
-          logging.trace(constants_2.LogVerbosity.DEBUG, TRACER_NAME, "[" + this.callId + "] " + text);
+          logging.trace(constants_2.LogVerbosity.DEBUG, TRACER_NAME, "[" + this.callId + "] " + text2);
         }
       }
       /**
@@ -45185,16 +45185,16 @@ var require_subchannel_call = __commonJS({
             this.http2Stream.end();
           }
         } else {
-          let code;
+          let code2;
           if (((_a2 = this.finalStatus) === null || _a2 === void 0 ? void 0 : _a2.code) === constants_1.Status.OK) {
-            code = http2.constants.NGHTTP2_NO_ERROR;
+            code2 = http2.constants.NGHTTP2_NO_ERROR;
           } else {
-            code = http2.constants.NGHTTP2_CANCEL;
+            code2 = http2.constants.NGHTTP2_CANCEL;
           }
           if (this.traceEnabled) {
-            this.trace("close http2 stream with code " + code);
+            this.trace("close http2 stream with code " + code2);
           }
-          this.http2Stream.close(code);
+          this.http2Stream.close(code2);
         }
       }
       cancelWithStatus(status, details) {
@@ -45236,13 +45236,13 @@ var require_subchannel_call = __commonJS({
         const cb = (error) => {
           process.nextTick(() => {
             var _a2;
-            let code = constants_1.Status.UNAVAILABLE;
+            let code2 = constants_1.Status.UNAVAILABLE;
             if ((error === null || error === void 0 ? void 0 : error.code) === "ERR_STREAM_WRITE_AFTER_END") {
-              code = constants_1.Status.INTERNAL;
+              code2 = constants_1.Status.INTERNAL;
             }
             if (error) {
               this.endCall({
-                code,
+                code: code2,
                 details: `Write error: ${error.message}`,
                 metadata: new metadata_1.Metadata(),
                 rstCode: this.http2Stream.rstCode
@@ -45444,24 +45444,24 @@ var require_transport = __commonJS({
       get internalsTraceEnabled() {
         return logging.isTracerEnabled("transport_internals");
       }
-      trace(text) {
+      trace(text2) {
         if (this.traceEnabled) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "(" + this.channelzRef.id + ") " + this.subchannelAddressString + " " + text);
+          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "(" + this.channelzRef.id + ") " + this.subchannelAddressString + " " + text2);
         }
       }
-      keepaliveTrace(text) {
+      keepaliveTrace(text2) {
         if (this.keepaliveTraceEnabled) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, "keepalive", "(" + this.channelzRef.id + ") " + this.subchannelAddressString + " " + text);
+          logging.trace(constants_1.LogVerbosity.DEBUG, "keepalive", "(" + this.channelzRef.id + ") " + this.subchannelAddressString + " " + text2);
         }
       }
-      flowControlTrace(text) {
+      flowControlTrace(text2) {
         if (this.flowControlTraceEnabled) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, FLOW_CONTROL_TRACER_NAME, "(" + this.channelzRef.id + ") " + this.subchannelAddressString + " " + text);
+          logging.trace(constants_1.LogVerbosity.DEBUG, FLOW_CONTROL_TRACER_NAME, "(" + this.channelzRef.id + ") " + this.subchannelAddressString + " " + text2);
         }
       }
-      internalsTrace(text) {
+      internalsTrace(text2) {
         if (this.internalsTraceEnabled) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, "transport_internals", "(" + this.channelzRef.id + ") " + this.subchannelAddressString + " " + text);
+          logging.trace(constants_1.LogVerbosity.DEBUG, "transport_internals", "(" + this.channelzRef.id + ") " + this.subchannelAddressString + " " + text2);
         }
       }
       /**
@@ -45699,9 +45699,9 @@ var require_transport = __commonJS({
       get traceEnabled() {
         return logging.isTracerEnabled(TRACER_NAME);
       }
-      trace(text) {
+      trace(text2) {
         if (this.traceEnabled) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, (0, uri_parser_1.uriToString)(this.channelTarget) + " " + text);
+          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, (0, uri_parser_1.uriToString)(this.channelTarget) + " " + text2);
         }
       }
       createSession(secureConnectResult, address, options) {
@@ -46015,9 +46015,9 @@ var require_load_balancing_call = __commonJS({
       get traceEnabled() {
         return logging.isTracerEnabled(TRACER_NAME);
       }
-      trace(text) {
+      trace(text2) {
         if (this.traceEnabled) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "[" + this.callNumber + "] " + text);
+          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "[" + this.callNumber + "] " + text2);
         }
       }
       getSubchannelString(subchannel) {
@@ -46130,27 +46130,27 @@ var require_load_balancing_call = __commonJS({
                 this.child.halfClose();
               }
             }, (error) => {
-              const { code: code2, details: details2 } = (0, control_plane_status_1.restrictControlPlaneStatusCode)(typeof error.code === "number" ? error.code : constants_1.Status.UNKNOWN, `Getting metadata from plugin failed with error: ${error.message}`);
+              const { code: code3, details: details2 } = (0, control_plane_status_1.restrictControlPlaneStatusCode)(typeof error.code === "number" ? error.code : constants_1.Status.UNKNOWN, `Getting metadata from plugin failed with error: ${error.message}`);
               this.outputStatus({
-                code: code2,
+                code: code3,
                 details: details2,
                 metadata: new metadata_1.Metadata()
               }, "PROCESSED");
             });
             break;
           case picker_1.PickResultType.DROP:
-            const { code, details } = (0, control_plane_status_1.restrictControlPlaneStatusCode)(pickResult.status.code, pickResult.status.details);
+            const { code: code2, details } = (0, control_plane_status_1.restrictControlPlaneStatusCode)(pickResult.status.code, pickResult.status.details);
             setImmediate(() => {
-              this.outputStatus({ code, details, metadata: pickResult.status.metadata }, "DROP");
+              this.outputStatus({ code: code2, details, metadata: pickResult.status.metadata }, "DROP");
             });
             break;
           case picker_1.PickResultType.TRANSIENT_FAILURE:
             if (this.metadata.getOptions().waitForReady) {
               this.channel.queueCallForPick(this);
             } else {
-              const { code: code2, details: details2 } = (0, control_plane_status_1.restrictControlPlaneStatusCode)(pickResult.status.code, pickResult.status.details);
+              const { code: code3, details: details2 } = (0, control_plane_status_1.restrictControlPlaneStatusCode)(pickResult.status.code, pickResult.status.details);
               setImmediate(() => {
-                this.outputStatus({ code: code2, details: details2, metadata: pickResult.status.metadata }, "PROCESSED");
+                this.outputStatus({ code: code3, details: details2, metadata: pickResult.status.metadata }, "PROCESSED");
               });
             }
             break;
@@ -46277,9 +46277,9 @@ var require_resolving_call = __commonJS({
       get traceEnabled() {
         return logging.isTracerEnabled(TRACER_NAME);
       }
-      trace(text) {
+      trace(text2) {
         if (this.traceEnabled) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "[" + this.callNumber + "] " + text);
+          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "[" + this.callNumber + "] " + text2);
         }
       }
       runDeadlineTimer() {
@@ -46391,9 +46391,9 @@ var require_resolving_call = __commonJS({
         this.configReceivedTime = Date.now();
         const config = configResult.config;
         if (config.status !== constants_1.Status.OK) {
-          const { code, details } = (0, control_plane_status_1.restrictControlPlaneStatusCode)(config.status, "Failed to route call to method " + this.method);
+          const { code: code2, details } = (0, control_plane_status_1.restrictControlPlaneStatusCode)(config.status, "Failed to route call to method " + this.method);
           this.outputStatus({
-            code,
+            code: code2,
             details,
             metadata: new metadata_1.Metadata()
           });
@@ -46669,9 +46669,9 @@ var require_retrying_call = __commonJS({
       get traceEnabled() {
         return logging.isTracerEnabled(TRACER_NAME);
       }
-      trace(text) {
+      trace(text2) {
         if (this.traceEnabled) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "[" + this.callNumber + "] " + text);
+          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "[" + this.callNumber + "] " + text2);
         }
       }
       reportStatus(statusObject) {
@@ -46785,10 +46785,10 @@ var require_retrying_call = __commonJS({
           this.commitCall(callWithMostMessages);
         }
       }
-      isStatusCodeInList(list, code) {
+      isStatusCodeInList(list, code2) {
         return list.some((value) => {
           var _a2;
-          return value === code || value.toString().toLowerCase() === ((_a2 = constants_1.Status[code]) === null || _a2 === void 0 ? void 0 : _a2.toLowerCase());
+          return value === code2 || value.toString().toLowerCase() === ((_a2 = constants_1.Status[code2]) === null || _a2 === void 0 ? void 0 : _a2.toLowerCase());
         });
       }
       getNextRetryJitter() {
@@ -47548,9 +47548,9 @@ var require_internal_channel = __commonJS({
       get traceEnabled() {
         return (0, logging_1.isTracerEnabled)("channel");
       }
-      trace(text, verbosityOverride) {
+      trace(text2, verbosityOverride) {
         if (this.traceEnabled) {
-          (0, logging_1.trace)(verbosityOverride !== null && verbosityOverride !== void 0 ? verbosityOverride : constants_1.LogVerbosity.DEBUG, "channel", "(" + this.channelzRef.id + ") " + (0, uri_parser_1.uriToString)(this.target) + " " + text);
+          (0, logging_1.trace)(verbosityOverride !== null && verbosityOverride !== void 0 ? verbosityOverride : constants_1.LogVerbosity.DEBUG, "channel", "(" + this.channelzRef.id + ") " + (0, uri_parser_1.uriToString)(this.target) + " " + text2);
         }
       }
       callRefTimerRef() {
@@ -48658,7 +48658,7 @@ var require_orca = __commonJS({
     exports.GRPC_METRICS_HEADER = "endpoint-load-metrics-bin";
     var PARSED_LOAD_REPORT_KEY = "grpc_orca_load_report";
     function createMetricsReader(listener, previousOnCallEnded) {
-      return (code, details, metadata) => {
+      return (code2, details, metadata) => {
         let parsedLoadReport = metadata.getOpaque(PARSED_LOAD_REPORT_KEY);
         if (parsedLoadReport) {
           listener(parsedLoadReport);
@@ -48672,7 +48672,7 @@ var require_orca = __commonJS({
           }
         }
         if (previousOnCallEnded) {
-          previousOnCallEnded(code, details, metadata);
+          previousOnCallEnded(code2, details, metadata);
         }
       };
     }
@@ -48794,8 +48794,8 @@ var require_server_interceptors = __commonJS({
     var orca_1 = require_orca();
     var environment_1 = require_environment();
     var TRACER_NAME = "server_call";
-    function trace(text) {
-      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text);
+    function trace(text2) {
+      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text2);
     }
     var ServerListenerBuilder = class {
       constructor() {
@@ -49611,8 +49611,8 @@ var require_server2 = __commonJS({
     var { HTTP2_HEADER_PATH } = http2.constants;
     var TRACER_NAME = "server";
     var kMaxAge = Buffer.from("max_age");
-    function serverCallTrace(text) {
-      logging.trace(constants_1.LogVerbosity.DEBUG, "server_call", text);
+    function serverCallTrace(text2) {
+      logging.trace(constants_1.LogVerbosity.DEBUG, "server_call", text2);
     }
     function noop() {
     }
@@ -49751,11 +49751,11 @@ var require_server2 = __commonJS({
           };
           return socketInfo;
         }
-        trace(text) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "(" + this.channelzRef.id + ") " + text);
+        trace(text2) {
+          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "(" + this.channelzRef.id + ") " + text2);
         }
-        keepaliveTrace(text) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, "keepalive", "(" + this.channelzRef.id + ") " + text);
+        keepaliveTrace(text2) {
+          logging.trace(constants_1.LogVerbosity.DEBUG, "keepalive", "(" + this.channelzRef.id + ") " + text2);
         }
         addProtoService() {
           throw new Error("Not implemented. Use addService() instead");
@@ -51037,8 +51037,8 @@ var require_status_builder = __commonJS({
       /**
        * Adds a status code to the builder.
        */
-      withCode(code) {
-        this.code = code;
+      withCode(code2) {
+        this.code = code2;
         return this;
       }
       /**
@@ -51094,8 +51094,8 @@ var require_load_balancer_pick_first = __commonJS({
     var net_1 = __require("net");
     var call_interface_1 = require_call_interface();
     var TRACER_NAME = "pick_first";
-    function trace(text) {
-      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text);
+    function trace(text2) {
+      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text2);
     }
     var TYPE_NAME = "pick_first";
     var CONNECTION_DELAY_INTERVAL_MS = 250;
@@ -51506,8 +51506,8 @@ var require_certificate_provider = __commonJS({
     var constants_1 = require_constants2();
     var util_1 = __require("util");
     var TRACER_NAME = "certificate_provider";
-    function trace(text) {
-      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text);
+    function trace(text2) {
+      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text2);
     }
     var readFilePromise = (0, util_1.promisify)(fs.readFile);
     var FileWatcherCertificateProvider = class {
@@ -51806,8 +51806,8 @@ var require_resolver_ip = __commonJS({
     var uri_parser_1 = require_uri_parser();
     var logging = require_logging();
     var TRACER_NAME = "ip_resolver";
-    function trace(text) {
-      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text);
+    function trace(text2) {
+      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text2);
     }
     var IPV4_SCHEME = "ipv4";
     var IPV6_SCHEME = "ipv6";
@@ -51897,8 +51897,8 @@ var require_load_balancer_round_robin = __commonJS({
     var subchannel_address_1 = require_subchannel_address();
     var load_balancer_pick_first_1 = require_load_balancer_pick_first();
     var TRACER_NAME = "round_robin";
-    function trace(text) {
-      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text);
+    function trace(text2) {
+      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text2);
     }
     var TYPE_NAME = "round_robin";
     var RoundRobinLoadBalancingConfig = class _RoundRobinLoadBalancingConfig {
@@ -52076,8 +52076,8 @@ var require_load_balancer_outlier_detection = __commonJS({
     var subchannel_interface_1 = require_subchannel_interface();
     var logging = require_logging();
     var TRACER_NAME = "outlier_detection";
-    function trace(text) {
-      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text);
+    function trace(text2) {
+      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text2);
     }
     var TYPE_NAME = "outlier_detection";
     var OUTLIER_DETECTION_ENABLED = ((_a2 = process.env.GRPC_EXPERIMENTAL_ENABLE_OUTLIER_DETECTION) !== null && _a2 !== void 0 ? _a2 : "true") === "true";
@@ -52676,8 +52676,8 @@ var require_load_balancer_weighted_round_robin = __commonJS({
     var priority_queue_1 = require_priority_queue();
     var subchannel_address_1 = require_subchannel_address();
     var TRACER_NAME = "weighted_round_robin";
-    function trace(text) {
-      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text);
+    function trace(text2) {
+      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text2);
     }
     var TYPE_NAME = "weighted_round_robin";
     var DEFAULT_OOB_REPORTING_PERIOD_MS = 1e4;
@@ -55615,9 +55615,9 @@ var require_text_decoder = __commonJS({
 var require_errors3 = __commonJS({
   "node_modules/streamx/lib/errors.js"(exports, module) {
     module.exports = class StreamError extends Error {
-      constructor(msg, code, fn = StreamError) {
+      constructor(msg, code2, fn = StreamError) {
         super(msg);
-        this.code = code;
+        this.code = code2;
         if (Error.captureStackTrace) {
           Error.captureStackTrace(this, fn);
         }
@@ -58519,14 +58519,14 @@ var require_foldFlowLines = __commonJS({
     var FOLD_FLOW = "flow";
     var FOLD_BLOCK = "block";
     var FOLD_QUOTED = "quoted";
-    function foldFlowLines(text, indent, mode = "flow", { indentAtStart, lineWidth = 80, minContentWidth = 20, onFold, onOverflow } = {}) {
+    function foldFlowLines(text2, indent, mode = "flow", { indentAtStart, lineWidth = 80, minContentWidth = 20, onFold, onOverflow } = {}) {
       if (!lineWidth || lineWidth < 0)
-        return text;
+        return text2;
       if (lineWidth < minContentWidth)
         minContentWidth = 0;
       const endStep = Math.max(1 + minContentWidth, 1 + lineWidth - indent.length);
-      if (text.length <= endStep)
-        return text;
+      if (text2.length <= endStep)
+        return text2;
       const folds = [];
       const escapedFolds = {};
       let end = lineWidth - indent.length;
@@ -58543,14 +58543,14 @@ var require_foldFlowLines = __commonJS({
       let escStart = -1;
       let escEnd = -1;
       if (mode === FOLD_BLOCK) {
-        i2 = consumeMoreIndentedLines(text, i2, indent.length);
+        i2 = consumeMoreIndentedLines(text2, i2, indent.length);
         if (i2 !== -1)
           end = i2 + endStep;
       }
-      for (let ch; ch = text[i2 += 1]; ) {
+      for (let ch; ch = text2[i2 += 1]; ) {
         if (mode === FOLD_QUOTED && ch === "\\") {
           escStart = i2;
-          switch (text[i2 + 1]) {
+          switch (text2[i2 + 1]) {
             case "x":
               i2 += 3;
               break;
@@ -58567,12 +58567,12 @@ var require_foldFlowLines = __commonJS({
         }
         if (ch === "\n") {
           if (mode === FOLD_BLOCK)
-            i2 = consumeMoreIndentedLines(text, i2, indent.length);
+            i2 = consumeMoreIndentedLines(text2, i2, indent.length);
           end = i2 + indent.length + endStep;
           split = void 0;
         } else {
           if (ch === " " && prev && prev !== " " && prev !== "\n" && prev !== "	") {
-            const next = text[i2 + 1];
+            const next = text2[i2 + 1];
             if (next && next !== " " && next !== "\n" && next !== "	")
               split = i2;
           }
@@ -58584,12 +58584,12 @@ var require_foldFlowLines = __commonJS({
             } else if (mode === FOLD_QUOTED) {
               while (prev === " " || prev === "	") {
                 prev = ch;
-                ch = text[i2 += 1];
+                ch = text2[i2 += 1];
                 overflow = true;
               }
               const j = i2 > escEnd + 1 ? i2 - 2 : escStart - 1;
               if (escapedFolds[j])
-                return text;
+                return text2;
               folds.push(j);
               escapedFolds[j] = true;
               end = j + endStep;
@@ -58604,39 +58604,39 @@ var require_foldFlowLines = __commonJS({
       if (overflow && onOverflow)
         onOverflow();
       if (folds.length === 0)
-        return text;
+        return text2;
       if (onFold)
         onFold();
-      let res = text.slice(0, folds[0]);
+      let res = text2.slice(0, folds[0]);
       for (let i3 = 0; i3 < folds.length; ++i3) {
         const fold = folds[i3];
-        const end2 = folds[i3 + 1] || text.length;
+        const end2 = folds[i3 + 1] || text2.length;
         if (fold === 0)
           res = `
-${indent}${text.slice(0, end2)}`;
+${indent}${text2.slice(0, end2)}`;
         else {
           if (mode === FOLD_QUOTED && escapedFolds[fold])
-            res += `${text[fold]}\\`;
+            res += `${text2[fold]}\\`;
           res += `
-${indent}${text.slice(fold + 1, end2)}`;
+${indent}${text2.slice(fold + 1, end2)}`;
         }
       }
       return res;
     }
-    function consumeMoreIndentedLines(text, i2, indent) {
+    function consumeMoreIndentedLines(text2, i2, indent) {
       let end = i2;
       let start = i2 + 1;
-      let ch = text[start];
+      let ch = text2[start];
       while (ch === " " || ch === "	") {
         if (i2 < start + indent) {
-          ch = text[++i2];
+          ch = text2[++i2];
         } else {
           do {
-            ch = text[++i2];
+            ch = text2[++i2];
           } while (ch && ch !== "\n");
           end = i2;
           start = i2 + 1;
-          ch = text[start];
+          ch = text2[start];
         }
       }
       return end;
@@ -58699,8 +58699,8 @@ var require_stringifyString = __commonJS({
             case "u":
               {
                 str += json.slice(start, i2);
-                const code = json.substr(i2 + 2, 4);
-                switch (code) {
+                const code2 = json.substr(i2 + 2, 4);
+                switch (code2) {
                   case "0000":
                     str += "\\0";
                     break;
@@ -58726,8 +58726,8 @@ var require_stringifyString = __commonJS({
                     str += "\\P";
                     break;
                   default:
-                    if (code.substr(0, 2) === "00")
-                      str += "\\x" + code.substr(2);
+                    if (code2.substr(0, 2) === "00")
+                      str += "\\x" + code2.substr(2);
                     else
                       str += json.substr(i2, 6);
                 }
@@ -61226,22 +61226,22 @@ var require_errors4 = __commonJS({
   "node_modules/yaml/dist/errors.js"(exports) {
     "use strict";
     var YAMLError = class extends Error {
-      constructor(name, pos, code, message) {
+      constructor(name, pos, code2, message) {
         super();
         this.name = name;
-        this.code = code;
+        this.code = code2;
         this.message = message;
         this.pos = pos;
       }
     };
     var YAMLParseError = class extends YAMLError {
-      constructor(pos, code, message) {
-        super("YAMLParseError", pos, code, message);
+      constructor(pos, code2, message) {
+        super("YAMLParseError", pos, code2, message);
       }
     };
     var YAMLWarning = class extends YAMLError {
-      constructor(pos, code, message) {
-        super("YAMLWarning", pos, code, message);
+      constructor(pos, code2, message) {
+        super("YAMLWarning", pos, code2, message);
       }
     };
     var prettifyError = (src, lc2) => (error) => {
@@ -62150,7 +62150,7 @@ var require_resolve_flow_scalar = __commonJS({
       const { offset, type, source, end } = scalar;
       let _type;
       let value;
-      const _onError = (rel, code, msg) => onError(offset + rel, code, msg);
+      const _onError = (rel, code2, msg) => onError(offset + rel, code2, msg);
       switch (type) {
         case "scalar":
           _type = Scalar.Scalar.PLAIN;
@@ -62348,9 +62348,9 @@ var require_resolve_flow_scalar = __commonJS({
     function parseCharCode(source, offset, length, onError) {
       const cc = source.substr(offset, length);
       const ok = cc.length === length && /^[0-9a-fA-F]+$/.test(cc);
-      const code = ok ? parseInt(cc, 16) : NaN;
+      const code2 = ok ? parseInt(cc, 16) : NaN;
       try {
-        return String.fromCodePoint(code);
+        return String.fromCodePoint(code2);
       } catch {
         const raw = source.substr(offset - 2, length + 2);
         onError(offset - 2, "BAD_DQ_ESCAPE", `Invalid escape sequence ${raw}`);
@@ -62672,12 +62672,12 @@ var require_composer = __commonJS({
         this.prelude = [];
         this.errors = [];
         this.warnings = [];
-        this.onError = (source, code, message, warning) => {
+        this.onError = (source, code2, message, warning) => {
           const pos = getErrorPos(source);
           if (warning)
-            this.warnings.push(new errors.YAMLWarning(pos, code, message));
+            this.warnings.push(new errors.YAMLWarning(pos, code2, message));
           else
-            this.errors.push(new errors.YAMLParseError(pos, code, message));
+            this.errors.push(new errors.YAMLParseError(pos, code2, message));
         };
         this.directives = new directives.Directives({ version: options.version || "1.2" });
         this.options = options;
@@ -62839,12 +62839,12 @@ var require_cst_scalar = __commonJS({
     var stringifyString = require_stringifyString();
     function resolveAsScalar(token, strict = true, onError) {
       if (token) {
-        const _onError = (pos, code, message) => {
+        const _onError = (pos, code2, message) => {
           const offset = typeof pos === "number" ? pos : Array.isArray(pos) ? pos[0] : pos.offset;
           if (onError)
-            onError(offset, code, message);
+            onError(offset, code2, message);
           else
-            throw new errors.YAMLParseError([offset, offset + 1], code, message);
+            throw new errors.YAMLParseError([offset, offset + 1], code2, message);
         };
         switch (token.type) {
           case "scalar":
@@ -65059,9 +65059,9 @@ var require_code = __commonJS({
     };
     exports.Name = Name;
     var _Code = class extends _CodeOrName {
-      constructor(code) {
+      constructor(code2) {
         super();
-        this._items = typeof code === "string" ? [code] : code;
+        this._items = typeof code2 === "string" ? [code2] : code2;
       }
       toString() {
         return this.str;
@@ -65088,13 +65088,13 @@ var require_code = __commonJS({
     exports._Code = _Code;
     exports.nil = new _Code("");
     function _(strs, ...args) {
-      const code = [strs[0]];
+      const code2 = [strs[0]];
       let i2 = 0;
       while (i2 < args.length) {
-        addCodeArg(code, args[i2]);
-        code.push(strs[++i2]);
+        addCodeArg(code2, args[i2]);
+        code2.push(strs[++i2]);
       }
-      return new _Code(code);
+      return new _Code(code2);
     }
     exports._ = _;
     var plus = new _Code("+");
@@ -65110,13 +65110,13 @@ var require_code = __commonJS({
       return new _Code(expr);
     }
     exports.str = str;
-    function addCodeArg(code, arg) {
+    function addCodeArg(code2, arg) {
       if (arg instanceof _Code)
-        code.push(...arg._items);
+        code2.push(...arg._items);
       else if (arg instanceof Name)
-        code.push(arg);
+        code2.push(arg);
       else
-        code.push(interpolate(arg));
+        code2.push(interpolate(arg));
     }
     exports.addCodeArg = addCodeArg;
     function optimize(expr) {
@@ -65300,7 +65300,7 @@ var require_scope = __commonJS({
         }, usedValues, getCode);
       }
       _reduceValues(values, valueCode, usedValues = {}, getCode) {
-        let code = code_1.nil;
+        let code2 = code_1.nil;
         for (const prefix in values) {
           const vs = values[prefix];
           if (!vs)
@@ -65313,16 +65313,16 @@ var require_scope = __commonJS({
             let c = valueCode(name);
             if (c) {
               const def = this.opts.es5 ? exports.varKinds.var : exports.varKinds.const;
-              code = (0, code_1._)`${code}${def} ${name} = ${c};${this.opts._n}`;
+              code2 = (0, code_1._)`${code2}${def} ${name} = ${c};${this.opts._n}`;
             } else if (c = getCode === null || getCode === void 0 ? void 0 : getCode(name)) {
-              code = (0, code_1._)`${code}${c}${this.opts._n}`;
+              code2 = (0, code_1._)`${code2}${c}${this.opts._n}`;
             } else {
               throw new ValueError(name);
             }
             nameSet.set(name, UsedValueState.Completed);
           });
         }
-        return code;
+        return code2;
       }
     };
     exports.ValueScope = ValueScope;
@@ -65482,9 +65482,9 @@ var require_codegen2 = __commonJS({
       }
     };
     var AnyCode = class extends Node {
-      constructor(code) {
+      constructor(code2) {
         super();
-        this.code = code;
+        this.code = code2;
       }
       render({ _n }) {
         return `${this.code};` + _n;
@@ -65506,7 +65506,7 @@ var require_codegen2 = __commonJS({
         this.nodes = nodes;
       }
       render(opts) {
-        return this.nodes.reduce((code, n) => code + n.render(opts), "");
+        return this.nodes.reduce((code2, n) => code2 + n.render(opts), "");
       }
       optimizeNodes() {
         const { nodes } = this;
@@ -65554,10 +65554,10 @@ var require_codegen2 = __commonJS({
         this.condition = condition;
       }
       render(opts) {
-        let code = `if(${this.condition})` + super.render(opts);
+        let code2 = `if(${this.condition})` + super.render(opts);
         if (this.else)
-          code += "else " + this.else.render(opts);
-        return code;
+          code2 += "else " + this.else.render(opts);
+        return code2;
       }
       optimizeNodes() {
         super.optimizeNodes();
@@ -65678,12 +65678,12 @@ var require_codegen2 = __commonJS({
     Return.kind = "return";
     var Try = class extends BlockNode {
       render(opts) {
-        let code = "try" + super.render(opts);
+        let code2 = "try" + super.render(opts);
         if (this.catch)
-          code += this.catch.render(opts);
+          code2 += this.catch.render(opts);
         if (this.finally)
-          code += this.finally.render(opts);
-        return code;
+          code2 += this.finally.render(opts);
+        return code2;
       }
       optimizeNodes() {
         var _a2, _b2;
@@ -65800,18 +65800,18 @@ var require_codegen2 = __commonJS({
       }
       // returns code for object literal for the passed argument list of key-value pairs
       object(...keyValues) {
-        const code = ["{"];
+        const code2 = ["{"];
         for (const [key, value] of keyValues) {
-          if (code.length > 1)
-            code.push(",");
-          code.push(key);
+          if (code2.length > 1)
+            code2.push(",");
+          code2.push(key);
           if (key !== value || this.opts.es5) {
-            code.push(":");
-            (0, code_1.addCodeArg)(code, value);
+            code2.push(":");
+            (0, code_1.addCodeArg)(code2, value);
           }
         }
-        code.push("}");
-        return new code_1._Code(code);
+        code2.push("}");
+        return new code_1._Code(code2);
       }
       // `if` clause (or statement if `thenBody` and, optionally, `elseBody` are passed)
       if(condition, thenBody, elseBody) {
@@ -68130,22 +68130,22 @@ var require_utils4 = __commonJS({
     }
     function stringArrayToHexStripped(input) {
       let acc = "";
-      let code = 0;
+      let code2 = 0;
       let i2 = 0;
       for (i2 = 0; i2 < input.length; i2++) {
-        code = input[i2].charCodeAt(0);
-        if (code === 48) {
+        code2 = input[i2].charCodeAt(0);
+        if (code2 === 48) {
           continue;
         }
-        if (!(code >= 48 && code <= 57 || code >= 65 && code <= 70 || code >= 97 && code <= 102)) {
+        if (!(code2 >= 48 && code2 <= 57 || code2 >= 65 && code2 <= 70 || code2 >= 97 && code2 <= 102)) {
           return "";
         }
         acc += input[i2];
         break;
       }
       for (i2 += 1; i2 < input.length; i2++) {
-        code = input[i2].charCodeAt(0);
-        if (!(code >= 48 && code <= 57 || code >= 65 && code <= 70 || code >= 97 && code <= 102)) {
+        code2 = input[i2].charCodeAt(0);
+        if (!(code2 >= 48 && code2 <= 57 || code2 >= 65 && code2 <= 70 || code2 >= 97 && code2 <= 102)) {
           return "";
         }
         acc += input[i2];
@@ -68418,15 +68418,15 @@ var require_utils4 = __commonJS({
         if (isPathCharacter(ch)) {
           output += ch;
         } else {
-          const code = input.charCodeAt(i2);
-          if (code < 128) {
-            output += isEscapeSafe(code) ? ch : BYTE_HEX[code];
-          } else if (code < 55296 || code > 57343) {
-            output += percentEncodeNonAscii(code);
-          } else if (code <= 56319 && i2 + 1 < input.length) {
+          const code2 = input.charCodeAt(i2);
+          if (code2 < 128) {
+            output += isEscapeSafe(code2) ? ch : BYTE_HEX[code2];
+          } else if (code2 < 55296 || code2 > 57343) {
+            output += percentEncodeNonAscii(code2);
+          } else if (code2 <= 56319 && i2 + 1 < input.length) {
             const low = input.charCodeAt(i2 + 1);
             if (low >= 56320 && low <= 57343) {
-              output += percentEncodeNonAscii(65536 + (code - 55296 << 10) + (low - 56320));
+              output += percentEncodeNonAscii(65536 + (code2 - 55296 << 10) + (low - 56320));
               i2++;
             } else {
               output += percentEncodeNonAscii(65533);
@@ -68457,15 +68457,15 @@ var require_utils4 = __commonJS({
         if (isPathCharacter(ch) && (ch !== ":" || !firstSegment)) {
           output += ch;
         } else {
-          const code = input.charCodeAt(i2);
-          if (code < 128) {
-            output += BYTE_HEX[code];
-          } else if (code < 55296 || code > 57343) {
-            output += percentEncodeNonAscii(code);
-          } else if (code <= 56319 && i2 + 1 < input.length) {
+          const code2 = input.charCodeAt(i2);
+          if (code2 < 128) {
+            output += BYTE_HEX[code2];
+          } else if (code2 < 55296 || code2 > 57343) {
+            output += percentEncodeNonAscii(code2);
+          } else if (code2 <= 56319 && i2 + 1 < input.length) {
             const low = input.charCodeAt(i2 + 1);
             if (low >= 56320 && low <= 57343) {
-              output += percentEncodeNonAscii(65536 + (code - 55296 << 10) + (low - 56320));
+              output += percentEncodeNonAscii(65536 + (code2 - 55296 << 10) + (low - 56320));
               i2++;
             } else {
               output += percentEncodeNonAscii(65533);
@@ -68492,15 +68492,15 @@ var require_utils4 = __commonJS({
         if (isAllowed(ch)) {
           output += ch;
         } else {
-          const code = input.charCodeAt(i2);
-          if (code < 128) {
-            output += BYTE_HEX[code];
-          } else if (code < 55296 || code > 57343) {
-            output += percentEncodeNonAscii(code);
-          } else if (code <= 56319 && i2 + 1 < input.length) {
+          const code2 = input.charCodeAt(i2);
+          if (code2 < 128) {
+            output += BYTE_HEX[code2];
+          } else if (code2 < 55296 || code2 > 57343) {
+            output += percentEncodeNonAscii(code2);
+          } else if (code2 <= 56319 && i2 + 1 < input.length) {
             const low = input.charCodeAt(i2 + 1);
             if (low >= 56320 && low <= 57343) {
-              output += percentEncodeNonAscii(65536 + (code - 55296 << 10) + (low - 56320));
+              output += percentEncodeNonAscii(65536 + (code2 - 55296 << 10) + (low - 56320));
               i2++;
             } else {
               output += percentEncodeNonAscii(65533);
@@ -68545,15 +68545,15 @@ var require_utils4 = __commonJS({
         if (isQueryFragmentCharacter(ch)) {
           output += ch;
         } else {
-          const code = input.charCodeAt(i2);
-          if (code < 128) {
-            output += isEscapeSafe(code) ? ch : BYTE_HEX[code];
-          } else if (code < 55296 || code > 57343) {
-            output += percentEncodeNonAscii(code);
-          } else if (code <= 56319 && i2 + 1 < input.length) {
+          const code2 = input.charCodeAt(i2);
+          if (code2 < 128) {
+            output += isEscapeSafe(code2) ? ch : BYTE_HEX[code2];
+          } else if (code2 < 55296 || code2 > 57343) {
+            output += percentEncodeNonAscii(code2);
+          } else if (code2 <= 56319 && i2 + 1 < input.length) {
             const low = input.charCodeAt(i2 + 1);
             if (low >= 56320 && low <= 57343) {
-              output += percentEncodeNonAscii(65536 + (code - 55296 << 10) + (low - 56320));
+              output += percentEncodeNonAscii(65536 + (code2 - 55296 << 10) + (low - 56320));
               i2++;
             } else {
               output += percentEncodeNonAscii(65533);
@@ -69072,18 +69072,18 @@ var require_fast_uri = __commonJS({
         return true;
       }
       if (!options.unicodeSupport && (!schemeHandler || !schemeHandler.unicodeSupport) && parsed.host && !isIPLiteral(parsed.host) && (options.domainHost || schemeHandler && schemeHandler.domainHost) && isIP === false && nonSimpleDomain(parsed.host)) {
-        let url;
+        let url2;
         try {
-          url = new URL("http://" + parsed.host);
+          url2 = new URL("http://" + parsed.host);
         } catch (e) {
           parsed.error = parsed.error || "Host's domain name can not be converted to ASCII: " + e;
           return true;
         }
-        if (!isHostOnlyURL(url)) {
+        if (!isHostOnlyURL(url2)) {
           parsed.error = parsed.error || MALFORMED_HOST_ERROR;
           return true;
         }
-        parsed.host = url.hostname;
+        parsed.host = url2.hostname;
       }
       return false;
     }
@@ -69092,8 +69092,8 @@ var require_fast_uri = __commonJS({
         parsed.host && isIP === false && !isIPLiteral(parsed.host) && (options.domainHost || schemeHandler && schemeHandler.domainHost) && FORBIDDEN_DOMAIN_HOST_CHARACTER.test(parsed.host)
       );
     }
-    function isHostOnlyURL(url) {
-      return url.username === "" && url.password === "" && url.port === "" && url.pathname === "/" && url.search === "" && url.hash === "" && url.hostname !== "";
+    function isHostOnlyURL(url2) {
+      return url2.username === "" && url2.password === "" && url2.port === "" && url2.pathname === "/" && url2.search === "" && url2.hash === "" && url2.hostname !== "";
     }
     function parseWithStatus(uri, opts) {
       const options = Object.assign({}, opts);
@@ -69678,7 +69678,7 @@ var require_core = __commonJS({
       errorsText(errors = this.errors, { separator = ", ", dataVar = "data" } = {}) {
         if (!errors || errors.length === 0)
           return "No errors";
-        return errors.map((e) => `${dataVar}${e.instancePath} ${e.message}`).reduce((text, msg) => text + separator + msg);
+        return errors.map((e) => `${dataVar}${e.instancePath} ${e.message}`).reduce((text2, msg) => text2 + separator + msg);
       }
       $dataMetaSchema(metaSchema, keywordsJsonPointers) {
         const rules = this.RULES.all;
@@ -71511,8 +71511,8 @@ var require_format = __commonJS({
             }
           }
           function getFormat(fmtDef) {
-            const code = fmtDef instanceof RegExp ? (0, codegen_1.regexpCode)(fmtDef) : opts.code.formats ? (0, codegen_1._)`${opts.code.formats}${(0, codegen_1.getProperty)(schema)}` : void 0;
-            const fmt = gen.scopeValue("formats", { key: schema, ref: fmtDef, code });
+            const code2 = fmtDef instanceof RegExp ? (0, codegen_1.regexpCode)(fmtDef) : opts.code.formats ? (0, codegen_1._)`${opts.code.formats}${(0, codegen_1.getProperty)(schema)}` : void 0;
+            const fmt = gen.scopeValue("formats", { key: schema, ref: fmtDef, code: code2 });
             if (typeof fmtDef == "object" && !(fmtDef instanceof RegExp)) {
               return [fmtDef.type || "string", fmtDef.validate, (0, codegen_1._)`${fmt}.validate`];
             }
@@ -72021,8 +72021,8 @@ var SecretRedactor = class {
     this.#secrets.add(secret);
     this.#onSecret?.(secret);
   }
-  redact(text) {
-    let out = text;
+  redact(text2) {
+    let out = text2;
     for (const s of this.#secrets) out = out.split(s).join("***");
     return out;
   }
@@ -72034,16 +72034,16 @@ var SecretRedactor = class {
     const src = err2 instanceof Error ? err2 : new Error(String(err2));
     const copy = new Error(this.redact(src.message));
     copy.name = src.name;
-    const code = errorCode(src);
-    if (code) Object.assign(copy, { code });
+    const code2 = errorCode(src);
+    if (code2) Object.assign(copy, { code: code2 });
     return copy;
   }
 };
 function errorCode(err2) {
   let e = err2;
   for (let depth = 0; depth < 5 && e instanceof Error; depth++) {
-    const code = e.code;
-    if (typeof code === "string") return code;
+    const code2 = e.code;
+    if (typeof code2 === "string") return code2;
     e = e.cause;
   }
   return void 0;
@@ -72244,13 +72244,13 @@ var Authenticator = class {
       if (reply.status === 404 || reply.status === 405) reply = void 0;
     }
     if (!reply) {
-      const url = new URL(realm);
-      if (state.service !== void 0) url.searchParams.set("service", state.service);
-      for (const s of scopes) url.searchParams.append("scope", s);
+      const url2 = new URL(realm);
+      if (state.service !== void 0) url2.searchParams.set("service", state.service);
+      for (const s of scopes) url2.searchParams.append("scope", s);
       const headers = {};
       const basic = creds ? this.#basicHeader(creds) : void 0;
       if (basic) headers.authorization = basic;
-      reply = await this.#opts.fetchToken(url, { method: "GET", headers }, { registry, repository });
+      reply = await this.#opts.fetchToken(url2, { method: "GET", headers }, { registry, repository });
     }
     if (reply.status === 401 || reply.status === 403) {
       throw this.#denied(
@@ -72399,10 +72399,10 @@ var TRANSIENT_CODES = /* @__PURE__ */ new Set([
 ]);
 function isTransientError(err2) {
   if (err2 instanceof Error && (err2.name === "TimeoutError" || err2.name === "AbortError")) return true;
-  const code = errorCode(err2);
-  if (code) return TRANSIENT_CODES.has(code);
-  const text = err2 instanceof Error ? `${err2.message} ${String(err2.cause ?? "")}` : String(err2);
-  return /socket hang up|other side closed|terminated/i.test(text);
+  const code2 = errorCode(err2);
+  if (code2) return TRANSIENT_CODES.has(code2);
+  const text2 = err2 instanceof Error ? `${err2.message} ${String(err2.cause ?? "")}` : String(err2);
+  return /socket hang up|other side closed|terminated/i.test(text2);
 }
 function parseRetryAfter(value, now = Date.now()) {
   if (!value) return void 0;
@@ -72444,7 +72444,7 @@ var Transport = class {
       redactor: opts.redactor,
       insecure: opts.insecure,
       log: (l) => this.log(l),
-      fetchToken: (url, init, ctx) => this.#fetchToken(url, init, ctx)
+      fetchToken: (url2, init, ctx) => this.#fetchToken(url2, init, ctx)
     });
   }
   log(line) {
@@ -72453,15 +72453,15 @@ var Transport = class {
   baseUrl(registry) {
     return `${this.opts.insecure(registry) ? "http" : "https"}://${registry}`;
   }
-  resolve(registry, url) {
-    return new URL(url, this.baseUrl(registry));
+  resolve(registry, url2) {
+    return new URL(url2, this.baseUrl(registry));
   }
   /** Sends and reads the whole body (manifests, errors, empty upload replies). */
   async send(spec) {
-    return this.#exchange(spec, async (res, url) => ({
+    return this.#exchange(spec, async (res, url2) => ({
       status: res.status,
       headers: res.headers,
-      url,
+      url: url2,
       body: Buffer.from(await res.arrayBuffer())
     }));
   }
@@ -72470,10 +72470,10 @@ var Transport = class {
    * that an idle timeout (no byte for timeoutMs) guards the body, so large blobs are not cut short.
    */
   async sendStream(spec) {
-    return this.#exchange(spec, async (res, url) => {
+    return this.#exchange(spec, async (res, url2) => {
       const web = res.body;
       const source = web ? Readable.fromWeb(web) : Readable.from([]);
-      return { status: res.status, headers: res.headers, url, stream: this.#idleGuard(source, spec) };
+      return { status: res.status, headers: res.headers, url: url2, stream: this.#idleGuard(source, spec) };
     });
   }
   #idleGuard(source, spec) {
@@ -72596,25 +72596,25 @@ var Transport = class {
     }
   }
   async #fetchFollowing(spec, authorization, signal) {
-    let url = this.resolve(spec.registry, spec.url);
-    const origin = url.host;
+    let url2 = this.resolve(spec.registry, spec.url);
+    const origin = url2.host;
     for (let hop = 0; ; hop++) {
       const headers = { ...spec.headers };
-      if (authorization && url.host === origin) headers.authorization = authorization;
+      if (authorization && url2.host === origin) headers.authorization = authorization;
       const init = { method: spec.method, headers, signal, redirect: "manual" };
       if (spec.body !== void 0) init.body = spec.body;
-      const res = await fetch(url, init);
+      const res = await fetch(url2, init);
       const location = res.headers.get("location");
       if (spec.followRedirects && [301, 302, 303, 307, 308].includes(res.status) && location) {
-        if (hop >= MAX_REDIRECTS) return { res, url: url.href };
+        if (hop >= MAX_REDIRECTS) return { res, url: url2.href };
         await res.arrayBuffer().catch(() => void 0);
-        url = new URL(location, url);
+        url2 = new URL(location, url2);
         continue;
       }
-      return { res, url: url.href };
+      return { res, url: url2.href };
     }
   }
-  async #fetchToken(url, init, ctx) {
+  async #fetchToken(url2, init, ctx) {
     const { attempts } = this.opts.policy;
     for (let attempt = 1; ; attempt++) {
       try {
@@ -72624,7 +72624,7 @@ var Transport = class {
           signal: AbortSignal.timeout(this.opts.timeoutMs)
         };
         if (init.body !== void 0) req.body = init.body;
-        const res = await fetch(url, req);
+        const res = await fetch(url2, req);
         const body = Buffer.from(await res.arrayBuffer());
         if (isRetryableStatus(res.status) && attempt < attempts) {
           const wait = backoffDelay(
@@ -72633,7 +72633,7 @@ var Transport = class {
             parseRetryAfter(res.headers.get("retry-after"))
           );
           this.log(
-            `token service ${url.host}: HTTP ${res.status}, retry ${attempt}/${attempts - 1} in ${wait} ms`
+            `token service ${url2.host}: HTTP ${res.status}, retry ${attempt}/${attempts - 1} in ${wait} ms`
           );
           await sleep(wait);
           continue;
@@ -72643,14 +72643,14 @@ var Transport = class {
         if (isTransientError(err2) && attempt < attempts) {
           const wait = backoffDelay(this.opts.policy, attempt);
           this.log(
-            `token service ${url.host}: ${describeNetworkError(err2)}, retry ${attempt}/${attempts - 1} in ${wait} ms`
+            `token service ${url2.host}: ${describeNetworkError(err2)}, retry ${attempt}/${attempts - 1} in ${wait} ms`
           );
           await sleep(wait);
           continue;
         }
         throw new RegistryError(
           this.opts.redactor.redact(
-            `authenticate ${ctx.registry}/${ctx.repository}: token service ${url.host} unreachable after ${attempt} attempt(s): ${describeNetworkError(err2)}`
+            `authenticate ${ctx.registry}/${ctx.repository}: token service ${url2.host} unreachable after ${attempt} attempt(s): ${describeNetworkError(err2)}`
           ),
           { ...ctx, operation: "authenticate", code: "NETWORK", cause: this.opts.redactor.sanitize(err2) }
         );
@@ -72658,17 +72658,17 @@ var Transport = class {
     }
   }
   errorFromReply(spec, status, body, attempts = 1) {
-    const { code, message } = parseOciError(body);
+    const { code: code2, message } = parseOciError(body);
     const tries = attempts > 1 ? ` after ${attempts} attempts` : "";
-    const text = `${spec.operation} ${spec.registry}/${spec.repository} failed${tries}: HTTP ${status}${code ? ` ${code}` : ""}${message ? `: ${message}` : ""}`;
+    const text2 = `${spec.operation} ${spec.registry}/${spec.repository} failed${tries}: HTTP ${status}${code2 ? ` ${code2}` : ""}${message ? `: ${message}` : ""}`;
     const details = {
       registry: spec.registry,
       repository: spec.repository,
       operation: spec.operation,
       status
     };
-    if (code) details.code = code;
-    return new RegistryError(this.opts.redactor.redact(text), details);
+    if (code2) details.code = code2;
+    return new RegistryError(this.opts.redactor.redact(text2), details);
   }
   networkError(spec, err2, attempts) {
     const out = new RegistryError(
@@ -72695,8 +72695,8 @@ function describeNetworkError(err2) {
   const parts = [];
   let e = err2;
   for (let d = 0; d < 4 && e instanceof Error; d++) {
-    const code = e.code;
-    parts.push(typeof code === "string" && !e.message.includes(code) ? `${e.message} (${code})` : e.message);
+    const code2 = e.code;
+    parts.push(typeof code2 === "string" && !e.message.includes(code2) ? `${e.message} (${code2})` : e.message);
     e = e.cause;
   }
   return parts.length > 0 ? parts.join(": ") : String(err2);
@@ -73091,7 +73091,7 @@ var DistributionClient = class {
   }
   async mountBlob(registry, repository, digest, fromRepository) {
     checkDigest(registry, repository, digest);
-    const url = `/v2/${repository}/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(fromRepository)}`;
+    const url2 = `/v2/${repository}/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(fromRepository)}`;
     const r = await this.#t.send({
       registry,
       repository,
@@ -73099,7 +73099,7 @@ var DistributionClient = class {
       scopes: [repositoryScope(repository, "pull,push"), repositoryScope(fromRepository, "pull")],
       operation: `mount blob from ${fromRepository}`,
       method: "POST",
-      url,
+      url: url2,
       ok: [201, 202]
     });
     if (r.status === 201) return true;
@@ -73300,13 +73300,13 @@ async function dockerClient(env) {
   if (!host.startsWith("tcp://")) {
     throw new InputError(`DOCKER_HOST '${host}' is not supported: use unix:///path or tcp://host:port`);
   }
-  const url = new URL(host.replace(/^tcp:/, "http:"));
+  const url2 = new URL(host.replace(/^tcp:/, "http:"));
   const verify = Boolean(env.DOCKER_TLS_VERIFY);
   const tls = verify || Boolean(env.DOCKER_TLS);
   if (!tls) {
     return new import_dockerode.default({
-      host: url.hostname,
-      port: Number(url.port || 2375),
+      host: url2.hostname,
+      port: Number(url2.port || 2375),
       protocol: "http",
       version: DOCKER_API_VERSION
     });
@@ -73334,8 +73334,8 @@ async function dockerClient(env) {
     rejectUnauthorized: verify
   });
   const options = {
-    host: url.hostname,
-    port: Number(url.port || 2376),
+    host: url2.hostname,
+    port: Number(url2.port || 2376),
     protocol: "https",
     version: DOCKER_API_VERSION,
     agent
@@ -74351,8 +74351,8 @@ function kindOf(st) {
   if (st.isSymbolicLink()) return "symlink";
   return void 0;
 }
-function dockerignoreMatcher(text) {
-  const lines = text.split(/\r?\n/);
+function dockerignoreMatcher(text2) {
+  const lines = text2.split(/\r?\n/);
   const matcher = import_dockerignore.default.default({ ignorecase: false }).add(lines);
   const hasExceptions = lines.some((l) => l.trim().startsWith("!"));
   return { ignores: (rel) => matcher.ignores(rel), hasExceptions };
@@ -74428,8 +74428,8 @@ async function resolveDeclaredFiles(repoRoot, endpoint) {
     try {
       st = await stat(absPath, { bigint: true });
     } catch (e) {
-      const code = e.code;
-      if (code === "ENOENT" || code === "ENOTDIR") {
+      const code2 = e.code;
+      if (code2 === "ENOENT" || code2 === "ENOTDIR") {
         throw new MissingDeclaredFileError(
           endpoint.name,
           file.path,
@@ -74708,11 +74708,11 @@ function buildContext(input) {
   const pack = import_tar_stream2.default.pack();
   const done = (async () => {
     if (input.dockerfile === void 0) {
-      const text = generateDockerfile(input.endpoint, input.source, input.files.length > 0);
+      const text2 = generateDockerfile(input.endpoint, input.source, input.files.length > 0);
       await new Promise(
         (resolve2, reject) => pack.entry(
           { name: "Dockerfile", mode: 420, mtime: /* @__PURE__ */ new Date(0) },
-          text,
+          text2,
           (err2) => err2 ? reject(err2) : resolve2()
         )
       );
@@ -75094,9 +75094,9 @@ async function buildVersion(input) {
   }
   const declared = new Set(prepared.flatMap((p) => p.files.map((f) => f.path)));
   const selection = await selectRepoFiles(input.repoRoot, declared);
-  const code = selection.entries;
+  const code2 = selection.entries;
   log.info(
-    `checkout: ${code.filter((e) => e.kind !== "directory").length} files for the code layer, ${declared.size} declared file(s)`
+    `checkout: ${code2.filter((e) => e.kind !== "directory").length} files for the code layer, ${declared.size} declared file(s)`
   );
   if (input.builder === "docker") {
     if (input.docker === void 0) throw new BuildError("the docker builder needs a Docker engine client");
@@ -75107,7 +75107,7 @@ async function buildVersion(input) {
         imageRepository: p.target.imageRepository,
         tag: input.tag,
         source: input.source,
-        code,
+        code: code2,
         files: p.files
       };
       if (input.dockerfile !== void 0) dockerInput.dockerfile = input.dockerfile;
@@ -75127,7 +75127,7 @@ async function buildVersion(input) {
     const builder = registryBuilder;
     const codeLayer = store.layer(
       "code",
-      code.map((e) => ({ ...e, name: `${APP_DIR_IN_LAYER}/${e.path}` }))
+      code2.map((e) => ({ ...e, name: `${APP_DIR_IN_LAYER}/${e.path}` }))
     );
     const images = [];
     for (const p of prepared) {
@@ -75249,10 +75249,10 @@ function suggestion(word, candidates) {
 
 // src/config/duration.ts
 var UNIT_SECONDS = { s: 1, m: 60, h: 3600, d: 86400 };
-function parseDuration(text) {
-  if (!/^([0-9]+[smhd])+$/.test(text)) return void 0;
+function parseDuration(text2) {
+  if (!/^([0-9]+[smhd])+$/.test(text2)) return void 0;
   let total = 0;
-  for (const match of text.matchAll(/([0-9]+)([smhd])/g)) {
+  for (const match of text2.matchAll(/([0-9]+)([smhd])/g)) {
     total += Number(match[1]) * (UNIT_SECONDS[match[2] ?? "s"] ?? 1);
   }
   return total;
@@ -75926,15 +75926,15 @@ var MAX_ALIAS_COUNT = 100;
 function problemAt(file, line, column, message) {
   return { file, line, column, severity: "error", message };
 }
-function firstInvalidUtf8(bytes, text) {
+function firstInvalidUtf8(bytes, text2) {
   let from = 0;
   for (; ; ) {
-    const at = text.indexOf("�", from);
+    const at = text2.indexOf("�", from);
     if (at < 0) return void 0;
-    const byteOffset = Buffer.byteLength(text.slice(0, at));
+    const byteOffset = Buffer.byteLength(text2.slice(0, at));
     const written = bytes[byteOffset] === 239 && bytes[byteOffset + 1] === 191 && bytes[byteOffset + 2] === 189;
     if (!written) {
-      const before = text.slice(0, at);
+      const before = text2.slice(0, at);
       const line = before.split("\n").length;
       const column = at - (before.lastIndexOf("\n") + 1) + 1;
       return { line, column };
@@ -75957,9 +75957,9 @@ function readSource(input, file) {
       ]
     };
   }
-  let text = typeof input === "string" ? input : Buffer.from(bytes).toString("utf8");
+  let text2 = typeof input === "string" ? input : Buffer.from(bytes).toString("utf8");
   if (typeof input !== "string") {
-    const bad = firstInvalidUtf8(bytes, text);
+    const bad = firstInvalidUtf8(bytes, text2);
     if (bad) {
       return {
         ok: false,
@@ -75967,8 +75967,8 @@ function readSource(input, file) {
       };
     }
   }
-  if (text.startsWith("\uFEFF")) text = text.slice(1);
-  if (text.trim() === "") {
+  if (text2.startsWith("\uFEFF")) text2 = text2.slice(1);
+  if (text2.trim() === "") {
     return {
       ok: false,
       problems: [
@@ -75977,7 +75977,7 @@ function readSource(input, file) {
     };
   }
   const lines = new import_yaml.LineCounter();
-  const doc = (0, import_yaml.parseDocument)(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true, strict: true });
+  const doc = (0, import_yaml.parseDocument)(text2, { lineCounter: lines, prettyErrors: true, uniqueKeys: true, strict: true });
   const problems = [];
   for (const error of doc.errors) {
     const pos = error.linePos?.[0];
@@ -76157,10 +76157,10 @@ function checkEndpoint(c, entryKey, node, value, index) {
   }
   let nodeSelector;
   if (typeof value["node-selector"] === "string" && value["node-selector"].includes("=")) {
-    const text = value["node-selector"];
-    const eq = text.indexOf("=");
-    const key = text.slice(0, eq).trim();
-    const selectorValue = text.slice(eq + 1).trim();
+    const text2 = value["node-selector"];
+    const eq = text2.indexOf("=");
+    const key = text2.slice(0, eq).trim();
+    const selectorValue = text2.slice(eq + 1).trim();
     const where = nodeAt(node, ["node-selector"], false);
     const keyProblem = labelKeyProblem(key);
     if (keyProblem) c.at(where, `${subject}: node-selector ${keyProblem}`);
@@ -76516,8 +76516,8 @@ async function loadConfig(path8, options = {}) {
   try {
     bytes = await readFile5(path8);
   } catch (error) {
-    const code = error.code;
-    const reason = code === "ENOENT" ? "not found" : code === "EISDIR" ? "is a directory" : `cannot be read (${code ?? error})`;
+    const code2 = error.code;
+    const reason = code2 === "ENOENT" ? "not found" : code2 === "EISDIR" ? "is a directory" : `cannot be read (${code2 ?? error})`;
     return {
       problems: [{ file: shown, line: 1, column: 1, severity: "error", message: `config file ${reason}` }]
     };
@@ -76527,9 +76527,9 @@ async function loadConfig(path8, options = {}) {
 
 // src/intent/local-context.ts
 import { basename } from "node:path";
-function repoFromRemote(url) {
+function repoFromRemote(url2) {
   const match = /^(?:https?:\/\/[^/]+\/|git@[^:]+:|ssh:\/\/git@[^/]+\/)([^/]+)\/([^/]+?)(?:\.git)?\/?$/.exec(
-    url
+    url2
   );
   return match?.[1] && match[2] ? { owner: match[1], repo: match[2] } : void 0;
 }
@@ -76578,8 +76578,8 @@ async function localContext(flags, env, dir) {
 import { createHash as createHash5 } from "node:crypto";
 var MAX_LABEL_LENGTH = 63;
 var HASH_LENGTH = 8;
-function shortHash(text) {
-  return createHash5("sha256").update(text).digest("hex").slice(0, HASH_LENGTH);
+function shortHash(text2) {
+  return createHash5("sha256").update(text2).digest("hex").slice(0, HASH_LENGTH);
 }
 function dnsLabel(...parts) {
   const full = parts.join("-");
@@ -76760,8 +76760,8 @@ function checkOverrides(overrides, label) {
     );
   }
 }
-function redactUserinfo(text) {
-  return text.replace(
+function redactUserinfo(text2) {
+  return text2.replace(
     /^([a-z][a-z0-9+.-]*:\/\/)?[^/@\s]*@/i,
     (_m, scheme) => `${scheme ?? ""}***@`
   );

@@ -598,10 +598,10 @@ var require_errors = __commonJS({
     };
     var kHTTPParserError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_HTTP_PARSER");
     var HTTPParserError = class extends Error {
-      constructor(message, code, data) {
+      constructor(message, code2, data) {
         super(message);
         this.name = "HTTPParserError";
-        this.code = code ? `HPE_${code}` : void 0;
+        this.code = code2 ? `HPE_${code2}` : void 0;
         this.data = data ? data.toString() : void 0;
       }
       static [Symbol.hasInstance](instance) {
@@ -624,12 +624,12 @@ var require_errors = __commonJS({
     };
     var kRequestRetryError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_REQ_RETRY");
     var RequestRetryError = class extends UndiciError {
-      constructor(message, code, { headers, data }) {
+      constructor(message, code2, { headers, data }) {
         super(message);
         this.name = "RequestRetryError";
         this.message = message || "Request retry error";
         this.code = "UND_ERR_REQ_RETRY";
-        this.statusCode = code;
+        this.statusCode = code2;
         this.data = data;
         this.headers = headers;
       }
@@ -640,12 +640,12 @@ var require_errors = __commonJS({
     };
     var kResponseError = /* @__PURE__ */ Symbol.for("undici.error.UND_ERR_RESPONSE");
     var ResponseError = class extends UndiciError {
-      constructor(message, code, { headers, data }) {
+      constructor(message, code2, { headers, data }) {
         super(message);
         this.name = "ResponseError";
         this.message = message || "Response error";
         this.code = "UND_ERR_RESPONSE";
-        this.statusCode = code;
+        this.statusCode = code2;
         this.data = data;
         this.headers = headers;
       }
@@ -855,8 +855,8 @@ var require_tree = __commonJS({
         if (index === void 0 || index >= key.length) {
           throw new TypeError("Unreachable");
         }
-        const code = this.code = key.charCodeAt(index);
-        if (code > 127) {
+        const code2 = this.code = key.charCodeAt(index);
+        if (code2 > 127) {
           throw new TypeError("key must be ascii string");
         }
         if (key.length !== ++index) {
@@ -877,11 +877,11 @@ var require_tree = __commonJS({
         let index = 0;
         let node = this;
         while (true) {
-          const code = key.charCodeAt(index);
-          if (code > 127) {
+          const code2 = key.charCodeAt(index);
+          if (code2 > 127) {
             throw new TypeError("key must be ascii string");
           }
-          if (node.code === code) {
+          if (node.code === code2) {
             if (length === ++index) {
               node.value = value;
               break;
@@ -891,7 +891,7 @@ var require_tree = __commonJS({
               node.middle = new _TstNode(key, value, index);
               break;
             }
-          } else if (node.code < code) {
+          } else if (node.code < code2) {
             if (node.left !== null) {
               node = node.left;
             } else {
@@ -915,19 +915,19 @@ var require_tree = __commonJS({
         let index = 0;
         let node = this;
         while (node !== null && index < keylength) {
-          let code = key[index];
-          if (code <= 90 && code >= 65) {
-            code |= 32;
+          let code2 = key[index];
+          if (code2 <= 90 && code2 >= 65) {
+            code2 |= 32;
           }
           while (node !== null) {
-            if (code === node.code) {
+            if (code2 === node.code) {
               if (keylength === ++index) {
                 return node;
               }
               node = node.middle;
               break;
             }
-            node = node.code < code ? node.left : node.right;
+            node = node.code < code2 ? node.left : node.right;
           }
         }
         return null;
@@ -1034,15 +1034,15 @@ var require_util = __commonJS({
         return (sTag === "Blob" || sTag === "File") && ("stream" in object && typeof object.stream === "function" || "arrayBuffer" in object && typeof object.arrayBuffer === "function");
       }
     }
-    function buildURL(url, queryParams) {
-      if (url.includes("?") || url.includes("#")) {
+    function buildURL(url2, queryParams) {
+      if (url2.includes("?") || url2.includes("#")) {
         throw new Error('Query params cannot be passed when url already contains "?" or "#".');
       }
       const stringified = stringify(queryParams);
       if (stringified) {
-        url += "?" + stringified;
+        url2 += "?" + stringified;
       }
-      return url;
+      return url2;
     }
     function isValidPort(port) {
       const value = parseInt(port, 10);
@@ -1051,39 +1051,39 @@ var require_util = __commonJS({
     function isHttpOrHttpsPrefixed(value) {
       return value != null && value[0] === "h" && value[1] === "t" && value[2] === "t" && value[3] === "p" && (value[4] === ":" || value[4] === "s" && value[5] === ":");
     }
-    function parseURL(url) {
-      if (typeof url === "string") {
-        url = new URL(url);
-        if (!isHttpOrHttpsPrefixed(url.origin || url.protocol)) {
+    function parseURL(url2) {
+      if (typeof url2 === "string") {
+        url2 = new URL(url2);
+        if (!isHttpOrHttpsPrefixed(url2.origin || url2.protocol)) {
           throw new InvalidArgumentError("Invalid URL protocol: the URL must start with `http:` or `https:`.");
         }
-        return url;
+        return url2;
       }
-      if (!url || typeof url !== "object") {
+      if (!url2 || typeof url2 !== "object") {
         throw new InvalidArgumentError("Invalid URL: The URL argument must be a non-null object.");
       }
-      if (!(url instanceof URL)) {
-        if (url.port != null && url.port !== "" && isValidPort(url.port) === false) {
+      if (!(url2 instanceof URL)) {
+        if (url2.port != null && url2.port !== "" && isValidPort(url2.port) === false) {
           throw new InvalidArgumentError("Invalid URL: port must be a valid integer or a string representation of an integer.");
         }
-        if (url.path != null && typeof url.path !== "string") {
+        if (url2.path != null && typeof url2.path !== "string") {
           throw new InvalidArgumentError("Invalid URL path: the path must be a string or null/undefined.");
         }
-        if (url.pathname != null && typeof url.pathname !== "string") {
+        if (url2.pathname != null && typeof url2.pathname !== "string") {
           throw new InvalidArgumentError("Invalid URL pathname: the pathname must be a string or null/undefined.");
         }
-        if (url.hostname != null && typeof url.hostname !== "string") {
+        if (url2.hostname != null && typeof url2.hostname !== "string") {
           throw new InvalidArgumentError("Invalid URL hostname: the hostname must be a string or null/undefined.");
         }
-        if (url.origin != null && typeof url.origin !== "string") {
+        if (url2.origin != null && typeof url2.origin !== "string") {
           throw new InvalidArgumentError("Invalid URL origin: the origin must be a string or null/undefined.");
         }
-        if (!isHttpOrHttpsPrefixed(url.origin || url.protocol)) {
+        if (!isHttpOrHttpsPrefixed(url2.origin || url2.protocol)) {
           throw new InvalidArgumentError("Invalid URL protocol: the URL must start with `http:` or `https:`.");
         }
-        const port = url.port != null ? url.port : url.protocol === "https:" ? 443 : 80;
-        let origin = url.origin != null ? url.origin : `${url.protocol || ""}//${url.hostname || ""}:${port}`;
-        let path13 = url.path != null ? url.path : `${url.pathname || ""}${url.search || ""}`;
+        const port = url2.port != null ? url2.port : url2.protocol === "https:" ? 443 : 80;
+        let origin = url2.origin != null ? url2.origin : `${url2.protocol || ""}//${url2.hostname || ""}:${port}`;
+        let path13 = url2.path != null ? url2.path : `${url2.pathname || ""}${url2.search || ""}`;
         if (origin[origin.length - 1] === "/") {
           origin = origin.slice(0, origin.length - 1);
         }
@@ -1092,17 +1092,17 @@ var require_util = __commonJS({
         }
         return new URL(`${origin}${path13}`);
       }
-      if (!isHttpOrHttpsPrefixed(url.origin || url.protocol)) {
+      if (!isHttpOrHttpsPrefixed(url2.origin || url2.protocol)) {
         throw new InvalidArgumentError("Invalid URL protocol: the URL must start with `http:` or `https:`.");
       }
-      return url;
+      return url2;
     }
-    function parseOrigin(url) {
-      url = parseURL(url);
-      if (url.pathname !== "/" || url.search || url.hash) {
+    function parseOrigin(url2) {
+      url2 = parseURL(url2);
+      if (url2.pathname !== "/" || url2.search || url2.hash) {
         throw new InvalidArgumentError("invalid url");
       }
-      return url;
+      return url2;
     }
     function getHostname(host) {
       if (host[0] === "[") {
@@ -1634,11 +1634,11 @@ var require_diagnostics = __commonJS({
         websocketDebuglog("connection opened %s%s", address, port ? `:${port}` : "");
       });
       diagnosticsChannel.channel("undici:websocket:close").subscribe((evt) => {
-        const { websocket, code, reason } = evt;
+        const { websocket, code: code2, reason } = evt;
         websocketDebuglog(
           "closed connection to %s - %s %s",
           websocket.url,
-          code,
+          code2,
           reason
         );
       });
@@ -3357,12 +3357,12 @@ var require_data_url = __commonJS({
       }
       return { mimeType: mimeTypeRecord, body };
     }
-    function URLSerializer(url, excludeFragment = false) {
+    function URLSerializer(url2, excludeFragment = false) {
       if (!excludeFragment) {
-        return url.href;
+        return url2.href;
       }
-      const href = url.href;
-      const hashLength = url.hash.length;
+      const href = url2.href;
+      const hashLength = url2.hash.length;
       const serialized = hashLength === 0 ? href : href.substring(0, href.length - hashLength);
       if (!hashLength && href.endsWith("#")) {
         return serialized.slice(0, -1);
@@ -4124,11 +4124,11 @@ var require_util2 = __commonJS({
       }
       return location;
     }
-    function isValidEncodedURL(url) {
-      for (let i2 = 0; i2 < url.length; ++i2) {
-        const code = url.charCodeAt(i2);
-        if (code > 126 || // Non-US-ASCII + DEL
-        code < 32) {
+    function isValidEncodedURL(url2) {
+      for (let i2 = 0; i2 < url2.length; ++i2) {
+        const code2 = url2.charCodeAt(i2);
+        if (code2 > 126 || // Non-US-ASCII + DEL
+        code2 < 32) {
           return false;
         }
       }
@@ -4141,8 +4141,8 @@ var require_util2 = __commonJS({
       return request.urlList[request.urlList.length - 1];
     }
     function requestBadPort(request) {
-      const url = requestCurrentURL(request);
-      if (urlIsHttpHttpsScheme(url) && badPortsSet.has(url.port)) {
+      const url2 = requestCurrentURL(request);
+      if (urlIsHttpHttpsScheme(url2) && badPortsSet.has(url2.port)) {
         return "blocked";
       }
       return "allowed";
@@ -4335,31 +4335,31 @@ var require_util2 = __commonJS({
           return isNonPotentiallyTrustWorthy ? "no-referrer" : referrerOrigin;
       }
     }
-    function stripURLForReferrer(url, originOnly) {
-      assert(url instanceof URL);
-      url = new URL(url);
-      if (url.protocol === "file:" || url.protocol === "about:" || url.protocol === "blank:") {
+    function stripURLForReferrer(url2, originOnly) {
+      assert(url2 instanceof URL);
+      url2 = new URL(url2);
+      if (url2.protocol === "file:" || url2.protocol === "about:" || url2.protocol === "blank:") {
         return "no-referrer";
       }
-      url.username = "";
-      url.password = "";
-      url.hash = "";
+      url2.username = "";
+      url2.password = "";
+      url2.hash = "";
       if (originOnly) {
-        url.pathname = "";
-        url.search = "";
+        url2.pathname = "";
+        url2.search = "";
       }
-      return url;
+      return url2;
     }
-    function isURLPotentiallyTrustworthy(url) {
-      if (!(url instanceof URL)) {
+    function isURLPotentiallyTrustworthy(url2) {
+      if (!(url2 instanceof URL)) {
         return false;
       }
-      if (url.href === "about:blank" || url.href === "about:srcdoc") {
+      if (url2.href === "about:blank" || url2.href === "about:srcdoc") {
         return true;
       }
-      if (url.protocol === "data:") return true;
-      if (url.protocol === "file:") return true;
-      return isOriginPotentiallyTrustworthy(url.origin);
+      if (url2.protocol === "data:") return true;
+      if (url2.protocol === "file:") return true;
+      return isOriginPotentiallyTrustworthy(url2.origin);
       function isOriginPotentiallyTrustworthy(origin) {
         if (origin == null || origin === "null") return false;
         const originAsURL = new URL(origin);
@@ -4680,17 +4680,17 @@ var require_util2 = __commonJS({
         byteLength += chunk.length;
       }
     }
-    function urlIsLocal(url) {
-      assert("protocol" in url);
-      const protocol = url.protocol;
+    function urlIsLocal(url2) {
+      assert("protocol" in url2);
+      const protocol = url2.protocol;
       return protocol === "about:" || protocol === "blob:" || protocol === "data:";
     }
-    function urlHasHttpsScheme(url) {
-      return typeof url === "string" && url[5] === ":" && url[0] === "h" && url[1] === "t" && url[2] === "t" && url[3] === "p" && url[4] === "s" || url.protocol === "https:";
+    function urlHasHttpsScheme(url2) {
+      return typeof url2 === "string" && url2[5] === ":" && url2[0] === "h" && url2[1] === "t" && url2[2] === "t" && url2[3] === "p" && url2[4] === "s" || url2.protocol === "https:";
     }
-    function urlIsHttpHttpsScheme(url) {
-      assert("protocol" in url);
-      const protocol = url.protocol;
+    function urlIsHttpHttpsScheme(url2) {
+      assert("protocol" in url2);
+      const protocol = url2.protocol;
       return protocol === "http:" || protocol === "https:";
     }
     function simpleRangeHeaderValue(value, allowWhitespace) {
@@ -4719,8 +4719,8 @@ var require_util2 = __commonJS({
       }
       const rangeStart = collectASequenceOfCodePoints(
         (char) => {
-          const code = char.charCodeAt(0);
-          return code >= 48 && code <= 57;
+          const code2 = char.charCodeAt(0);
+          return code2 >= 48 && code2 <= 57;
         },
         data,
         position
@@ -4746,8 +4746,8 @@ var require_util2 = __commonJS({
       }
       const rangeEnd = collectASequenceOfCodePoints(
         (char) => {
-          const code = char.charCodeAt(0);
-          return code >= 48 && code <= 57;
+          const code2 = char.charCodeAt(0);
+          return code2 >= 48 && code2 <= 57;
         },
         data,
         position
@@ -7038,9 +7038,9 @@ var require_client_h2 = __commonJS({
       this[kSocket][kError] = err2;
       this[kClient][kOnError](err2);
     }
-    function onHttp2FrameError(type, code, id) {
+    function onHttp2FrameError(type, code2, id) {
       if (id === 0) {
-        const err2 = new InformationalError(`HTTP/2: "frameError" received - type ${type}, code ${code}`);
+        const err2 = new InformationalError(`HTTP/2: "frameError" received - type ${type}, code ${code2}`);
         this[kSocket][kError] = err2;
         this[kClient][kOnError](err2);
       }
@@ -7050,8 +7050,8 @@ var require_client_h2 = __commonJS({
       this.destroy(err2);
       util.destroy(this[kSocket], err2);
     }
-    function onHTTP2GoAway(code) {
-      const err2 = this[kError] || new SocketError(`HTTP/2: "GOAWAY" frame received with code ${code}`, util.getSocketInfo(this));
+    function onHTTP2GoAway(code2) {
+      const err2 = this[kError] || new SocketError(`HTTP/2: "GOAWAY" frame received with code ${code2}`, util.getSocketInfo(this));
       const client = this[kClient];
       client[kSocket] = null;
       client[kHTTPContext] = null;
@@ -7256,8 +7256,8 @@ var require_client_h2 = __commonJS({
       stream.once("error", function(err2) {
         abort(err2);
       });
-      stream.once("frameError", (type, code) => {
-        abort(new InformationalError(`HTTP/2: "frameError" received - type ${type}, code ${code}`));
+      stream.once("frameError", (type, code2) => {
+        abort(new InformationalError(`HTTP/2: "frameError" received - type ${type}, code ${code2}`));
       });
       return true;
       function writeBodyH2() {
@@ -7699,7 +7699,7 @@ var require_client = __commonJS({
        * @param {string|URL} url
        * @param {import('../../types/client.js').Client.Options} options
        */
-      constructor(url, {
+      constructor(url2, {
         interceptors,
         maxHeaderSize,
         headersTimeout,
@@ -7817,7 +7817,7 @@ var require_client = __commonJS({
         } else {
           this[kInterceptors] = [createRedirectInterceptor({ maxRedirections })];
         }
-        this[kUrl] = util.parseOrigin(url);
+        this[kUrl] = util.parseOrigin(url2);
         this[kConnector] = connect2;
         this[kPipelining] = pipelining != null ? pipelining : 1;
         this[kMaxHeadersSize] = maxHeaderSize || http2.maxHeaderSize;
@@ -8795,8 +8795,8 @@ var require_proxy_agent = __commonJS({
           throw new InvalidArgumentError("Proxy opts.clientFactory must be a function.");
         }
         const { proxyTunnel = true } = opts;
-        const url = this.#getUrl(opts);
-        const { href, origin, port, protocol, username, password, hostname: proxyHostname } = url;
+        const url2 = this.#getUrl(opts);
+        const { href, origin, port, protocol, username, password, hostname: proxyHostname } = url2;
         this[kProxy] = { uri: href, protocol };
         this[kInterceptors] = opts.interceptors?.ProxyAgent && Array.isArray(opts.interceptors.ProxyAgent) ? opts.interceptors.ProxyAgent : [];
         this[kRequestTls] = opts.requestTls;
@@ -8826,7 +8826,7 @@ var require_proxy_agent = __commonJS({
           }
           return agentFactory(origin2, options);
         };
-        this[kClient] = clientFactory(url, { connect });
+        this[kClient] = clientFactory(url2, { connect });
         this[kAgent] = new Agent4({
           ...opts,
           factory,
@@ -8972,8 +8972,8 @@ var require_env_http_proxy_agent = __commonJS({
         this.#parseNoProxy();
       }
       [kDispatch](opts, handler) {
-        const url = new URL(opts.origin);
-        const agent = this.#getProxyAgentForUrl(url);
+        const url2 = new URL(opts.origin);
+        const agent = this.#getProxyAgentForUrl(url2);
         return agent.dispatch(opts, handler);
       }
       async [kClose]() {
@@ -8994,8 +8994,8 @@ var require_env_http_proxy_agent = __commonJS({
           await this[kHttpsProxyAgent].destroy(err2);
         }
       }
-      #getProxyAgentForUrl(url) {
-        let { protocol, host: hostname, port } = url;
+      #getProxyAgentForUrl(url2) {
+        let { protocol, host: hostname, port } = url2;
         hostname = hostname.replace(/:\d*$/, "").toLowerCase();
         port = Number.parseInt(port, 10) || DEFAULT_PORTS[protocol] || 0;
         if (!this.#shouldProxy(hostname, port)) {
@@ -9195,7 +9195,7 @@ var require_retry_handler = __commonJS({
         if (this.handler.onBodySent) return this.handler.onBodySent(chunk);
       }
       static [kRetryHandlerDefaultRetry](err2, { state, opts }, cb) {
-        const { statusCode, code, headers } = err2;
+        const { statusCode, code: code2, headers } = err2;
         const { method, retryOptions } = opts;
         const {
           maxRetries,
@@ -9207,7 +9207,7 @@ var require_retry_handler = __commonJS({
           methods
         } = retryOptions;
         const { counter } = state;
-        if (code && code !== "UND_ERR_REQ_RETRY" && !errorCodes.includes(code)) {
+        if (code2 && code2 !== "UND_ERR_REQ_RETRY" && !errorCodes.includes(code2)) {
           cb(err2);
           return;
         }
@@ -10922,10 +10922,10 @@ var require_mock_utils = __commonJS({
       };
     }
     function checkNetConnect(netConnect, origin) {
-      const url = new URL(origin);
+      const url2 = new URL(origin);
       if (netConnect === true) {
         return true;
-      } else if (Array.isArray(netConnect) && netConnect.some((matcher) => matchValue(matcher, url.host))) {
+      } else if (Array.isArray(netConnect) && netConnect.some((matcher) => matchValue(matcher, url2.host))) {
         return true;
       }
       return false;
@@ -11950,8 +11950,8 @@ var require_headers = __commonJS({
     var util = __require("node:util");
     var kHeadersMap = /* @__PURE__ */ Symbol("headers map");
     var kHeadersSortedMap = /* @__PURE__ */ Symbol("headers map sorted");
-    function isHTTPWhiteSpaceCharCode(code) {
-      return code === 10 || code === 13 || code === 9 || code === 32;
+    function isHTTPWhiteSpaceCharCode(code2) {
+      return code2 === 10 || code2 === 13 || code2 === 9 || code2 === 32;
     }
     function headerValueNormalize(potentialValue) {
       let i2 = 0;
@@ -12430,15 +12430,15 @@ var require_response = __commonJS({
         return responseObject;
       }
       // Creates a redirect Response that redirects to url with status status.
-      static redirect(url, status = 302) {
+      static redirect(url2, status = 302) {
         webidl.argumentLengthCheck(arguments, 1, "Response.redirect");
-        url = webidl.converters.USVString(url);
+        url2 = webidl.converters.USVString(url2);
         status = webidl.converters["unsigned short"](status);
         let parsedURL;
         try {
-          parsedURL = new URL(url, relevantRealm.settingsObject.baseUrl);
+          parsedURL = new URL(url2, relevantRealm.settingsObject.baseUrl);
         } catch (err2) {
-          throw new TypeError(`Failed to parse URL from ${url}`, { cause: err2 });
+          throw new TypeError(`Failed to parse URL from ${url2}`, { cause: err2 });
         }
         if (!redirectStatusSet.has(status)) {
           throw new RangeError(`Invalid status code ${status}`);
@@ -12479,11 +12479,11 @@ var require_response = __commonJS({
       get url() {
         webidl.brandCheck(this, _Response);
         const urlList = this[kState].urlList;
-        const url = urlList[urlList.length - 1] ?? null;
-        if (url === null) {
+        const url2 = urlList[urlList.length - 1] ?? null;
+        if (url2 === null) {
           return "";
         }
-        return URLSerializer(url, true);
+        return URLSerializer(url2, true);
       }
       // Returns whether response was obtained through a redirect.
       get redirected() {
@@ -14437,12 +14437,12 @@ var require_fetch = __commonJS({
       }
       return response;
       function dispatch({ body }) {
-        const url = requestCurrentURL(request);
+        const url2 = requestCurrentURL(request);
         const agent = fetchParams.controller.dispatcher;
         return new Promise((resolve3, reject) => agent.dispatch(
           {
-            path: url.pathname + url.search,
-            origin: url.origin,
+            path: url2.pathname + url2.search,
+            origin: url2.origin,
             method: request.method,
             body: agent.isMockActive ? request.body && (request.body.source || request.body.stream) : body,
             headers: request.headersList.entries,
@@ -16106,8 +16106,8 @@ var require_util6 = __commonJS({
     "use strict";
     function isCTLExcludingHtab(value) {
       for (let i2 = 0; i2 < value.length; ++i2) {
-        const code = value.charCodeAt(i2);
-        if (code >= 0 && code <= 8 || code >= 10 && code <= 31 || code === 127) {
+        const code2 = value.charCodeAt(i2);
+        if (code2 >= 0 && code2 <= 8 || code2 >= 10 && code2 <= 31 || code2 === 127) {
           return true;
         }
       }
@@ -16115,26 +16115,26 @@ var require_util6 = __commonJS({
     }
     function validateCookieName(name) {
       for (let i2 = 0; i2 < name.length; ++i2) {
-        const code = name.charCodeAt(i2);
-        if (code < 33 || // exclude CTLs (0-31), SP and HT
-        code > 126 || // exclude non-ascii and DEL
-        code === 34 || // "
-        code === 40 || // (
-        code === 41 || // )
-        code === 60 || // <
-        code === 62 || // >
-        code === 64 || // @
-        code === 44 || // ,
-        code === 59 || // ;
-        code === 58 || // :
-        code === 92 || // \
-        code === 47 || // /
-        code === 91 || // [
-        code === 93 || // ]
-        code === 63 || // ?
-        code === 61 || // =
-        code === 123 || // {
-        code === 125) {
+        const code2 = name.charCodeAt(i2);
+        if (code2 < 33 || // exclude CTLs (0-31), SP and HT
+        code2 > 126 || // exclude non-ascii and DEL
+        code2 === 34 || // "
+        code2 === 40 || // (
+        code2 === 41 || // )
+        code2 === 60 || // <
+        code2 === 62 || // >
+        code2 === 64 || // @
+        code2 === 44 || // ,
+        code2 === 59 || // ;
+        code2 === 58 || // :
+        code2 === 92 || // \
+        code2 === 47 || // /
+        code2 === 91 || // [
+        code2 === 93 || // ]
+        code2 === 63 || // ?
+        code2 === 61 || // =
+        code2 === 123 || // {
+        code2 === 125) {
           throw new Error("Invalid cookie name");
         }
       }
@@ -16150,31 +16150,31 @@ var require_util6 = __commonJS({
         ++i2;
       }
       while (i2 < len) {
-        const code = value.charCodeAt(i2++);
-        if (code < 33 || // exclude CTLs (0-31)
-        code > 126 || // non-ascii and DEL (127)
-        code === 34 || // "
-        code === 44 || // ,
-        code === 59 || // ;
-        code === 92) {
+        const code2 = value.charCodeAt(i2++);
+        if (code2 < 33 || // exclude CTLs (0-31)
+        code2 > 126 || // non-ascii and DEL (127)
+        code2 === 34 || // "
+        code2 === 44 || // ,
+        code2 === 59 || // ;
+        code2 === 92) {
           throw new Error("Invalid cookie value");
         }
       }
     }
     function validateCookiePath(path13) {
       for (let i2 = 0; i2 < path13.length; ++i2) {
-        const code = path13.charCodeAt(i2);
-        if (code < 32 || // exclude CTLs (0-31)
-        code > 126 || // exclude DEL and non-ascii
-        code === 59) {
+        const code2 = path13.charCodeAt(i2);
+        if (code2 < 32 || // exclude CTLs (0-31)
+        code2 > 126 || // exclude DEL and non-ascii
+        code2 === 59) {
           throw new Error("Invalid cookie path");
         }
       }
     }
-    function isLetterOrDigit(code) {
-      return code >= 48 && code <= 57 || // 0-9
-      code >= 65 && code <= 90 || // A-Z
-      code >= 97 && code <= 122;
+    function isLetterOrDigit(code2) {
+      return code2 >= 48 && code2 <= 57 || // 0-9
+      code2 >= 65 && code2 <= 90 || // A-Z
+      code2 >= 97 && code2 <= 122;
     }
     function validateCookieDomain(domain) {
       if (domain === " ") {
@@ -16185,8 +16185,8 @@ var require_util6 = __commonJS({
       }
       let labelLength = 0;
       for (let i2 = 0; i2 < domain.length; ++i2) {
-        const code = domain.charCodeAt(i2);
-        if (code === 46) {
+        const code2 = domain.charCodeAt(i2);
+        if (code2 === 46) {
           if (labelLength === 0) {
             throw new Error("Invalid cookie domain");
           }
@@ -16196,10 +16196,10 @@ var require_util6 = __commonJS({
           labelLength = 0;
           continue;
         }
-        if (labelLength === 0 && !isLetterOrDigit(code)) {
+        if (labelLength === 0 && !isLetterOrDigit(code2)) {
           throw new Error("Invalid cookie domain");
         }
-        if (!isLetterOrDigit(code) && code !== 45) {
+        if (!isLetterOrDigit(code2) && code2 !== 45) {
           throw new Error("Invalid cookie domain");
         }
         if (++labelLength > 63) {
@@ -16973,37 +16973,37 @@ var require_util7 = __commonJS({
         return false;
       }
       for (let i2 = 0; i2 < protocol.length; ++i2) {
-        const code = protocol.charCodeAt(i2);
-        if (code < 33 || // CTL, contains SP (0x20) and HT (0x09)
-        code > 126 || code === 34 || // "
-        code === 40 || // (
-        code === 41 || // )
-        code === 44 || // ,
-        code === 47 || // /
-        code === 58 || // :
-        code === 59 || // ;
-        code === 60 || // <
-        code === 61 || // =
-        code === 62 || // >
-        code === 63 || // ?
-        code === 64 || // @
-        code === 91 || // [
-        code === 92 || // \
-        code === 93 || // ]
-        code === 123 || // {
-        code === 125) {
+        const code2 = protocol.charCodeAt(i2);
+        if (code2 < 33 || // CTL, contains SP (0x20) and HT (0x09)
+        code2 > 126 || code2 === 34 || // "
+        code2 === 40 || // (
+        code2 === 41 || // )
+        code2 === 44 || // ,
+        code2 === 47 || // /
+        code2 === 58 || // :
+        code2 === 59 || // ;
+        code2 === 60 || // <
+        code2 === 61 || // =
+        code2 === 62 || // >
+        code2 === 63 || // ?
+        code2 === 64 || // @
+        code2 === 91 || // [
+        code2 === 92 || // \
+        code2 === 93 || // ]
+        code2 === 123 || // {
+        code2 === 125) {
           return false;
         }
       }
       return true;
     }
-    function isValidStatusCode(code) {
-      if (code >= 1e3 && code < 1015) {
-        return code !== 1004 && // reserved
-        code !== 1005 && // "MUST NOT be set as a status code"
-        code !== 1006;
+    function isValidStatusCode(code2) {
+      if (code2 >= 1e3 && code2 < 1015) {
+        return code2 !== 1004 && // reserved
+        code2 !== 1005 && // "MUST NOT be set as a status code"
+        code2 !== 1006;
       }
-      return code >= 3e3 && code <= 4999;
+      return code2 >= 3e3 && code2 <= 4999;
     }
     function failWebsocketConnection(ws, reason) {
       const { [kController]: controller, [kResponse]: response } = ws;
@@ -17188,9 +17188,9 @@ var require_connection = __commonJS({
       crypto2 = __require("node:crypto");
     } catch {
     }
-    function establishWebSocketConnection(url, protocols, client, ws, onEstablish, options) {
-      const requestURL = url;
-      requestURL.protocol = url.protocol === "ws:" ? "http:" : "https:";
+    function establishWebSocketConnection(url2, protocols, client, ws, onEstablish, options) {
+      const requestURL = url2;
+      requestURL.protocol = url2.protocol === "ws:" ? "http:" : "https:";
       const request = makeRequest({
         urlList: [requestURL],
         client,
@@ -17272,7 +17272,7 @@ var require_connection = __commonJS({
       });
       return controller;
     }
-    function closeWebSocketConnection(ws, code, reason, reasonByteLength) {
+    function closeWebSocketConnection(ws, code2, reason, reasonByteLength) {
       if (isClosing(ws) || isClosed(ws)) {
       } else if (!isEstablished(ws)) {
         failWebsocketConnection(ws, "Connection was closed before it was established.");
@@ -17280,12 +17280,12 @@ var require_connection = __commonJS({
       } else if (ws[kSentClose] === sentCloseFrameState.NOT_SENT) {
         ws[kSentClose] = sentCloseFrameState.PROCESSING;
         const frame = new WebsocketFrameSend();
-        if (code !== void 0 && reason === void 0) {
+        if (code2 !== void 0 && reason === void 0) {
           frame.frameData = Buffer.allocUnsafe(2);
-          frame.frameData.writeUInt16BE(code, 0);
-        } else if (code !== void 0 && reason !== void 0) {
+          frame.frameData.writeUInt16BE(code2, 0);
+        } else if (code2 !== void 0 && reason !== void 0) {
           frame.frameData = Buffer.allocUnsafe(2 + reasonByteLength);
-          frame.frameData.writeUInt16BE(code, 0);
+          frame.frameData.writeUInt16BE(code2, 0);
           frame.frameData.write(reason, 2, "utf-8");
         } else {
           frame.frameData = emptyBuffer;
@@ -17310,25 +17310,25 @@ var require_connection = __commonJS({
       response.socket.off("close", onSocketClose);
       response.socket.off("error", onSocketError);
       const wasClean = ws[kSentClose] === sentCloseFrameState.SENT && ws[kReceivedClose];
-      let code = 1005;
+      let code2 = 1005;
       let reason = "";
       const result = ws[kByteParser].closingInfo;
       if (result && !result.error) {
-        code = result.code ?? 1005;
+        code2 = result.code ?? 1005;
         reason = result.reason;
       } else if (!ws[kReceivedClose]) {
-        code = 1006;
+        code2 = 1006;
       }
       ws[kReadyState] = states.CLOSED;
       fireEvent("close", ws, (type, init) => new CloseEvent(type, init), {
         wasClean,
-        code,
+        code: code2,
         reason
       });
       if (channels.close.hasSubscribers) {
         channels.close.publish({
           websocket: ws,
-          code,
+          code: code2,
           reason
         });
       }
@@ -17453,8 +17453,8 @@ var require_receiver = __commonJS({
     var { closeWebSocketConnection } = require_connection();
     var { PerMessageDeflate } = require_permessage_deflate();
     var { MessageSizeExceededError } = require_errors();
-    function failWebsocketConnectionWithCode(ws, code, reason) {
-      closeWebSocketConnection(ws, code, reason, Buffer.byteLength(reason));
+    function failWebsocketConnectionWithCode(ws, code2, reason) {
+      closeWebSocketConnection(ws, code2, reason, Buffer.byteLength(reason));
       failWebsocketConnection(ws, reason);
     }
     var ByteParser = class extends Writable {
@@ -17641,8 +17641,8 @@ var require_receiver = __commonJS({
                   this.#info.fin,
                   (error2, data) => {
                     if (error2) {
-                      const code = error2 instanceof MessageSizeExceededError ? 1009 : 1007;
-                      failWebsocketConnectionWithCode(this.ws, code, error2.message);
+                      const code2 = error2 instanceof MessageSizeExceededError ? 1009 : 1007;
+                      failWebsocketConnectionWithCode(this.ws, code2, error2.message);
                       return;
                     }
                     if (!this.writeFragments(data)) {
@@ -17728,11 +17728,11 @@ var require_receiver = __commonJS({
       }
       parseCloseBody(data) {
         assert(data.length !== 1);
-        let code;
+        let code2;
         if (data.length >= 2) {
-          code = data.readUInt16BE(0);
+          code2 = data.readUInt16BE(0);
         }
-        if (code !== void 0 && !isValidStatusCode(code)) {
+        if (code2 !== void 0 && !isValidStatusCode(code2)) {
           return { code: 1002, reason: "Invalid status code", error: true };
         }
         let reason = data.subarray(2);
@@ -17744,7 +17744,7 @@ var require_receiver = __commonJS({
         } catch {
           return { code: 1007, reason: "Invalid UTF-8", error: true };
         }
-        return { code, reason, error: false };
+        return { code: code2, reason, error: false };
       }
       /**
        * Parses control frames.
@@ -17759,8 +17759,8 @@ var require_receiver = __commonJS({
           }
           this.#info.closeInfo = this.parseCloseBody(body);
           if (this.#info.closeInfo.error) {
-            const { code, reason } = this.#info.closeInfo;
-            closeWebSocketConnection(this.ws, code, reason, reason.length);
+            const { code: code2, reason } = this.#info.closeInfo;
+            closeWebSocketConnection(this.ws, code2, reason, reason.length);
             failWebsocketConnection(this.ws, reason);
             return false;
           }
@@ -17941,18 +17941,18 @@ var require_websocket = __commonJS({
        * @param {string} url
        * @param {string|string[]} protocols
        */
-      constructor(url, protocols = []) {
+      constructor(url2, protocols = []) {
         super();
         webidl.util.markAsUncloneable(this);
         const prefix = "WebSocket constructor";
         webidl.argumentLengthCheck(arguments, 1, prefix);
         const options = webidl.converters["DOMString or sequence<DOMString> or WebSocketInit"](protocols, prefix, "options");
-        url = webidl.converters.USVString(url, prefix, "url");
+        url2 = webidl.converters.USVString(url2, prefix, "url");
         protocols = options.protocols;
         const baseURL = environmentSettingsObject.settingsObject.baseUrl;
         let urlRecord;
         try {
-          urlRecord = new URL(url, baseURL);
+          urlRecord = new URL(url2, baseURL);
         } catch (e) {
           throw new DOMException(e, "SyntaxError");
         }
@@ -17998,17 +17998,17 @@ var require_websocket = __commonJS({
        * @param {number|undefined} code
        * @param {string|undefined} reason
        */
-      close(code = void 0, reason = void 0) {
+      close(code2 = void 0, reason = void 0) {
         webidl.brandCheck(this, _WebSocket);
         const prefix = "WebSocket.close";
-        if (code !== void 0) {
-          code = webidl.converters["unsigned short"](code, prefix, "code", { clamp: true });
+        if (code2 !== void 0) {
+          code2 = webidl.converters["unsigned short"](code2, prefix, "code", { clamp: true });
         }
         if (reason !== void 0) {
           reason = webidl.converters.USVString(reason, prefix, "reason");
         }
-        if (code !== void 0) {
-          if (code !== 1e3 && (code < 3e3 || code > 4999)) {
+        if (code2 !== void 0) {
+          if (code2 !== 1e3 && (code2 < 3e3 || code2 > 4999)) {
             throw new DOMException("invalid code", "InvalidAccessError");
           }
         }
@@ -18022,7 +18022,7 @@ var require_websocket = __commonJS({
             );
           }
         }
-        closeWebSocketConnection(this, code, reason, reasonByteLength);
+        closeWebSocketConnection(this, code2, reason, reasonByteLength);
       }
       /**
        * @see https://websockets.spec.whatwg.org/#dom-websocket-send
@@ -18268,15 +18268,15 @@ var require_websocket = __commonJS({
     }
     function onParserError(err2) {
       let message;
-      let code;
+      let code2;
       if (err2 instanceof CloseEvent) {
         message = err2.reason;
-        code = err2.code;
+        code2 = err2.code;
       } else {
         message = err2.message;
       }
       fireEvent("error", this, () => new ErrorEvent("error", { error: err2, message }));
-      closeWebSocketConnection(this, code);
+      closeWebSocketConnection(this, code2);
     }
     module.exports = {
       WebSocket
@@ -18761,7 +18761,7 @@ var require_eventsource = __commonJS({
        * @param {EventSourceInit} [eventSourceInitDict]
        * @see https://html.spec.whatwg.org/multipage/server-sent-events.html#the-eventsource-interface
        */
-      constructor(url, eventSourceInitDict = {}) {
+      constructor(url2, eventSourceInitDict = {}) {
         super();
         webidl.util.markAsUncloneable(this);
         const prefix = "EventSource constructor";
@@ -18772,7 +18772,7 @@ var require_eventsource = __commonJS({
             code: "UNDICI-ES"
           });
         }
-        url = webidl.converters.USVString(url, prefix, "url");
+        url2 = webidl.converters.USVString(url2, prefix, "url");
         eventSourceInitDict = webidl.converters.EventSourceInitDict(eventSourceInitDict, prefix, "eventSourceInitDict");
         this.#dispatcher = eventSourceInitDict.dispatcher;
         this.#state = {
@@ -18782,7 +18782,7 @@ var require_eventsource = __commonJS({
         const settings = environmentSettingsObject;
         let urlRecord;
         try {
-          urlRecord = new URL(url, settings.settingsObject.baseUrl);
+          urlRecord = new URL(url2, settings.settingsObject.baseUrl);
           this.#state.origin = urlRecord.origin;
         } catch (e) {
           throw new DOMException(e, "SyntaxError");
@@ -19068,12 +19068,12 @@ var require_undici = __commonJS({
       headerNameToString: util.headerNameToString
     };
     function makeDispatcher(fn) {
-      return (url, opts, handler) => {
+      return (url2, opts, handler) => {
         if (typeof opts === "function") {
           handler = opts;
           opts = null;
         }
-        if (!url || typeof url !== "string" && typeof url !== "object" && !(url instanceof URL)) {
+        if (!url2 || typeof url2 !== "string" && typeof url2 !== "object" && !(url2 instanceof URL)) {
           throw new InvalidArgumentError("invalid url");
         }
         if (opts != null && typeof opts !== "object") {
@@ -19087,12 +19087,12 @@ var require_undici = __commonJS({
           if (!opts.path.startsWith("/")) {
             path13 = `/${path13}`;
           }
-          url = new URL(util.parseOrigin(url).origin + path13);
+          url2 = new URL(util.parseOrigin(url2).origin + path13);
         } else {
           if (!opts) {
-            opts = typeof url === "object" ? url : {};
+            opts = typeof url2 === "object" ? url2 : {};
           }
-          url = util.parseURL(url);
+          url2 = util.parseURL(url2);
         }
         const { agent, dispatcher = getGlobalDispatcher() } = opts;
         if (agent) {
@@ -19100,8 +19100,8 @@ var require_undici = __commonJS({
         }
         return fn.call(dispatcher, {
           ...opts,
-          origin: url.origin,
-          path: url.search ? `${url.pathname}${url.search}` : url.pathname,
+          origin: url2.origin,
+          path: url2.search ? `${url2.pathname}${url2.search}` : url2.pathname,
           method: opts.method || (opts.body ? "PUT" : "GET")
         }, handler);
       };
@@ -19189,7 +19189,7 @@ var require_http = __commonJS({
   "node_modules/docker-modem/lib/http.js"(exports, module) {
     var nativeHttps = __require("https");
     var nativeHttp = __require("http");
-    var url = __require("url");
+    var url2 = __require("url");
     var utils = require_utils2();
     var maxRedirects = module.exports.maxRedirects = 5;
     var protocols = {
@@ -19221,7 +19221,7 @@ var require_http = __commonJS({
           if (typeof options === "string") {
             reqUrl = options;
           } else {
-            reqUrl = url.format(utils.extend({
+            reqUrl = url2.format(utils.extend({
               protocol
             }, options));
           }
@@ -19235,8 +19235,8 @@ var require_http = __commonJS({
               if (!("location" in res.headers)) {
                 return redirect2.userCallback(res);
               }
-              var redirectUrl = url.resolve(reqUrl2, res.headers.location);
-              var proto = url.parse(redirectUrl).protocol;
+              var redirectUrl = url2.resolve(reqUrl2, res.headers.location);
+              var proto = url2.parse(redirectUrl).protocol;
               proto = proto.substr(0, proto.length - 1);
               return module.exports[proto].get(redirectUrl, redirectCallback(reqUrl2, redirect2), redirect2);
             };
@@ -27213,10 +27213,10 @@ var require_agent2 = __commonJS({
             error2 = err2;
             cb(error2);
           });
-          proc.on("close", (code) => {
+          proc.on("close", (code2) => {
             this.proc = void 0;
             if (!error2) {
-              if (error2 = ERROR[code])
+              if (error2 = ERROR[code2])
                 return cb(error2);
               cb();
             }
@@ -27870,11 +27870,11 @@ var require_zlib = __commonJS({
     function processCallback() {
       throw new Error("Should not get here");
     }
-    function zlibOnError(message, errno, code) {
+    function zlibOnError(message, errno, code2) {
       const self2 = this._owner;
       const error2 = new Error(message);
       error2.errno = errno;
-      error2.code = code;
+      error2.code = code2;
       self2._err = error2;
     }
     function _close(engine) {
@@ -33723,11 +33723,11 @@ var require_SFTP = __commonJS({
           `SFTP: Outbound: ${isBuffered ? "Buffered" : "Sending"} HANDLE`
         );
       }
-      status(reqid, code, message) {
+      status(reqid, code2, message) {
         if (!this.server)
           throw new Error("Server-only method called in client mode");
-        if (!VALID_STATUS_CODES.has(code))
-          throw new Error(`Bad status code: ${code}`);
+        if (!VALID_STATUS_CODES.has(code2))
+          throw new Error(`Bad status code: ${code2}`);
         message || (message = "");
         const msgLen = Buffer.byteLength(message);
         let p = 9;
@@ -33735,7 +33735,7 @@ var require_SFTP = __commonJS({
         writeUInt32BE(buf, buf.length - 4, 0);
         buf[4] = RESPONSE.STATUS;
         writeUInt32BE(buf, reqid, 5);
-        writeUInt32BE(buf, code, p);
+        writeUInt32BE(buf, code2, p);
         writeUInt32BE(buf, msgLen, p += 4);
         p += 4;
         if (msgLen) {
@@ -37195,17 +37195,17 @@ var require_client2 = __commonJS({
               removeListeners();
               cb(err4);
             }
-            function onExit(code, signal) {
+            function onExit(code2, signal) {
               removeListeners();
               let msg;
-              if (typeof code === "number")
-                msg = `Received exit code ${code} while establishing SFTP session`;
+              if (typeof code2 === "number")
+                msg = `Received exit code ${code2} while establishing SFTP session`;
               else if (signal !== void 0)
                 msg = `Received signal ${signal} while establishing SFTP session`;
               else
                 msg = "Received unexpected SFTP session termination";
               const err4 = new Error(msg);
-              err4.code = code;
+              err4.code = code2;
               err4.signal = signal;
               cb(err4);
             }
@@ -39788,7 +39788,7 @@ var require_errors3 = __commonJS({
   "node_modules/readable-stream/errors.js"(exports, module) {
     "use strict";
     var codes = {};
-    function createErrorType(code, message, Base) {
+    function createErrorType(code2, message, Base) {
       if (!Base) {
         Base = Error;
       }
@@ -39805,8 +39805,8 @@ var require_errors3 = __commonJS({
         }
       }
       NodeError.prototype.name = Base.name;
-      NodeError.prototype.code = code;
-      codes[code] = NodeError;
+      NodeError.prototype.code = code2;
+      codes[code2] = NodeError;
     }
     function oneOf(expected, thing) {
       if (Array.isArray(expected)) {
@@ -42906,7 +42906,7 @@ var require_modem = __commonJS({
     var http2 = require_http();
     var fs3 = __require("fs");
     var path13 = __require("path");
-    var url = __require("url");
+    var url2 = __require("url");
     var ssh = require_ssh();
     var HttpDuplex = require_http_duplex();
     var debug2 = require_src()("modem");
@@ -42931,7 +42931,7 @@ var require_modem = __commonJS({
           hostStr = "tcp://" + hostStr;
         }
         try {
-          host = new url.URL(hostStr);
+          host = new url2.URL(hostStr);
         } catch (err2) {
           throw new Error("DOCKER_HOST env variable should be something like tcp://localhost:1234");
         }
@@ -43017,14 +43017,14 @@ var require_modem = __commonJS({
         options.path = "/" + this.version + options.path;
       }
       if (this.host) {
-        var parsed = url.parse(this.host);
-        address = url.format({
+        var parsed = url2.parse(this.host);
+        address = url2.format({
           protocol: parsed.protocol || this.protocol,
           hostname: parsed.hostname || this.host,
           port: this.port,
           pathname: parsed.pathname || this.pathPrefix
         });
-        address = url.resolve(address, options.path);
+        address = url2.resolve(address, options.path);
       } else {
         address = options.path;
       }
@@ -43094,7 +43094,7 @@ var require_modem = __commonJS({
           this.buildRequest(optionsf, options, data, callback);
         });
       } else {
-        var urlp = url.parse(address);
+        var urlp = url2.parse(address);
         optionsf.hostname = urlp.hostname;
         optionsf.port = urlp.port;
         optionsf.path = urlp.path;
@@ -47979,9 +47979,9 @@ var require_logging = __commonJS({
     }
     var allEnabled = enabledTracers.has("all");
     var anyTracerEnabled = allEnabled || enabledTracers.size > 0;
-    function trace(severity, tracer, text) {
+    function trace(severity, tracer, text2) {
       if (isTracerEnabled(tracer)) {
-        (0, exports.log)(severity, (/* @__PURE__ */ new Date()).toISOString() + " | v" + clientVersion + " " + process_1.pid + " | " + tracer + " | " + text);
+        (0, exports.log)(severity, (/* @__PURE__ */ new Date()).toISOString() + " | v" + clientVersion + " " + process_1.pid + " | " + tracer + " | " + text2);
       }
     }
     function isTracerEnabled(tracer) {
@@ -49564,9 +49564,9 @@ var require_backoff_timeout = __commonJS({
       get traceEnabled() {
         return logging.isTracerEnabled(TRACER_NAME);
       }
-      trace(text) {
+      trace(text2) {
         if (this.traceEnabled) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "{" + this.id + "} " + text);
+          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "{" + this.id + "} " + text2);
         }
       }
       runTimer(delay) {
@@ -49815,8 +49815,8 @@ var require_resolving_load_balancer = __commonJS({
     var uri_parser_1 = require_uri_parser();
     var load_balancer_child_handler_1 = require_load_balancer_child_handler();
     var TRACER_NAME = "resolving_load_balancer";
-    function trace(text) {
-      logging.trace(constants_2.LogVerbosity.DEBUG, TRACER_NAME, text);
+    function trace(text2) {
+      logging.trace(constants_2.LogVerbosity.DEBUG, TRACER_NAME, text2);
     }
     var NAME_MATCH_LEVEL_ORDER = [
       "SERVICE_AND_METHOD",
@@ -62622,14 +62622,14 @@ var require_control_plane_status = __commonJS({
       constants_1.Status.OUT_OF_RANGE,
       constants_1.Status.DATA_LOSS
     ];
-    function restrictControlPlaneStatusCode(code, details) {
-      if (INAPPROPRIATE_CONTROL_PLANE_CODES.includes(code)) {
+    function restrictControlPlaneStatusCode(code2, details) {
+      if (INAPPROPRIATE_CONTROL_PLANE_CODES.includes(code2)) {
         return {
           code: constants_1.Status.INTERNAL,
-          details: `Invalid status from control plane: ${code} ${constants_1.Status[code]} ${details}`
+          details: `Invalid status from control plane: ${code2} ${constants_1.Status[code2]} ${details}`
         };
       } else {
-        return { code, details };
+        return { code: code2, details };
       }
     }
   }
@@ -62856,9 +62856,9 @@ var require_single_subchannel_channel = __commonJS({
           credsMetadata = await this.subchannel.getCallCredentials().generateMetadata({ method_name: this.method, service_url: this.serviceUrl });
         } catch (e) {
           const error2 = e;
-          const { code, details } = (0, control_plane_status_1.restrictControlPlaneStatusCode)(typeof error2.code === "number" ? error2.code : constants_1.Status.UNKNOWN, `Getting metadata from plugin failed with error: ${error2.message}`);
+          const { code: code2, details } = (0, control_plane_status_1.restrictControlPlaneStatusCode)(typeof error2.code === "number" ? error2.code : constants_1.Status.UNKNOWN, `Getting metadata from plugin failed with error: ${error2.message}`);
           listener.onReceiveStatus({
-            code,
+            code: code2,
             details,
             metadata: new metadata_1.Metadata()
           });
@@ -63077,14 +63077,14 @@ var require_subchannel = __commonJS({
       get refTraceEnabled() {
         return logging.isTracerEnabled("subchannel_refcount");
       }
-      trace(text) {
+      trace(text2) {
         if (this.traceEnabled) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "(" + this.channelzRef.id + ") " + this.subchannelAddressString + " " + text);
+          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "(" + this.channelzRef.id + ") " + this.subchannelAddressString + " " + text2);
         }
       }
-      refTrace(text) {
+      refTrace(text2) {
         if (this.refTraceEnabled) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, "subchannel_refcount", "(" + this.channelzRef.id + ") " + this.subchannelAddressString + " " + text);
+          logging.trace(constants_1.LogVerbosity.DEBUG, "subchannel_refcount", "(" + this.channelzRef.id + ") " + this.subchannelAddressString + " " + text2);
         }
       }
       handleBackoffTimer() {
@@ -63371,8 +63371,8 @@ var require_resolver_dns = __commonJS({
     var backoff_timeout_1 = require_backoff_timeout();
     var environment_1 = require_environment();
     var TRACER_NAME = "dns_resolver";
-    function trace(text) {
-      logging.trace(constants_2.LogVerbosity.DEBUG, TRACER_NAME, text);
+    function trace(text2) {
+      logging.trace(constants_2.LogVerbosity.DEBUG, TRACER_NAME, text2);
     }
     exports.DEFAULT_PORT = 443;
     var DEFAULT_MIN_TIME_BETWEEN_RESOLUTIONS_MS = 3e4;
@@ -63657,8 +63657,8 @@ var require_http_proxy = __commonJS({
     var url_1 = __require("url");
     var resolver_dns_1 = require_resolver_dns();
     var TRACER_NAME = "proxy";
-    function trace(text) {
-      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text);
+    function trace(text2) {
+      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text2);
     }
     function getProxyInfo() {
       let proxyEnv = "";
@@ -63965,10 +63965,10 @@ var require_subchannel_call = __commonJS({
       }
       return "Unknown system error " + errno;
     }
-    function mapHttpStatusCode(code) {
-      const details = `Received HTTP status code ${code}`;
+    function mapHttpStatusCode(code2) {
+      const details = `Received HTTP status code ${code2}`;
       let mappedStatusCode;
-      switch (code) {
+      switch (code2) {
         // TODO(murgatroid99): handle 100 and 101
         case 400:
           mappedStatusCode = constants_1.Status.INTERNAL;
@@ -64087,7 +64087,7 @@ var require_subchannel_call = __commonJS({
             if (((_a3 = this.finalStatus) === null || _a3 === void 0 ? void 0 : _a3.code) === constants_1.Status.OK) {
               return;
             }
-            let code;
+            let code2;
             let details = "";
             switch (http2Stream.rstCode) {
               case http2.constants.NGHTTP2_NO_ERROR:
@@ -64096,41 +64096,41 @@ var require_subchannel_call = __commonJS({
                 }
                 if (this.httpStatusCode && this.httpStatusCode !== 200) {
                   const mappedStatus = mapHttpStatusCode(this.httpStatusCode);
-                  code = mappedStatus.code;
+                  code2 = mappedStatus.code;
                   details = mappedStatus.details;
                 } else {
-                  code = constants_1.Status.INTERNAL;
+                  code2 = constants_1.Status.INTERNAL;
                   details = `Received RST_STREAM with code ${http2Stream.rstCode} (Call ended without gRPC status)`;
                 }
                 break;
               case http2.constants.NGHTTP2_REFUSED_STREAM:
-                code = constants_1.Status.UNAVAILABLE;
+                code2 = constants_1.Status.UNAVAILABLE;
                 details = "Stream refused by server";
                 break;
               case http2.constants.NGHTTP2_CANCEL:
                 if (this.connectionDropped) {
-                  code = constants_1.Status.UNAVAILABLE;
+                  code2 = constants_1.Status.UNAVAILABLE;
                   details = "Connection dropped";
                 } else {
-                  code = constants_1.Status.CANCELLED;
+                  code2 = constants_1.Status.CANCELLED;
                   details = "Call cancelled";
                 }
                 break;
               case http2.constants.NGHTTP2_ENHANCE_YOUR_CALM:
-                code = constants_1.Status.RESOURCE_EXHAUSTED;
+                code2 = constants_1.Status.RESOURCE_EXHAUSTED;
                 details = "Bandwidth exhausted or memory limit exceeded";
                 break;
               case http2.constants.NGHTTP2_INADEQUATE_SECURITY:
-                code = constants_1.Status.PERMISSION_DENIED;
+                code2 = constants_1.Status.PERMISSION_DENIED;
                 details = "Protocol not secure enough";
                 break;
               case http2.constants.NGHTTP2_INTERNAL_ERROR:
-                code = constants_1.Status.INTERNAL;
+                code2 = constants_1.Status.INTERNAL;
                 if (this.internalError === null) {
                   details = `Received RST_STREAM with code ${http2Stream.rstCode} (Internal server error)`;
                 } else {
                   if (this.internalError.code === "ECONNRESET" || this.internalError.code === "ETIMEDOUT") {
-                    code = constants_1.Status.UNAVAILABLE;
+                    code2 = constants_1.Status.UNAVAILABLE;
                     details = this.internalError.message;
                   } else {
                     details = `Received RST_STREAM with code ${http2Stream.rstCode} triggered by internal client error: ${this.internalError.message}`;
@@ -64138,11 +64138,11 @@ var require_subchannel_call = __commonJS({
                 }
                 break;
               default:
-                code = constants_1.Status.INTERNAL;
+                code2 = constants_1.Status.INTERNAL;
                 details = `Received RST_STREAM with code ${http2Stream.rstCode}`;
             }
             this.endCall({
-              code,
+              code: code2,
               details,
               metadata: new metadata_1.Metadata(),
               rstCode: http2Stream.rstCode
@@ -64188,9 +64188,9 @@ var require_subchannel_call = __commonJS({
       get traceEnabled() {
         return logging.isTracerEnabled(TRACER_NAME);
       }
-      trace(text) {
+      trace(text2) {
         if (this.traceEnabled) {
-          logging.trace(constants_2.LogVerbosity.DEBUG, TRACER_NAME, "[" + this.callId + "] " + text);
+          logging.trace(constants_2.LogVerbosity.DEBUG, TRACER_NAME, "[" + this.callId + "] " + text2);
         }
       }
       /**
@@ -64303,16 +64303,16 @@ var require_subchannel_call = __commonJS({
             this.http2Stream.end();
           }
         } else {
-          let code;
+          let code2;
           if (((_a2 = this.finalStatus) === null || _a2 === void 0 ? void 0 : _a2.code) === constants_1.Status.OK) {
-            code = http2.constants.NGHTTP2_NO_ERROR;
+            code2 = http2.constants.NGHTTP2_NO_ERROR;
           } else {
-            code = http2.constants.NGHTTP2_CANCEL;
+            code2 = http2.constants.NGHTTP2_CANCEL;
           }
           if (this.traceEnabled) {
-            this.trace("close http2 stream with code " + code);
+            this.trace("close http2 stream with code " + code2);
           }
-          this.http2Stream.close(code);
+          this.http2Stream.close(code2);
         }
       }
       cancelWithStatus(status, details) {
@@ -64354,13 +64354,13 @@ var require_subchannel_call = __commonJS({
         const cb = (error2) => {
           process.nextTick(() => {
             var _a2;
-            let code = constants_1.Status.UNAVAILABLE;
+            let code2 = constants_1.Status.UNAVAILABLE;
             if ((error2 === null || error2 === void 0 ? void 0 : error2.code) === "ERR_STREAM_WRITE_AFTER_END") {
-              code = constants_1.Status.INTERNAL;
+              code2 = constants_1.Status.INTERNAL;
             }
             if (error2) {
               this.endCall({
-                code,
+                code: code2,
                 details: `Write error: ${error2.message}`,
                 metadata: new metadata_1.Metadata(),
                 rstCode: this.http2Stream.rstCode
@@ -64562,24 +64562,24 @@ var require_transport = __commonJS({
       get internalsTraceEnabled() {
         return logging.isTracerEnabled("transport_internals");
       }
-      trace(text) {
+      trace(text2) {
         if (this.traceEnabled) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "(" + this.channelzRef.id + ") " + this.subchannelAddressString + " " + text);
+          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "(" + this.channelzRef.id + ") " + this.subchannelAddressString + " " + text2);
         }
       }
-      keepaliveTrace(text) {
+      keepaliveTrace(text2) {
         if (this.keepaliveTraceEnabled) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, "keepalive", "(" + this.channelzRef.id + ") " + this.subchannelAddressString + " " + text);
+          logging.trace(constants_1.LogVerbosity.DEBUG, "keepalive", "(" + this.channelzRef.id + ") " + this.subchannelAddressString + " " + text2);
         }
       }
-      flowControlTrace(text) {
+      flowControlTrace(text2) {
         if (this.flowControlTraceEnabled) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, FLOW_CONTROL_TRACER_NAME, "(" + this.channelzRef.id + ") " + this.subchannelAddressString + " " + text);
+          logging.trace(constants_1.LogVerbosity.DEBUG, FLOW_CONTROL_TRACER_NAME, "(" + this.channelzRef.id + ") " + this.subchannelAddressString + " " + text2);
         }
       }
-      internalsTrace(text) {
+      internalsTrace(text2) {
         if (this.internalsTraceEnabled) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, "transport_internals", "(" + this.channelzRef.id + ") " + this.subchannelAddressString + " " + text);
+          logging.trace(constants_1.LogVerbosity.DEBUG, "transport_internals", "(" + this.channelzRef.id + ") " + this.subchannelAddressString + " " + text2);
         }
       }
       /**
@@ -64817,9 +64817,9 @@ var require_transport = __commonJS({
       get traceEnabled() {
         return logging.isTracerEnabled(TRACER_NAME);
       }
-      trace(text) {
+      trace(text2) {
         if (this.traceEnabled) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, (0, uri_parser_1.uriToString)(this.channelTarget) + " " + text);
+          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, (0, uri_parser_1.uriToString)(this.channelTarget) + " " + text2);
         }
       }
       createSession(secureConnectResult, address, options) {
@@ -65133,9 +65133,9 @@ var require_load_balancing_call = __commonJS({
       get traceEnabled() {
         return logging.isTracerEnabled(TRACER_NAME);
       }
-      trace(text) {
+      trace(text2) {
         if (this.traceEnabled) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "[" + this.callNumber + "] " + text);
+          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "[" + this.callNumber + "] " + text2);
         }
       }
       getSubchannelString(subchannel) {
@@ -65248,27 +65248,27 @@ var require_load_balancing_call = __commonJS({
                 this.child.halfClose();
               }
             }, (error2) => {
-              const { code: code2, details: details2 } = (0, control_plane_status_1.restrictControlPlaneStatusCode)(typeof error2.code === "number" ? error2.code : constants_1.Status.UNKNOWN, `Getting metadata from plugin failed with error: ${error2.message}`);
+              const { code: code3, details: details2 } = (0, control_plane_status_1.restrictControlPlaneStatusCode)(typeof error2.code === "number" ? error2.code : constants_1.Status.UNKNOWN, `Getting metadata from plugin failed with error: ${error2.message}`);
               this.outputStatus({
-                code: code2,
+                code: code3,
                 details: details2,
                 metadata: new metadata_1.Metadata()
               }, "PROCESSED");
             });
             break;
           case picker_1.PickResultType.DROP:
-            const { code, details } = (0, control_plane_status_1.restrictControlPlaneStatusCode)(pickResult.status.code, pickResult.status.details);
+            const { code: code2, details } = (0, control_plane_status_1.restrictControlPlaneStatusCode)(pickResult.status.code, pickResult.status.details);
             setImmediate(() => {
-              this.outputStatus({ code, details, metadata: pickResult.status.metadata }, "DROP");
+              this.outputStatus({ code: code2, details, metadata: pickResult.status.metadata }, "DROP");
             });
             break;
           case picker_1.PickResultType.TRANSIENT_FAILURE:
             if (this.metadata.getOptions().waitForReady) {
               this.channel.queueCallForPick(this);
             } else {
-              const { code: code2, details: details2 } = (0, control_plane_status_1.restrictControlPlaneStatusCode)(pickResult.status.code, pickResult.status.details);
+              const { code: code3, details: details2 } = (0, control_plane_status_1.restrictControlPlaneStatusCode)(pickResult.status.code, pickResult.status.details);
               setImmediate(() => {
-                this.outputStatus({ code: code2, details: details2, metadata: pickResult.status.metadata }, "PROCESSED");
+                this.outputStatus({ code: code3, details: details2, metadata: pickResult.status.metadata }, "PROCESSED");
               });
             }
             break;
@@ -65395,9 +65395,9 @@ var require_resolving_call = __commonJS({
       get traceEnabled() {
         return logging.isTracerEnabled(TRACER_NAME);
       }
-      trace(text) {
+      trace(text2) {
         if (this.traceEnabled) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "[" + this.callNumber + "] " + text);
+          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "[" + this.callNumber + "] " + text2);
         }
       }
       runDeadlineTimer() {
@@ -65509,9 +65509,9 @@ var require_resolving_call = __commonJS({
         this.configReceivedTime = Date.now();
         const config = configResult.config;
         if (config.status !== constants_1.Status.OK) {
-          const { code, details } = (0, control_plane_status_1.restrictControlPlaneStatusCode)(config.status, "Failed to route call to method " + this.method);
+          const { code: code2, details } = (0, control_plane_status_1.restrictControlPlaneStatusCode)(config.status, "Failed to route call to method " + this.method);
           this.outputStatus({
-            code,
+            code: code2,
             details,
             metadata: new metadata_1.Metadata()
           });
@@ -65787,9 +65787,9 @@ var require_retrying_call = __commonJS({
       get traceEnabled() {
         return logging.isTracerEnabled(TRACER_NAME);
       }
-      trace(text) {
+      trace(text2) {
         if (this.traceEnabled) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "[" + this.callNumber + "] " + text);
+          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "[" + this.callNumber + "] " + text2);
         }
       }
       reportStatus(statusObject) {
@@ -65903,10 +65903,10 @@ var require_retrying_call = __commonJS({
           this.commitCall(callWithMostMessages);
         }
       }
-      isStatusCodeInList(list, code) {
+      isStatusCodeInList(list, code2) {
         return list.some((value) => {
           var _a2;
-          return value === code || value.toString().toLowerCase() === ((_a2 = constants_1.Status[code]) === null || _a2 === void 0 ? void 0 : _a2.toLowerCase());
+          return value === code2 || value.toString().toLowerCase() === ((_a2 = constants_1.Status[code2]) === null || _a2 === void 0 ? void 0 : _a2.toLowerCase());
         });
       }
       getNextRetryJitter() {
@@ -66666,9 +66666,9 @@ var require_internal_channel = __commonJS({
       get traceEnabled() {
         return (0, logging_1.isTracerEnabled)("channel");
       }
-      trace(text, verbosityOverride) {
+      trace(text2, verbosityOverride) {
         if (this.traceEnabled) {
-          (0, logging_1.trace)(verbosityOverride !== null && verbosityOverride !== void 0 ? verbosityOverride : constants_1.LogVerbosity.DEBUG, "channel", "(" + this.channelzRef.id + ") " + (0, uri_parser_1.uriToString)(this.target) + " " + text);
+          (0, logging_1.trace)(verbosityOverride !== null && verbosityOverride !== void 0 ? verbosityOverride : constants_1.LogVerbosity.DEBUG, "channel", "(" + this.channelzRef.id + ") " + (0, uri_parser_1.uriToString)(this.target) + " " + text2);
         }
       }
       callRefTimerRef() {
@@ -67776,7 +67776,7 @@ var require_orca = __commonJS({
     exports.GRPC_METRICS_HEADER = "endpoint-load-metrics-bin";
     var PARSED_LOAD_REPORT_KEY = "grpc_orca_load_report";
     function createMetricsReader(listener, previousOnCallEnded) {
-      return (code, details, metadata) => {
+      return (code2, details, metadata) => {
         let parsedLoadReport = metadata.getOpaque(PARSED_LOAD_REPORT_KEY);
         if (parsedLoadReport) {
           listener(parsedLoadReport);
@@ -67790,7 +67790,7 @@ var require_orca = __commonJS({
           }
         }
         if (previousOnCallEnded) {
-          previousOnCallEnded(code, details, metadata);
+          previousOnCallEnded(code2, details, metadata);
         }
       };
     }
@@ -67912,8 +67912,8 @@ var require_server_interceptors = __commonJS({
     var orca_1 = require_orca();
     var environment_1 = require_environment();
     var TRACER_NAME = "server_call";
-    function trace(text) {
-      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text);
+    function trace(text2) {
+      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text2);
     }
     var ServerListenerBuilder = class {
       constructor() {
@@ -68729,8 +68729,8 @@ var require_server2 = __commonJS({
     var { HTTP2_HEADER_PATH } = http2.constants;
     var TRACER_NAME = "server";
     var kMaxAge = Buffer.from("max_age");
-    function serverCallTrace(text) {
-      logging.trace(constants_1.LogVerbosity.DEBUG, "server_call", text);
+    function serverCallTrace(text2) {
+      logging.trace(constants_1.LogVerbosity.DEBUG, "server_call", text2);
     }
     function noop() {
     }
@@ -68869,11 +68869,11 @@ var require_server2 = __commonJS({
           };
           return socketInfo;
         }
-        trace(text) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "(" + this.channelzRef.id + ") " + text);
+        trace(text2) {
+          logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, "(" + this.channelzRef.id + ") " + text2);
         }
-        keepaliveTrace(text) {
-          logging.trace(constants_1.LogVerbosity.DEBUG, "keepalive", "(" + this.channelzRef.id + ") " + text);
+        keepaliveTrace(text2) {
+          logging.trace(constants_1.LogVerbosity.DEBUG, "keepalive", "(" + this.channelzRef.id + ") " + text2);
         }
         addProtoService() {
           throw new Error("Not implemented. Use addService() instead");
@@ -70155,8 +70155,8 @@ var require_status_builder = __commonJS({
       /**
        * Adds a status code to the builder.
        */
-      withCode(code) {
-        this.code = code;
+      withCode(code2) {
+        this.code = code2;
         return this;
       }
       /**
@@ -70212,8 +70212,8 @@ var require_load_balancer_pick_first = __commonJS({
     var net_1 = __require("net");
     var call_interface_1 = require_call_interface();
     var TRACER_NAME = "pick_first";
-    function trace(text) {
-      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text);
+    function trace(text2) {
+      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text2);
     }
     var TYPE_NAME = "pick_first";
     var CONNECTION_DELAY_INTERVAL_MS = 250;
@@ -70624,8 +70624,8 @@ var require_certificate_provider = __commonJS({
     var constants_1 = require_constants7();
     var util_1 = __require("util");
     var TRACER_NAME = "certificate_provider";
-    function trace(text) {
-      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text);
+    function trace(text2) {
+      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text2);
     }
     var readFilePromise = (0, util_1.promisify)(fs3.readFile);
     var FileWatcherCertificateProvider = class {
@@ -70924,8 +70924,8 @@ var require_resolver_ip = __commonJS({
     var uri_parser_1 = require_uri_parser();
     var logging = require_logging();
     var TRACER_NAME = "ip_resolver";
-    function trace(text) {
-      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text);
+    function trace(text2) {
+      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text2);
     }
     var IPV4_SCHEME = "ipv4";
     var IPV6_SCHEME = "ipv6";
@@ -71015,8 +71015,8 @@ var require_load_balancer_round_robin = __commonJS({
     var subchannel_address_1 = require_subchannel_address();
     var load_balancer_pick_first_1 = require_load_balancer_pick_first();
     var TRACER_NAME = "round_robin";
-    function trace(text) {
-      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text);
+    function trace(text2) {
+      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text2);
     }
     var TYPE_NAME = "round_robin";
     var RoundRobinLoadBalancingConfig = class _RoundRobinLoadBalancingConfig {
@@ -71194,8 +71194,8 @@ var require_load_balancer_outlier_detection = __commonJS({
     var subchannel_interface_1 = require_subchannel_interface();
     var logging = require_logging();
     var TRACER_NAME = "outlier_detection";
-    function trace(text) {
-      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text);
+    function trace(text2) {
+      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text2);
     }
     var TYPE_NAME = "outlier_detection";
     var OUTLIER_DETECTION_ENABLED = ((_a2 = process.env.GRPC_EXPERIMENTAL_ENABLE_OUTLIER_DETECTION) !== null && _a2 !== void 0 ? _a2 : "true") === "true";
@@ -71794,8 +71794,8 @@ var require_load_balancer_weighted_round_robin = __commonJS({
     var priority_queue_1 = require_priority_queue();
     var subchannel_address_1 = require_subchannel_address();
     var TRACER_NAME = "weighted_round_robin";
-    function trace(text) {
-      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text);
+    function trace(text2) {
+      logging.trace(constants_1.LogVerbosity.DEBUG, TRACER_NAME, text2);
     }
     var TYPE_NAME = "weighted_round_robin";
     var DEFAULT_OOB_REPORTING_PERIOD_MS = 1e4;
@@ -75211,14 +75211,14 @@ var require_foldFlowLines = __commonJS({
     var FOLD_FLOW = "flow";
     var FOLD_BLOCK = "block";
     var FOLD_QUOTED = "quoted";
-    function foldFlowLines(text, indent, mode = "flow", { indentAtStart, lineWidth = 80, minContentWidth = 20, onFold, onOverflow } = {}) {
+    function foldFlowLines(text2, indent, mode = "flow", { indentAtStart, lineWidth = 80, minContentWidth = 20, onFold, onOverflow } = {}) {
       if (!lineWidth || lineWidth < 0)
-        return text;
+        return text2;
       if (lineWidth < minContentWidth)
         minContentWidth = 0;
       const endStep = Math.max(1 + minContentWidth, 1 + lineWidth - indent.length);
-      if (text.length <= endStep)
-        return text;
+      if (text2.length <= endStep)
+        return text2;
       const folds = [];
       const escapedFolds = {};
       let end = lineWidth - indent.length;
@@ -75235,14 +75235,14 @@ var require_foldFlowLines = __commonJS({
       let escStart = -1;
       let escEnd = -1;
       if (mode === FOLD_BLOCK) {
-        i2 = consumeMoreIndentedLines(text, i2, indent.length);
+        i2 = consumeMoreIndentedLines(text2, i2, indent.length);
         if (i2 !== -1)
           end = i2 + endStep;
       }
-      for (let ch; ch = text[i2 += 1]; ) {
+      for (let ch; ch = text2[i2 += 1]; ) {
         if (mode === FOLD_QUOTED && ch === "\\") {
           escStart = i2;
-          switch (text[i2 + 1]) {
+          switch (text2[i2 + 1]) {
             case "x":
               i2 += 3;
               break;
@@ -75259,12 +75259,12 @@ var require_foldFlowLines = __commonJS({
         }
         if (ch === "\n") {
           if (mode === FOLD_BLOCK)
-            i2 = consumeMoreIndentedLines(text, i2, indent.length);
+            i2 = consumeMoreIndentedLines(text2, i2, indent.length);
           end = i2 + indent.length + endStep;
           split = void 0;
         } else {
           if (ch === " " && prev && prev !== " " && prev !== "\n" && prev !== "	") {
-            const next = text[i2 + 1];
+            const next = text2[i2 + 1];
             if (next && next !== " " && next !== "\n" && next !== "	")
               split = i2;
           }
@@ -75276,12 +75276,12 @@ var require_foldFlowLines = __commonJS({
             } else if (mode === FOLD_QUOTED) {
               while (prev === " " || prev === "	") {
                 prev = ch;
-                ch = text[i2 += 1];
+                ch = text2[i2 += 1];
                 overflow = true;
               }
               const j = i2 > escEnd + 1 ? i2 - 2 : escStart - 1;
               if (escapedFolds[j])
-                return text;
+                return text2;
               folds.push(j);
               escapedFolds[j] = true;
               end = j + endStep;
@@ -75296,39 +75296,39 @@ var require_foldFlowLines = __commonJS({
       if (overflow && onOverflow)
         onOverflow();
       if (folds.length === 0)
-        return text;
+        return text2;
       if (onFold)
         onFold();
-      let res = text.slice(0, folds[0]);
+      let res = text2.slice(0, folds[0]);
       for (let i3 = 0; i3 < folds.length; ++i3) {
         const fold = folds[i3];
-        const end2 = folds[i3 + 1] || text.length;
+        const end2 = folds[i3 + 1] || text2.length;
         if (fold === 0)
           res = `
-${indent}${text.slice(0, end2)}`;
+${indent}${text2.slice(0, end2)}`;
         else {
           if (mode === FOLD_QUOTED && escapedFolds[fold])
-            res += `${text[fold]}\\`;
+            res += `${text2[fold]}\\`;
           res += `
-${indent}${text.slice(fold + 1, end2)}`;
+${indent}${text2.slice(fold + 1, end2)}`;
         }
       }
       return res;
     }
-    function consumeMoreIndentedLines(text, i2, indent) {
+    function consumeMoreIndentedLines(text2, i2, indent) {
       let end = i2;
       let start = i2 + 1;
-      let ch = text[start];
+      let ch = text2[start];
       while (ch === " " || ch === "	") {
         if (i2 < start + indent) {
-          ch = text[++i2];
+          ch = text2[++i2];
         } else {
           do {
-            ch = text[++i2];
+            ch = text2[++i2];
           } while (ch && ch !== "\n");
           end = i2;
           start = i2 + 1;
-          ch = text[start];
+          ch = text2[start];
         }
       }
       return end;
@@ -75391,8 +75391,8 @@ var require_stringifyString = __commonJS({
             case "u":
               {
                 str += json.slice(start, i2);
-                const code = json.substr(i2 + 2, 4);
-                switch (code) {
+                const code2 = json.substr(i2 + 2, 4);
+                switch (code2) {
                   case "0000":
                     str += "\\0";
                     break;
@@ -75418,8 +75418,8 @@ var require_stringifyString = __commonJS({
                     str += "\\P";
                     break;
                   default:
-                    if (code.substr(0, 2) === "00")
-                      str += "\\x" + code.substr(2);
+                    if (code2.substr(0, 2) === "00")
+                      str += "\\x" + code2.substr(2);
                     else
                       str += json.substr(i2, 6);
                 }
@@ -77918,22 +77918,22 @@ var require_errors4 = __commonJS({
   "node_modules/yaml/dist/errors.js"(exports) {
     "use strict";
     var YAMLError = class extends Error {
-      constructor(name, pos, code, message) {
+      constructor(name, pos, code2, message) {
         super();
         this.name = name;
-        this.code = code;
+        this.code = code2;
         this.message = message;
         this.pos = pos;
       }
     };
     var YAMLParseError = class extends YAMLError {
-      constructor(pos, code, message) {
-        super("YAMLParseError", pos, code, message);
+      constructor(pos, code2, message) {
+        super("YAMLParseError", pos, code2, message);
       }
     };
     var YAMLWarning = class extends YAMLError {
-      constructor(pos, code, message) {
-        super("YAMLWarning", pos, code, message);
+      constructor(pos, code2, message) {
+        super("YAMLWarning", pos, code2, message);
       }
     };
     var prettifyError = (src, lc2) => (error2) => {
@@ -78842,7 +78842,7 @@ var require_resolve_flow_scalar = __commonJS({
       const { offset, type, source, end } = scalar;
       let _type;
       let value;
-      const _onError = (rel, code, msg) => onError(offset + rel, code, msg);
+      const _onError = (rel, code2, msg) => onError(offset + rel, code2, msg);
       switch (type) {
         case "scalar":
           _type = Scalar.Scalar.PLAIN;
@@ -79040,9 +79040,9 @@ var require_resolve_flow_scalar = __commonJS({
     function parseCharCode(source, offset, length, onError) {
       const cc = source.substr(offset, length);
       const ok = cc.length === length && /^[0-9a-fA-F]+$/.test(cc);
-      const code = ok ? parseInt(cc, 16) : NaN;
+      const code2 = ok ? parseInt(cc, 16) : NaN;
       try {
-        return String.fromCodePoint(code);
+        return String.fromCodePoint(code2);
       } catch {
         const raw = source.substr(offset - 2, length + 2);
         onError(offset - 2, "BAD_DQ_ESCAPE", `Invalid escape sequence ${raw}`);
@@ -79364,12 +79364,12 @@ var require_composer = __commonJS({
         this.prelude = [];
         this.errors = [];
         this.warnings = [];
-        this.onError = (source, code, message, warning2) => {
+        this.onError = (source, code2, message, warning2) => {
           const pos = getErrorPos(source);
           if (warning2)
-            this.warnings.push(new errors.YAMLWarning(pos, code, message));
+            this.warnings.push(new errors.YAMLWarning(pos, code2, message));
           else
-            this.errors.push(new errors.YAMLParseError(pos, code, message));
+            this.errors.push(new errors.YAMLParseError(pos, code2, message));
         };
         this.directives = new directives.Directives({ version: options.version || "1.2" });
         this.options = options;
@@ -79531,12 +79531,12 @@ var require_cst_scalar = __commonJS({
     var stringifyString = require_stringifyString();
     function resolveAsScalar(token, strict = true, onError) {
       if (token) {
-        const _onError = (pos, code, message) => {
+        const _onError = (pos, code2, message) => {
           const offset = typeof pos === "number" ? pos : Array.isArray(pos) ? pos[0] : pos.offset;
           if (onError)
-            onError(offset, code, message);
+            onError(offset, code2, message);
           else
-            throw new errors.YAMLParseError([offset, offset + 1], code, message);
+            throw new errors.YAMLParseError([offset, offset + 1], code2, message);
         };
         switch (token.type) {
           case "scalar":
@@ -81751,9 +81751,9 @@ var require_code = __commonJS({
     };
     exports.Name = Name;
     var _Code = class extends _CodeOrName {
-      constructor(code) {
+      constructor(code2) {
         super();
-        this._items = typeof code === "string" ? [code] : code;
+        this._items = typeof code2 === "string" ? [code2] : code2;
       }
       toString() {
         return this.str;
@@ -81780,13 +81780,13 @@ var require_code = __commonJS({
     exports._Code = _Code;
     exports.nil = new _Code("");
     function _(strs, ...args) {
-      const code = [strs[0]];
+      const code2 = [strs[0]];
       let i2 = 0;
       while (i2 < args.length) {
-        addCodeArg(code, args[i2]);
-        code.push(strs[++i2]);
+        addCodeArg(code2, args[i2]);
+        code2.push(strs[++i2]);
       }
-      return new _Code(code);
+      return new _Code(code2);
     }
     exports._ = _;
     var plus = new _Code("+");
@@ -81802,13 +81802,13 @@ var require_code = __commonJS({
       return new _Code(expr);
     }
     exports.str = str;
-    function addCodeArg(code, arg) {
+    function addCodeArg(code2, arg) {
       if (arg instanceof _Code)
-        code.push(...arg._items);
+        code2.push(...arg._items);
       else if (arg instanceof Name)
-        code.push(arg);
+        code2.push(arg);
       else
-        code.push(interpolate(arg));
+        code2.push(interpolate(arg));
     }
     exports.addCodeArg = addCodeArg;
     function optimize(expr) {
@@ -81992,7 +81992,7 @@ var require_scope = __commonJS({
         }, usedValues, getCode);
       }
       _reduceValues(values, valueCode, usedValues = {}, getCode) {
-        let code = code_1.nil;
+        let code2 = code_1.nil;
         for (const prefix in values) {
           const vs = values[prefix];
           if (!vs)
@@ -82005,16 +82005,16 @@ var require_scope = __commonJS({
             let c = valueCode(name);
             if (c) {
               const def = this.opts.es5 ? exports.varKinds.var : exports.varKinds.const;
-              code = (0, code_1._)`${code}${def} ${name} = ${c};${this.opts._n}`;
+              code2 = (0, code_1._)`${code2}${def} ${name} = ${c};${this.opts._n}`;
             } else if (c = getCode === null || getCode === void 0 ? void 0 : getCode(name)) {
-              code = (0, code_1._)`${code}${c}${this.opts._n}`;
+              code2 = (0, code_1._)`${code2}${c}${this.opts._n}`;
             } else {
               throw new ValueError(name);
             }
             nameSet.set(name, UsedValueState.Completed);
           });
         }
-        return code;
+        return code2;
       }
     };
     exports.ValueScope = ValueScope;
@@ -82174,9 +82174,9 @@ var require_codegen2 = __commonJS({
       }
     };
     var AnyCode = class extends Node {
-      constructor(code) {
+      constructor(code2) {
         super();
-        this.code = code;
+        this.code = code2;
       }
       render({ _n }) {
         return `${this.code};` + _n;
@@ -82198,7 +82198,7 @@ var require_codegen2 = __commonJS({
         this.nodes = nodes;
       }
       render(opts) {
-        return this.nodes.reduce((code, n) => code + n.render(opts), "");
+        return this.nodes.reduce((code2, n) => code2 + n.render(opts), "");
       }
       optimizeNodes() {
         const { nodes } = this;
@@ -82246,10 +82246,10 @@ var require_codegen2 = __commonJS({
         this.condition = condition;
       }
       render(opts) {
-        let code = `if(${this.condition})` + super.render(opts);
+        let code2 = `if(${this.condition})` + super.render(opts);
         if (this.else)
-          code += "else " + this.else.render(opts);
-        return code;
+          code2 += "else " + this.else.render(opts);
+        return code2;
       }
       optimizeNodes() {
         super.optimizeNodes();
@@ -82370,12 +82370,12 @@ var require_codegen2 = __commonJS({
     Return.kind = "return";
     var Try = class extends BlockNode {
       render(opts) {
-        let code = "try" + super.render(opts);
+        let code2 = "try" + super.render(opts);
         if (this.catch)
-          code += this.catch.render(opts);
+          code2 += this.catch.render(opts);
         if (this.finally)
-          code += this.finally.render(opts);
-        return code;
+          code2 += this.finally.render(opts);
+        return code2;
       }
       optimizeNodes() {
         var _a2, _b2;
@@ -82492,18 +82492,18 @@ var require_codegen2 = __commonJS({
       }
       // returns code for object literal for the passed argument list of key-value pairs
       object(...keyValues) {
-        const code = ["{"];
+        const code2 = ["{"];
         for (const [key, value] of keyValues) {
-          if (code.length > 1)
-            code.push(",");
-          code.push(key);
+          if (code2.length > 1)
+            code2.push(",");
+          code2.push(key);
           if (key !== value || this.opts.es5) {
-            code.push(":");
-            (0, code_1.addCodeArg)(code, value);
+            code2.push(":");
+            (0, code_1.addCodeArg)(code2, value);
           }
         }
-        code.push("}");
-        return new code_1._Code(code);
+        code2.push("}");
+        return new code_1._Code(code2);
       }
       // `if` clause (or statement if `thenBody` and, optionally, `elseBody` are passed)
       if(condition, thenBody, elseBody) {
@@ -84822,22 +84822,22 @@ var require_utils5 = __commonJS({
     }
     function stringArrayToHexStripped(input) {
       let acc = "";
-      let code = 0;
+      let code2 = 0;
       let i2 = 0;
       for (i2 = 0; i2 < input.length; i2++) {
-        code = input[i2].charCodeAt(0);
-        if (code === 48) {
+        code2 = input[i2].charCodeAt(0);
+        if (code2 === 48) {
           continue;
         }
-        if (!(code >= 48 && code <= 57 || code >= 65 && code <= 70 || code >= 97 && code <= 102)) {
+        if (!(code2 >= 48 && code2 <= 57 || code2 >= 65 && code2 <= 70 || code2 >= 97 && code2 <= 102)) {
           return "";
         }
         acc += input[i2];
         break;
       }
       for (i2 += 1; i2 < input.length; i2++) {
-        code = input[i2].charCodeAt(0);
-        if (!(code >= 48 && code <= 57 || code >= 65 && code <= 70 || code >= 97 && code <= 102)) {
+        code2 = input[i2].charCodeAt(0);
+        if (!(code2 >= 48 && code2 <= 57 || code2 >= 65 && code2 <= 70 || code2 >= 97 && code2 <= 102)) {
           return "";
         }
         acc += input[i2];
@@ -85110,15 +85110,15 @@ var require_utils5 = __commonJS({
         if (isPathCharacter(ch)) {
           output += ch;
         } else {
-          const code = input.charCodeAt(i2);
-          if (code < 128) {
-            output += isEscapeSafe(code) ? ch : BYTE_HEX[code];
-          } else if (code < 55296 || code > 57343) {
-            output += percentEncodeNonAscii(code);
-          } else if (code <= 56319 && i2 + 1 < input.length) {
+          const code2 = input.charCodeAt(i2);
+          if (code2 < 128) {
+            output += isEscapeSafe(code2) ? ch : BYTE_HEX[code2];
+          } else if (code2 < 55296 || code2 > 57343) {
+            output += percentEncodeNonAscii(code2);
+          } else if (code2 <= 56319 && i2 + 1 < input.length) {
             const low = input.charCodeAt(i2 + 1);
             if (low >= 56320 && low <= 57343) {
-              output += percentEncodeNonAscii(65536 + (code - 55296 << 10) + (low - 56320));
+              output += percentEncodeNonAscii(65536 + (code2 - 55296 << 10) + (low - 56320));
               i2++;
             } else {
               output += percentEncodeNonAscii(65533);
@@ -85149,15 +85149,15 @@ var require_utils5 = __commonJS({
         if (isPathCharacter(ch) && (ch !== ":" || !firstSegment)) {
           output += ch;
         } else {
-          const code = input.charCodeAt(i2);
-          if (code < 128) {
-            output += BYTE_HEX[code];
-          } else if (code < 55296 || code > 57343) {
-            output += percentEncodeNonAscii(code);
-          } else if (code <= 56319 && i2 + 1 < input.length) {
+          const code2 = input.charCodeAt(i2);
+          if (code2 < 128) {
+            output += BYTE_HEX[code2];
+          } else if (code2 < 55296 || code2 > 57343) {
+            output += percentEncodeNonAscii(code2);
+          } else if (code2 <= 56319 && i2 + 1 < input.length) {
             const low = input.charCodeAt(i2 + 1);
             if (low >= 56320 && low <= 57343) {
-              output += percentEncodeNonAscii(65536 + (code - 55296 << 10) + (low - 56320));
+              output += percentEncodeNonAscii(65536 + (code2 - 55296 << 10) + (low - 56320));
               i2++;
             } else {
               output += percentEncodeNonAscii(65533);
@@ -85184,15 +85184,15 @@ var require_utils5 = __commonJS({
         if (isAllowed(ch)) {
           output += ch;
         } else {
-          const code = input.charCodeAt(i2);
-          if (code < 128) {
-            output += BYTE_HEX[code];
-          } else if (code < 55296 || code > 57343) {
-            output += percentEncodeNonAscii(code);
-          } else if (code <= 56319 && i2 + 1 < input.length) {
+          const code2 = input.charCodeAt(i2);
+          if (code2 < 128) {
+            output += BYTE_HEX[code2];
+          } else if (code2 < 55296 || code2 > 57343) {
+            output += percentEncodeNonAscii(code2);
+          } else if (code2 <= 56319 && i2 + 1 < input.length) {
             const low = input.charCodeAt(i2 + 1);
             if (low >= 56320 && low <= 57343) {
-              output += percentEncodeNonAscii(65536 + (code - 55296 << 10) + (low - 56320));
+              output += percentEncodeNonAscii(65536 + (code2 - 55296 << 10) + (low - 56320));
               i2++;
             } else {
               output += percentEncodeNonAscii(65533);
@@ -85237,15 +85237,15 @@ var require_utils5 = __commonJS({
         if (isQueryFragmentCharacter(ch)) {
           output += ch;
         } else {
-          const code = input.charCodeAt(i2);
-          if (code < 128) {
-            output += isEscapeSafe(code) ? ch : BYTE_HEX[code];
-          } else if (code < 55296 || code > 57343) {
-            output += percentEncodeNonAscii(code);
-          } else if (code <= 56319 && i2 + 1 < input.length) {
+          const code2 = input.charCodeAt(i2);
+          if (code2 < 128) {
+            output += isEscapeSafe(code2) ? ch : BYTE_HEX[code2];
+          } else if (code2 < 55296 || code2 > 57343) {
+            output += percentEncodeNonAscii(code2);
+          } else if (code2 <= 56319 && i2 + 1 < input.length) {
             const low = input.charCodeAt(i2 + 1);
             if (low >= 56320 && low <= 57343) {
-              output += percentEncodeNonAscii(65536 + (code - 55296 << 10) + (low - 56320));
+              output += percentEncodeNonAscii(65536 + (code2 - 55296 << 10) + (low - 56320));
               i2++;
             } else {
               output += percentEncodeNonAscii(65533);
@@ -85764,18 +85764,18 @@ var require_fast_uri = __commonJS({
         return true;
       }
       if (!options.unicodeSupport && (!schemeHandler || !schemeHandler.unicodeSupport) && parsed.host && !isIPLiteral(parsed.host) && (options.domainHost || schemeHandler && schemeHandler.domainHost) && isIP === false && nonSimpleDomain(parsed.host)) {
-        let url;
+        let url2;
         try {
-          url = new URL("http://" + parsed.host);
+          url2 = new URL("http://" + parsed.host);
         } catch (e) {
           parsed.error = parsed.error || "Host's domain name can not be converted to ASCII: " + e;
           return true;
         }
-        if (!isHostOnlyURL(url)) {
+        if (!isHostOnlyURL(url2)) {
           parsed.error = parsed.error || MALFORMED_HOST_ERROR;
           return true;
         }
-        parsed.host = url.hostname;
+        parsed.host = url2.hostname;
       }
       return false;
     }
@@ -85784,8 +85784,8 @@ var require_fast_uri = __commonJS({
         parsed.host && isIP === false && !isIPLiteral(parsed.host) && (options.domainHost || schemeHandler && schemeHandler.domainHost) && FORBIDDEN_DOMAIN_HOST_CHARACTER.test(parsed.host)
       );
     }
-    function isHostOnlyURL(url) {
-      return url.username === "" && url.password === "" && url.port === "" && url.pathname === "/" && url.search === "" && url.hash === "" && url.hostname !== "";
+    function isHostOnlyURL(url2) {
+      return url2.username === "" && url2.password === "" && url2.port === "" && url2.pathname === "/" && url2.search === "" && url2.hash === "" && url2.hostname !== "";
     }
     function parseWithStatus(uri, opts) {
       const options = Object.assign({}, opts);
@@ -86370,7 +86370,7 @@ var require_core = __commonJS({
       errorsText(errors = this.errors, { separator = ", ", dataVar = "data" } = {}) {
         if (!errors || errors.length === 0)
           return "No errors";
-        return errors.map((e) => `${dataVar}${e.instancePath} ${e.message}`).reduce((text, msg) => text + separator + msg);
+        return errors.map((e) => `${dataVar}${e.instancePath} ${e.message}`).reduce((text2, msg) => text2 + separator + msg);
       }
       $dataMetaSchema(metaSchema, keywordsJsonPointers) {
         const rules = this.RULES.all;
@@ -88203,8 +88203,8 @@ var require_format = __commonJS({
             }
           }
           function getFormat(fmtDef) {
-            const code = fmtDef instanceof RegExp ? (0, codegen_1.regexpCode)(fmtDef) : opts.code.formats ? (0, codegen_1._)`${opts.code.formats}${(0, codegen_1.getProperty)(schema)}` : void 0;
-            const fmt = gen.scopeValue("formats", { key: schema, ref: fmtDef, code });
+            const code2 = fmtDef instanceof RegExp ? (0, codegen_1.regexpCode)(fmtDef) : opts.code.formats ? (0, codegen_1._)`${opts.code.formats}${(0, codegen_1.getProperty)(schema)}` : void 0;
+            const fmt = gen.scopeValue("formats", { key: schema, ref: fmtDef, code: code2 });
             if (typeof fmtDef == "object" && !(fmtDef instanceof RegExp)) {
               return [fmtDef.type || "string", fmtDef.validate, (0, codegen_1._)`${fmt}.validate`];
             }
@@ -89116,9 +89116,9 @@ var require_text_decoder = __commonJS({
 var require_errors6 = __commonJS({
   "node_modules/streamx/lib/errors.js"(exports, module) {
     module.exports = class StreamError extends Error {
-      constructor(msg, code, fn = StreamError) {
+      constructor(msg, code2, fn = StreamError) {
         super(msg);
-        this.code = code;
+        this.code = code2;
         if (Error.captureStackTrace) {
           Error.captureStackTrace(this, fn);
         }
@@ -91259,8 +91259,8 @@ function isLoopbackAddress(host) {
   return hostLower === "localhost" || hostLower.startsWith("127.") || hostLower.startsWith("[::1]") || hostLower.startsWith("[0:0:0:0:0:0:0:1]");
 }
 var DecodedURL = class extends URL {
-  constructor(url, base) {
-    super(url, base);
+  constructor(url2, base) {
+    super(url2, base);
     this._decodedUsername = decodeURIComponent(super.username);
     this._decodedPassword = decodeURIComponent(super.password);
   }
@@ -92176,8 +92176,8 @@ var Summary = class {
    *
    * @returns {Summary} summary instance
    */
-  addRaw(text, addEOL = false) {
-    this._buffer += text;
+  addRaw(text2, addEOL = false) {
+    this._buffer += text2;
     return addEOL ? this.addEOL() : this;
   }
   /**
@@ -92196,9 +92196,9 @@ var Summary = class {
    *
    * @returns {Summary} summary instance
    */
-  addCodeBlock(code, lang) {
+  addCodeBlock(code2, lang) {
     const attrs = Object.assign({}, lang && { lang });
-    const element = this.wrap("pre", this.wrap("code", code), attrs);
+    const element = this.wrap("pre", this.wrap("code", code2), attrs);
     return this.addRaw(element).addEOL();
   }
   /**
@@ -92224,11 +92224,11 @@ var Summary = class {
    */
   addTable(rows) {
     const tableBody = rows.map((row) => {
-      const cells = row.map((cell2) => {
-        if (typeof cell2 === "string") {
-          return this.wrap("td", cell2);
+      const cells = row.map((cell) => {
+        if (typeof cell === "string") {
+          return this.wrap("td", cell);
         }
-        const { header, data, colspan, rowspan } = cell2;
+        const { header, data, colspan, rowspan } = cell;
         const tag = header ? "th" : "td";
         const attrs = Object.assign(Object.assign({}, colspan && { colspan }), rowspan && { rowspan });
         return this.wrap(tag, data, attrs);
@@ -92273,10 +92273,10 @@ var Summary = class {
    *
    * @returns {Summary} summary instance
    */
-  addHeading(text, level) {
+  addHeading(text2, level) {
     const tag = `h${level}`;
     const allowedTag = ["h1", "h2", "h3", "h4", "h5", "h6"].includes(tag) ? tag : "h1";
-    const element = this.wrap(allowedTag, text);
+    const element = this.wrap(allowedTag, text2);
     return this.addRaw(element).addEOL();
   }
   /**
@@ -92305,9 +92305,9 @@ var Summary = class {
    *
    * @returns {Summary} summary instance
    */
-  addQuote(text, cite) {
+  addQuote(text2, cite) {
     const attrs = Object.assign({}, cite && { cite });
-    const element = this.wrap("blockquote", text, attrs);
+    const element = this.wrap("blockquote", text2, attrs);
     return this.addRaw(element).addEOL();
   }
   /**
@@ -92318,8 +92318,8 @@ var Summary = class {
    *
    * @returns {Summary} summary instance
    */
-  addLink(text, href) {
-    const element = this.wrap("a", text, { href });
+  addLink(text2, href) {
+    const element = this.wrap("a", text2, { href });
     return this.addRaw(element).addEOL();
   }
 };
@@ -92884,14 +92884,14 @@ var ToolRunner = class extends events.EventEmitter {
           state.processClosed = true;
           state.CheckComplete();
         });
-        cp.on("exit", (code) => {
-          state.processExitCode = code;
+        cp.on("exit", (code2) => {
+          state.processExitCode = code2;
           state.processExited = true;
-          this._debug(`Exit code ${code} received from tool '${this.toolPath}'`);
+          this._debug(`Exit code ${code2} received from tool '${this.toolPath}'`);
           state.CheckComplete();
         });
-        cp.on("close", (code) => {
-          state.processExitCode = code;
+        cp.on("close", (code2) => {
+          state.processExitCode = code2;
           state.processExited = true;
           state.processClosed = true;
           this._debug(`STDIO streams have closed for tool '${this.toolPath}'`);
@@ -93412,8 +93412,8 @@ var SecretRedactor = class {
     this.#secrets.add(secret);
     this.#onSecret?.(secret);
   }
-  redact(text) {
-    let out = text;
+  redact(text2) {
+    let out = text2;
     for (const s of this.#secrets) out = out.split(s).join("***");
     return out;
   }
@@ -93425,16 +93425,16 @@ var SecretRedactor = class {
     const src = err2 instanceof Error ? err2 : new Error(String(err2));
     const copy = new Error(this.redact(src.message));
     copy.name = src.name;
-    const code = errorCode(src);
-    if (code) Object.assign(copy, { code });
+    const code2 = errorCode(src);
+    if (code2) Object.assign(copy, { code: code2 });
     return copy;
   }
 };
 function errorCode(err2) {
   let e = err2;
   for (let depth = 0; depth < 5 && e instanceof Error; depth++) {
-    const code = e.code;
-    if (typeof code === "string") return code;
+    const code2 = e.code;
+    if (typeof code2 === "string") return code2;
     e = e.cause;
   }
   return void 0;
@@ -93635,13 +93635,13 @@ var Authenticator = class {
       if (reply.status === 404 || reply.status === 405) reply = void 0;
     }
     if (!reply) {
-      const url = new URL(realm);
-      if (state.service !== void 0) url.searchParams.set("service", state.service);
-      for (const s of scopes) url.searchParams.append("scope", s);
+      const url2 = new URL(realm);
+      if (state.service !== void 0) url2.searchParams.set("service", state.service);
+      for (const s of scopes) url2.searchParams.append("scope", s);
       const headers = {};
       const basic = creds ? this.#basicHeader(creds) : void 0;
       if (basic) headers.authorization = basic;
-      reply = await this.#opts.fetchToken(url, { method: "GET", headers }, { registry, repository });
+      reply = await this.#opts.fetchToken(url2, { method: "GET", headers }, { registry, repository });
     }
     if (reply.status === 401 || reply.status === 403) {
       throw this.#denied(
@@ -93790,10 +93790,10 @@ var TRANSIENT_CODES = /* @__PURE__ */ new Set([
 ]);
 function isTransientError(err2) {
   if (err2 instanceof Error && (err2.name === "TimeoutError" || err2.name === "AbortError")) return true;
-  const code = errorCode(err2);
-  if (code) return TRANSIENT_CODES.has(code);
-  const text = err2 instanceof Error ? `${err2.message} ${String(err2.cause ?? "")}` : String(err2);
-  return /socket hang up|other side closed|terminated/i.test(text);
+  const code2 = errorCode(err2);
+  if (code2) return TRANSIENT_CODES.has(code2);
+  const text2 = err2 instanceof Error ? `${err2.message} ${String(err2.cause ?? "")}` : String(err2);
+  return /socket hang up|other side closed|terminated/i.test(text2);
 }
 function parseRetryAfter(value, now = Date.now()) {
   if (!value) return void 0;
@@ -93835,7 +93835,7 @@ var Transport = class {
       redactor: opts.redactor,
       insecure: opts.insecure,
       log: (l) => this.log(l),
-      fetchToken: (url, init, ctx) => this.#fetchToken(url, init, ctx)
+      fetchToken: (url2, init, ctx) => this.#fetchToken(url2, init, ctx)
     });
   }
   log(line) {
@@ -93844,15 +93844,15 @@ var Transport = class {
   baseUrl(registry) {
     return `${this.opts.insecure(registry) ? "http" : "https"}://${registry}`;
   }
-  resolve(registry, url) {
-    return new URL(url, this.baseUrl(registry));
+  resolve(registry, url2) {
+    return new URL(url2, this.baseUrl(registry));
   }
   /** Sends and reads the whole body (manifests, errors, empty upload replies). */
   async send(spec) {
-    return this.#exchange(spec, async (res, url) => ({
+    return this.#exchange(spec, async (res, url2) => ({
       status: res.status,
       headers: res.headers,
-      url,
+      url: url2,
       body: Buffer.from(await res.arrayBuffer())
     }));
   }
@@ -93861,10 +93861,10 @@ var Transport = class {
    * that an idle timeout (no byte for timeoutMs) guards the body, so large blobs are not cut short.
    */
   async sendStream(spec) {
-    return this.#exchange(spec, async (res, url) => {
+    return this.#exchange(spec, async (res, url2) => {
       const web = res.body;
       const source = web ? Readable.fromWeb(web) : Readable.from([]);
-      return { status: res.status, headers: res.headers, url, stream: this.#idleGuard(source, spec) };
+      return { status: res.status, headers: res.headers, url: url2, stream: this.#idleGuard(source, spec) };
     });
   }
   #idleGuard(source, spec) {
@@ -93987,25 +93987,25 @@ var Transport = class {
     }
   }
   async #fetchFollowing(spec, authorization, signal) {
-    let url = this.resolve(spec.registry, spec.url);
-    const origin = url.host;
+    let url2 = this.resolve(spec.registry, spec.url);
+    const origin = url2.host;
     for (let hop = 0; ; hop++) {
       const headers = { ...spec.headers };
-      if (authorization && url.host === origin) headers.authorization = authorization;
+      if (authorization && url2.host === origin) headers.authorization = authorization;
       const init = { method: spec.method, headers, signal, redirect: "manual" };
       if (spec.body !== void 0) init.body = spec.body;
-      const res = await fetch(url, init);
+      const res = await fetch(url2, init);
       const location = res.headers.get("location");
       if (spec.followRedirects && [301, 302, 303, 307, 308].includes(res.status) && location) {
-        if (hop >= MAX_REDIRECTS) return { res, url: url.href };
+        if (hop >= MAX_REDIRECTS) return { res, url: url2.href };
         await res.arrayBuffer().catch(() => void 0);
-        url = new URL(location, url);
+        url2 = new URL(location, url2);
         continue;
       }
-      return { res, url: url.href };
+      return { res, url: url2.href };
     }
   }
-  async #fetchToken(url, init, ctx) {
+  async #fetchToken(url2, init, ctx) {
     const { attempts } = this.opts.policy;
     for (let attempt = 1; ; attempt++) {
       try {
@@ -94015,7 +94015,7 @@ var Transport = class {
           signal: AbortSignal.timeout(this.opts.timeoutMs)
         };
         if (init.body !== void 0) req.body = init.body;
-        const res = await fetch(url, req);
+        const res = await fetch(url2, req);
         const body = Buffer.from(await res.arrayBuffer());
         if (isRetryableStatus(res.status) && attempt < attempts) {
           const wait = backoffDelay(
@@ -94024,7 +94024,7 @@ var Transport = class {
             parseRetryAfter(res.headers.get("retry-after"))
           );
           this.log(
-            `token service ${url.host}: HTTP ${res.status}, retry ${attempt}/${attempts - 1} in ${wait} ms`
+            `token service ${url2.host}: HTTP ${res.status}, retry ${attempt}/${attempts - 1} in ${wait} ms`
           );
           await sleep(wait);
           continue;
@@ -94034,14 +94034,14 @@ var Transport = class {
         if (isTransientError(err2) && attempt < attempts) {
           const wait = backoffDelay(this.opts.policy, attempt);
           this.log(
-            `token service ${url.host}: ${describeNetworkError(err2)}, retry ${attempt}/${attempts - 1} in ${wait} ms`
+            `token service ${url2.host}: ${describeNetworkError(err2)}, retry ${attempt}/${attempts - 1} in ${wait} ms`
           );
           await sleep(wait);
           continue;
         }
         throw new RegistryError(
           this.opts.redactor.redact(
-            `authenticate ${ctx.registry}/${ctx.repository}: token service ${url.host} unreachable after ${attempt} attempt(s): ${describeNetworkError(err2)}`
+            `authenticate ${ctx.registry}/${ctx.repository}: token service ${url2.host} unreachable after ${attempt} attempt(s): ${describeNetworkError(err2)}`
           ),
           { ...ctx, operation: "authenticate", code: "NETWORK", cause: this.opts.redactor.sanitize(err2) }
         );
@@ -94049,17 +94049,17 @@ var Transport = class {
     }
   }
   errorFromReply(spec, status, body, attempts = 1) {
-    const { code, message } = parseOciError(body);
+    const { code: code2, message } = parseOciError(body);
     const tries = attempts > 1 ? ` after ${attempts} attempts` : "";
-    const text = `${spec.operation} ${spec.registry}/${spec.repository} failed${tries}: HTTP ${status}${code ? ` ${code}` : ""}${message ? `: ${message}` : ""}`;
+    const text2 = `${spec.operation} ${spec.registry}/${spec.repository} failed${tries}: HTTP ${status}${code2 ? ` ${code2}` : ""}${message ? `: ${message}` : ""}`;
     const details = {
       registry: spec.registry,
       repository: spec.repository,
       operation: spec.operation,
       status
     };
-    if (code) details.code = code;
-    return new RegistryError(this.opts.redactor.redact(text), details);
+    if (code2) details.code = code2;
+    return new RegistryError(this.opts.redactor.redact(text2), details);
   }
   networkError(spec, err2, attempts) {
     const out = new RegistryError(
@@ -94086,8 +94086,8 @@ function describeNetworkError(err2) {
   const parts = [];
   let e = err2;
   for (let d = 0; d < 4 && e instanceof Error; d++) {
-    const code = e.code;
-    parts.push(typeof code === "string" && !e.message.includes(code) ? `${e.message} (${code})` : e.message);
+    const code2 = e.code;
+    parts.push(typeof code2 === "string" && !e.message.includes(code2) ? `${e.message} (${code2})` : e.message);
     e = e.cause;
   }
   return parts.length > 0 ? parts.join(": ") : String(err2);
@@ -94482,7 +94482,7 @@ var DistributionClient = class {
   }
   async mountBlob(registry, repository, digest, fromRepository) {
     checkDigest(registry, repository, digest);
-    const url = `/v2/${repository}/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(fromRepository)}`;
+    const url2 = `/v2/${repository}/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(fromRepository)}`;
     const r = await this.#t.send({
       registry,
       repository,
@@ -94490,7 +94490,7 @@ var DistributionClient = class {
       scopes: [repositoryScope(repository, "pull,push"), repositoryScope(fromRepository, "pull")],
       operation: `mount blob from ${fromRepository}`,
       method: "POST",
-      url,
+      url: url2,
       ok: [201, 202]
     });
     if (r.status === 201) return true;
@@ -94691,13 +94691,13 @@ async function dockerClient(env) {
   if (!host.startsWith("tcp://")) {
     throw new InputError(`DOCKER_HOST '${host}' is not supported: use unix:///path or tcp://host:port`);
   }
-  const url = new URL(host.replace(/^tcp:/, "http:"));
+  const url2 = new URL(host.replace(/^tcp:/, "http:"));
   const verify = Boolean(env.DOCKER_TLS_VERIFY);
   const tls = verify || Boolean(env.DOCKER_TLS);
   if (!tls) {
     return new import_dockerode.default({
-      host: url.hostname,
-      port: Number(url.port || 2375),
+      host: url2.hostname,
+      port: Number(url2.port || 2375),
       protocol: "http",
       version: DOCKER_API_VERSION
     });
@@ -94725,8 +94725,8 @@ async function dockerClient(env) {
     rejectUnauthorized: verify
   });
   const options = {
-    host: url.hostname,
-    port: Number(url.port || 2376),
+    host: url2.hostname,
+    port: Number(url2.port || 2376),
     protocol: "https",
     version: DOCKER_API_VERSION,
     agent
@@ -94786,10 +94786,10 @@ function suggestion(word, candidates) {
 
 // src/config/duration.ts
 var UNIT_SECONDS = { s: 1, m: 60, h: 3600, d: 86400 };
-function parseDuration(text) {
-  if (!/^([0-9]+[smhd])+$/.test(text)) return void 0;
+function parseDuration(text2) {
+  if (!/^([0-9]+[smhd])+$/.test(text2)) return void 0;
   let total = 0;
-  for (const match of text.matchAll(/([0-9]+)([smhd])/g)) {
+  for (const match of text2.matchAll(/([0-9]+)([smhd])/g)) {
     total += Number(match[1]) * (UNIT_SECONDS[match[2] ?? "s"] ?? 1);
   }
   return total;
@@ -95463,15 +95463,15 @@ var MAX_ALIAS_COUNT = 100;
 function problemAt(file, line, column, message) {
   return { file, line, column, severity: "error", message };
 }
-function firstInvalidUtf8(bytes, text) {
+function firstInvalidUtf8(bytes, text2) {
   let from = 0;
   for (; ; ) {
-    const at = text.indexOf("�", from);
+    const at = text2.indexOf("�", from);
     if (at < 0) return void 0;
-    const byteOffset = Buffer.byteLength(text.slice(0, at));
+    const byteOffset = Buffer.byteLength(text2.slice(0, at));
     const written = bytes[byteOffset] === 239 && bytes[byteOffset + 1] === 191 && bytes[byteOffset + 2] === 189;
     if (!written) {
-      const before = text.slice(0, at);
+      const before = text2.slice(0, at);
       const line = before.split("\n").length;
       const column = at - (before.lastIndexOf("\n") + 1) + 1;
       return { line, column };
@@ -95494,9 +95494,9 @@ function readSource(input, file) {
       ]
     };
   }
-  let text = typeof input === "string" ? input : Buffer.from(bytes).toString("utf8");
+  let text2 = typeof input === "string" ? input : Buffer.from(bytes).toString("utf8");
   if (typeof input !== "string") {
-    const bad = firstInvalidUtf8(bytes, text);
+    const bad = firstInvalidUtf8(bytes, text2);
     if (bad) {
       return {
         ok: false,
@@ -95504,8 +95504,8 @@ function readSource(input, file) {
       };
     }
   }
-  if (text.startsWith("\uFEFF")) text = text.slice(1);
-  if (text.trim() === "") {
+  if (text2.startsWith("\uFEFF")) text2 = text2.slice(1);
+  if (text2.trim() === "") {
     return {
       ok: false,
       problems: [
@@ -95514,7 +95514,7 @@ function readSource(input, file) {
     };
   }
   const lines = new import_yaml.LineCounter();
-  const doc = (0, import_yaml.parseDocument)(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true, strict: true });
+  const doc = (0, import_yaml.parseDocument)(text2, { lineCounter: lines, prettyErrors: true, uniqueKeys: true, strict: true });
   const problems = [];
   for (const error2 of doc.errors) {
     const pos = error2.linePos?.[0];
@@ -95694,10 +95694,10 @@ function checkEndpoint(c, entryKey, node, value, index) {
   }
   let nodeSelector;
   if (typeof value["node-selector"] === "string" && value["node-selector"].includes("=")) {
-    const text = value["node-selector"];
-    const eq = text.indexOf("=");
-    const key = text.slice(0, eq).trim();
-    const selectorValue = text.slice(eq + 1).trim();
+    const text2 = value["node-selector"];
+    const eq = text2.indexOf("=");
+    const key = text2.slice(0, eq).trim();
+    const selectorValue = text2.slice(eq + 1).trim();
     const where = nodeAt(node, ["node-selector"], false);
     const keyProblem = labelKeyProblem(key);
     if (keyProblem) c.at(where, `${subject}: node-selector ${keyProblem}`);
@@ -96053,8 +96053,8 @@ async function loadConfig(path13, options = {}) {
   try {
     bytes = await readFile2(path13);
   } catch (error2) {
-    const code = error2.code;
-    const reason = code === "ENOENT" ? "not found" : code === "EISDIR" ? "is a directory" : `cannot be read (${code ?? error2})`;
+    const code2 = error2.code;
+    const reason = code2 === "ENOENT" ? "not found" : code2 === "EISDIR" ? "is a directory" : `cannot be read (${code2 ?? error2})`;
     return {
       problems: [{ file: shown, line: 1, column: 1, severity: "error", message: `config file ${reason}` }]
     };
@@ -97048,8 +97048,8 @@ function kindOf(st) {
   if (st.isSymbolicLink()) return "symlink";
   return void 0;
 }
-function dockerignoreMatcher(text) {
-  const lines = text.split(/\r?\n/);
+function dockerignoreMatcher(text2) {
+  const lines = text2.split(/\r?\n/);
   const matcher = import_dockerignore.default.default({ ignorecase: false }).add(lines);
   const hasExceptions = lines.some((l) => l.trim().startsWith("!"));
   return { ignores: (rel) => matcher.ignores(rel), hasExceptions };
@@ -97125,8 +97125,8 @@ async function resolveDeclaredFiles(repoRoot, endpoint) {
     try {
       st = await stat2(absPath, { bigint: true });
     } catch (e) {
-      const code = e.code;
-      if (code === "ENOENT" || code === "ENOTDIR") {
+      const code2 = e.code;
+      if (code2 === "ENOENT" || code2 === "ENOTDIR") {
         throw new MissingDeclaredFileError(
           endpoint.name,
           file.path,
@@ -97405,11 +97405,11 @@ function buildContext(input) {
   const pack = import_tar_stream2.default.pack();
   const done = (async () => {
     if (input.dockerfile === void 0) {
-      const text = generateDockerfile(input.endpoint, input.source, input.files.length > 0);
+      const text2 = generateDockerfile(input.endpoint, input.source, input.files.length > 0);
       await new Promise(
         (resolve3, reject) => pack.entry(
           { name: "Dockerfile", mode: 420, mtime: /* @__PURE__ */ new Date(0) },
-          text,
+          text2,
           (err2) => err2 ? reject(err2) : resolve3()
         )
       );
@@ -97795,9 +97795,9 @@ async function buildVersion(input) {
   }
   const declared = new Set(prepared.flatMap((p) => p.files.map((f) => f.path)));
   const selection = await selectRepoFiles(input.repoRoot, declared);
-  const code = selection.entries;
+  const code2 = selection.entries;
   log.info(
-    `checkout: ${code.filter((e) => e.kind !== "directory").length} files for the code layer, ${declared.size} declared file(s)`
+    `checkout: ${code2.filter((e) => e.kind !== "directory").length} files for the code layer, ${declared.size} declared file(s)`
   );
   if (input.builder === "docker") {
     if (input.docker === void 0) throw new BuildError("the docker builder needs a Docker engine client");
@@ -97808,7 +97808,7 @@ async function buildVersion(input) {
         imageRepository: p.target.imageRepository,
         tag: input.tag,
         source: input.source,
-        code,
+        code: code2,
         files: p.files
       };
       if (input.dockerfile !== void 0) dockerInput.dockerfile = input.dockerfile;
@@ -97828,7 +97828,7 @@ async function buildVersion(input) {
     const builder = registryBuilder;
     const codeLayer = store.layer(
       "code",
-      code.map((e) => ({ ...e, name: `${APP_DIR_IN_LAYER}/${e.path}` }))
+      code2.map((e) => ({ ...e, name: `${APP_DIR_IN_LAYER}/${e.path}` }))
     );
     const images = [];
     for (const p of prepared) {
@@ -97927,8 +97927,8 @@ var PLACEHOLDER_VERSION = "local";
 import { createHash as createHash5 } from "node:crypto";
 var MAX_LABEL_LENGTH = 63;
 var HASH_LENGTH = 8;
-function shortHash(text) {
-  return createHash5("sha256").update(text).digest("hex").slice(0, HASH_LENGTH);
+function shortHash(text2) {
+  return createHash5("sha256").update(text2).digest("hex").slice(0, HASH_LENGTH);
 }
 function dnsLabel(...parts) {
   const full = parts.join("-");
@@ -98106,8 +98106,8 @@ function checkOverrides(overrides, label) {
     );
   }
 }
-function redactUserinfo(text) {
-  return text.replace(
+function redactUserinfo(text2) {
+  return text2.replace(
     /^([a-z][a-z0-9+.-]*:\/\/)?[^/@\s]*@/i,
     (_m, scheme) => `${scheme ?? ""}***@`
   );
@@ -98128,12 +98128,12 @@ function booleanInput(name, raw) {
 }
 function readInputs(getInput2, setSecret2 = () => {
 }) {
-  const text = (name) => getInput2(name).trim();
+  const text2 = (name) => getInput2(name).trim();
   const password = getInput2("registry-password");
   if (password) setSecret2(password);
   const settings = {
-    config: text("config") || "valohai.yaml",
-    dryRun: booleanInput("dry-run", text("dry-run"))
+    config: text2("config") || "valohai.yaml",
+    dryRun: booleanInput("dry-run", text2("dry-run"))
   };
   const optional = [
     ["environment", "environment"],
@@ -98144,11 +98144,11 @@ function readInputs(getInput2, setSecret2 = () => {
     ["registry-username", "registryUsername"]
   ];
   for (const [input, key] of optional) {
-    const value = text(input);
+    const value = text2(input);
     if (value) settings[key] = value;
   }
   if (password) settings.registryPassword = password;
-  const builder = text("builder");
+  const builder = text2("builder");
   if (builder === "registry" || builder === "docker") settings.builder = builder;
   else if (builder) throw new InputError(`input 'builder' must be 'registry' or 'docker', got '${builder}'`);
   checkOverrides(settings, (key) => `input '${OVERRIDE_INPUTS[key]}'`);
@@ -98239,22 +98239,38 @@ function buildOutputs(build) {
   };
 }
 
-// src/report/plan-table.ts
-function cell(text) {
-  return text.replace(/\|/g, "\\|");
+// src/report/markdown.ts
+function text(value) {
+  return value.replace(/[\r\n]+/g, " ").replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/[\\`*_{}[\]()#+\-.!|~]/g, (c) => `\\${c}`);
 }
+function code(value) {
+  const flat = value.replace(/[\r\n]+/g, " ");
+  const longest = Math.max(0, ...[...flat.matchAll(/`+/g)].map((m) => m[0].length));
+  const fence = "`".repeat(longest + 1);
+  const pad = flat.startsWith("`") || flat.endsWith("`") ? " " : "";
+  return `${fence}${pad}${flat.replace(/\|/g, "\\|")}${pad}${fence}`;
+}
+function url(value) {
+  if (!/^https?:\/\//i.test(value)) return code(value);
+  const safe = value.replace(
+    /[^A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;=%]/g,
+    (c) => [...Buffer.from(c, "utf8")].map((b) => `%${b.toString(16).toUpperCase().padStart(2, "0")}`).join("")
+  );
+  return `<${safe}>`;
+}
+
+// src/report/plan-table.ts
 function planMarkdown(plan) {
   const lines = [
-    `### Slipway plan: \`${plan.deployment}\` version \`${plan.version}\``,
+    `### Slipway plan: ${code(plan.deployment)} version ${code(plan.version)}`,
     "",
     "| Endpoint | Port | URL | Aliases |",
     "| --- | --- | --- | --- |"
   ];
+  const where = (u, path13) => u === void 0 ? code(path13) : url(u);
   for (const e of plan.endpoints) {
-    const aliases = e.aliases.map((a) => `${a.name}: ${a.url ?? `\`${a.path}\``}`).join("<br>");
-    lines.push(
-      `| \`${cell(e.name)}\` | ${e.port} | ${cell(e.url ?? `\`${e.path}\``)} | ${cell(aliases) || "—"} |`
-    );
+    const aliases = e.aliases.map((a) => `${text(a.name)}: ${where(a.url, a.path)}`).join("<br>");
+    lines.push(`| ${code(e.name)} | ${e.port} | ${where(e.url, e.path)} | ${aliases || "—"} |`);
   }
   return `${lines.join("\n")}
 `;
@@ -98267,7 +98283,7 @@ function buildMarkdown(images, uploadedBytes) {
     "| --- | --- | --- |"
   ];
   for (const i2 of images)
-    lines.push(`| \`${cell(i2.endpoint)}\` | \`${cell(i2.reference)}\` | ${formatBytes(i2.uploadedBytes)} |`);
+    lines.push(`| ${code(i2.endpoint)} | ${code(i2.reference)} | ${formatBytes(i2.uploadedBytes)} |`);
   return `${lines.join("\n")}
 `;
 }

@@ -1,7 +1,9 @@
-// Renders a plan for people: a terminal table and a Markdown table for the job summary. Pure.
+// Renders a plan for people: a terminal table and a Markdown table for the job summary, every value
+// from the config made inert by markdown.ts. Pure.
 import type { EndpointImage } from "../image/result.js";
 import type { Plan } from "../plan/plan.js";
 import { formatBytes } from "./format-bytes.js";
+import { code, text, url } from "./markdown.js";
 
 function pad(rows: string[][]): string[] {
   const widths: number[] = [];
@@ -34,22 +36,17 @@ export function planTable(plan: Plan): string {
   return `${head.join("\n")}\n\n${pad(rows).join("\n")}\n`;
 }
 
-function cell(text: string): string {
-  return text.replace(/\|/g, "\\|");
-}
-
 export function planMarkdown(plan: Plan): string {
   const lines = [
-    `### Slipway plan: \`${plan.deployment}\` version \`${plan.version}\``,
+    `### Slipway plan: ${code(plan.deployment)} version ${code(plan.version)}`,
     "",
     "| Endpoint | Port | URL | Aliases |",
     "| --- | --- | --- | --- |",
   ];
+  const where = (u: string | undefined, path: string) => (u === undefined ? code(path) : url(u));
   for (const e of plan.endpoints) {
-    const aliases = e.aliases.map((a) => `${a.name}: ${a.url ?? `\`${a.path}\``}`).join("<br>");
-    lines.push(
-      `| \`${cell(e.name)}\` | ${e.port} | ${cell(e.url ?? `\`${e.path}\``)} | ${cell(aliases) || "—"} |`,
-    );
+    const aliases = e.aliases.map((a) => `${text(a.name)}: ${where(a.url, a.path)}`).join("<br>");
+    lines.push(`| ${code(e.name)} | ${e.port} | ${where(e.url, e.path)} | ${aliases || "—"} |`);
   }
   return `${lines.join("\n")}\n`;
 }
@@ -62,6 +59,6 @@ export function buildMarkdown(images: readonly EndpointImage[], uploadedBytes: n
     "| --- | --- | --- |",
   ];
   for (const i of images)
-    lines.push(`| \`${cell(i.endpoint)}\` | \`${cell(i.reference)}\` | ${formatBytes(i.uploadedBytes)} |`);
+    lines.push(`| ${code(i.endpoint)} | ${code(i.reference)} | ${formatBytes(i.uploadedBytes)} |`);
   return `${lines.join("\n")}\n`;
 }

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RegistryInstance, startRegistry } from "../support/registry-instance.js";
 import { type ActionRun, actionOutputs, runAction, webhookPayload } from "../support/run-action.js";
+import { expectNoSecret as expectSecretsHidden, visibleOutput as visible } from "../support/secret-scan.js";
 
 const root = new URL("../../", import.meta.url).pathname;
 const USER = "slipway-bot";
@@ -44,20 +45,9 @@ const inputs = (password: string) => ({
   "registry-password": password,
 });
 
-/** Everything a run leaves behind that people or later steps can read, minus the mask command itself. */
-function visible(run: ActionRun): string {
-  const stdout = run.stdout
-    .split("\n")
-    .filter((line) => !line.startsWith("::add-mask::"))
-    .join("\n");
-  return [stdout, run.stderr, run.output, run.summary].join("\n");
-}
-
 function expectNoSecret(run: ActionRun): void {
   expect(run.stdout).toContain(`::add-mask::${PASSWORD}`);
-  const text = visible(run);
-  expect(text).not.toContain(PASSWORD);
-  expect(text).not.toContain(Buffer.from(`${USER}:${PASSWORD}`).toString("base64"));
+  expectSecretsHidden(run, [PASSWORD], USER);
 }
 
 describe("the Action building version images", () => {

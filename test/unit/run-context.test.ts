@@ -33,3 +33,32 @@ describe("runContextFromEnv", () => {
     });
   });
 });
+
+describe("fork pull requests", () => {
+  const pr = () =>
+    structuredClone(webhookPayload("pull_request", "opened")) as {
+      pull_request: { head: { repo: { full_name: string } | null } };
+    };
+
+  it("are recognised when the head branch lives in another repository", () => {
+    const payload = pr();
+    if (payload.pull_request.head.repo) payload.pull_request.head.repo.full_name = "stranger/Hello-World";
+    expect(runContextFromEnv({ ...env, GITHUB_EVENT_NAME: "pull_request" }, payload).fork).toEqual({
+      headRepository: "stranger/Hello-World",
+    });
+  });
+
+  it("include a head repository that was deleted (null in the payload)", () => {
+    const payload = pr();
+    payload.pull_request.head.repo = null;
+    expect(runContextFromEnv({ ...env, GITHUB_EVENT_NAME: "pull_request" }, payload).fork).toEqual({
+      headRepository: "a deleted repository",
+    });
+  });
+
+  it("are not forks when head and base are the same repository, whatever the case", () => {
+    const payload = pr();
+    if (payload.pull_request.head.repo) payload.pull_request.head.repo.full_name = "codertocat/hello-world";
+    expect(runContextFromEnv({ ...env, GITHUB_EVENT_NAME: "pull_request" }, payload).fork).toBeUndefined();
+  });
+});
