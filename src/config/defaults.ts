@@ -1,0 +1,40 @@
+// Every default of the config in one place: what a setting is when the file does not say.
+import type {
+  BuilderKind,
+  CanarySettings,
+  DeploymentSettings,
+  PreviewSettings,
+  PromotionTrigger,
+  RouterKind,
+} from "./types.js";
+
+/** Valohai's default endpoint port. */
+export const DEFAULT_PORT = 8000;
+/** gunicorn's default when `wsgi` names only the module. */
+export const DEFAULT_WSGI_CALLABLE = "application";
+
+export const DEFAULT_DEPLOYMENT_NAME = "default";
+export const DEFAULT_BUILDER: BuilderKind = "registry";
+export const DEFAULT_ROUTER_KIND: RouterKind = "gateway-api";
+export const DEFAULT_CANARY: CanarySettings = { stages: 10, windowSeconds: 30 * 60, maxErrorRate: 0.01 };
+export const DEFAULT_PREVIEW: PreviewSettings = {
+  enabled: true,
+  alias: "pr-{number}",
+  ttlSeconds: 72 * 3600,
+  replicas: 1,
+};
+export const DEFAULT_ENVIRONMENT_REPLICAS = 1;
+/** An environment without `promote-on` moves only on a `/promote` comment. */
+export const DEFAULT_PROMOTE_ON: readonly PromotionTrigger[] = [{ kind: "command" }];
+
+/** The deployment of a file without a `deployment` entry. */
+export function defaultDeployment(): DeploymentSettings {
+  return {
+    name: DEFAULT_DEPLOYMENT_NAME,
+    builder: DEFAULT_BUILDER,
+    router: { kind: DEFAULT_ROUTER_KIND },
+    preview: DEFAULT_PREVIEW,
+    environments: [],
+    canary: DEFAULT_CANARY,
+  };
+}
