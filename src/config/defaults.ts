@@ -6,6 +6,7 @@ import type {
   PreviewSettings,
   PromotionTrigger,
   RouterKind,
+  RuntimeSettings,
 } from "./types.js";
 
 /** Valohai's default endpoint port. */
@@ -27,6 +28,23 @@ export const DEFAULT_ENVIRONMENT_REPLICAS = 1;
 /** An environment without `promote-on` moves only on a `/promote` comment. */
 export const DEFAULT_PROMOTE_ON: readonly PromotionTrigger[] = [{ kind: "command" }];
 
+/**
+ * How endpoints run unless the config says otherwise. Models load for minutes (15 min startup budget);
+ * BentoCloud's 60 s request timeout; 30 s for in-flight predictions to finish; PyTorch's data loaders
+ * need more shared memory than Docker's 64 MB.
+ */
+export const DEFAULT_RUNTIME: RuntimeSettings = {
+  env: {},
+  secrets: [],
+  stripPrefix: false,
+  startupTimeoutSeconds: 15 * 60,
+  requestTimeoutSeconds: 60,
+  drainSeconds: 30,
+  shmSizeMB: 1024,
+  replicas: 1,
+  gpuToleration: true,
+};
+
 /** The deployment of a file without a `deployment` entry. */
 export function defaultDeployment(): DeploymentSettings {
   return {
@@ -36,5 +54,7 @@ export function defaultDeployment(): DeploymentSettings {
     preview: DEFAULT_PREVIEW,
     environments: [],
     canary: DEFAULT_CANARY,
+    runtime: DEFAULT_RUNTIME,
+    endpointRuntime: {},
   };
 }

@@ -3,7 +3,13 @@
 import { posix } from "node:path";
 import { isRecord } from "../util/record.js";
 import { canaryFrom, canaryWindowRule } from "./canary.js";
-import { DEFAULT_BUILDER, DEFAULT_CANARY, DEFAULT_DEPLOYMENT_NAME, DEFAULT_ROUTER_KIND } from "./defaults.js";
+import {
+  DEFAULT_BUILDER,
+  DEFAULT_CANARY,
+  DEFAULT_DEPLOYMENT_NAME,
+  DEFAULT_ROUTER_KIND,
+  DEFAULT_RUNTIME,
+} from "./defaults.js";
 import { readEnvironments } from "./environments.js";
 import { previewFrom } from "./preview.js";
 import type { EntryScope } from "./problems.js";
@@ -34,6 +40,8 @@ export function readDeployment(scope: EntryScope, value: Raw): DeploymentSetting
     preview,
     environments,
     canary,
+    runtime: DEFAULT_RUNTIME,
+    endpointRuntime: {},
     location: scope.location(),
   };
   if (isRecord(value.defaults) && typeof value.defaults.target === "string") {

@@ -100,6 +100,43 @@ export interface PreviewSettings {
   replicas: number;
 }
 
+/** A Secret that exists in the cluster, read into the environment: one key as `env`, or every key. */
+export type SecretReference =
+  | { kind: "key"; env: string; secret: string; key: string }
+  | { kind: "all"; secret: string };
+
+/**
+ * How an endpoint runs on Kubernetes, set on the deployment entry and per endpoint under its
+ * `endpoints:` map (Valohai's endpoint entries stay exactly as Valohai defines them). Resolved: every
+ * field has its value, defaults applied.
+ */
+export interface RuntimeSettings {
+  /** Plain environment variables (name → value); shown in manifests, so never secrets. */
+  env: Record<string, string>;
+  /** Existing Kubernetes Secrets read into the environment. */
+  secrets: SecretReference[];
+  /** Rewrite the URL prefix away, for servers that do not understand SCRIPT_NAME. */
+  stripPrefix: boolean;
+  /** An HTTP path answering 2xx when the server is ready; else readiness is a TCP connect. */
+  healthPath?: string;
+  /** A Prometheus metrics path on the endpoint's port: adds the scrape annotations. */
+  metricsPath?: string;
+  /** Seconds a starting server (a loading model) may take before it must answer. */
+  startupTimeoutSeconds: number;
+  /** Seconds one request may take at the router (HTTPRoute timeouts.request). */
+  requestTimeoutSeconds: number;
+  /** Seconds in-flight requests get to finish when a pod stops, after the router stopped sending. */
+  drainSeconds: number;
+  /** /dev/shm size in MB (Valohai's memory unit), memory-backed. */
+  shmSizeMB: number;
+  /** Pods per version of the endpoint. */
+  replicas: number;
+  /** Add a `nvidia.com/gpu` NoSchedule toleration when the endpoint requests an NVIDIA GPU. */
+  gpuToleration: boolean;
+  /** An existing `kubernetes.io/dockerconfigjson` Secret for pulling version images. */
+  imagePullSecret?: string;
+}
+
 export interface DeploymentSettings {
   name: string;
   /** Valohai's `defaults.target`, kept as read. */
@@ -115,6 +152,10 @@ export interface DeploymentSettings {
   preview: PreviewSettings;
   environments: Environment[];
   canary: CanarySettings;
+  /** The deployment-wide runtime settings; `endpointRuntime` holds each endpoint's, overrides applied. */
+  runtime: RuntimeSettings;
+  /** Per endpoint name: the deployment's runtime settings with that endpoint's overrides. */
+  endpointRuntime: Record<string, RuntimeSettings>;
   location?: SourceLocation;
 }
 
