@@ -10,6 +10,7 @@ import { didYouMean } from "./did-you-mean.js";
 import { endpointSubject, readEndpoint } from "./endpoint.js";
 import { nodeAt } from "./node-at.js";
 import { Collector, EntryScope } from "./problems.js";
+import { readRuntime } from "./runtime.js";
 import { KNOWN_KINDS } from "./schema.js";
 import { positionOf, readSource, toPlain } from "./source.js";
 import type { ConfigProblem, DeploymentSettings, Endpoint, SlipwayConfig, SourceLocation } from "./types.js";
@@ -45,6 +46,8 @@ export function parseConfig(input: Uint8Array | string, file: string): ParseResu
   const firstByName = new Map<string, SourceLocation>();
   let deployment: DeploymentSettings | undefined;
   let deploymentKey: Node | undefined;
+  // Runtime settings name endpoints that may come later in the file: read once every entry was seen.
+  let deploymentRuntime: { scope: EntryScope; value: Record<string, unknown> } | undefined;
   let sawEndpoint = false;
 
   root.items.forEach((item, index) => {
@@ -104,7 +107,9 @@ export function parseConfig(input: Uint8Array | string, file: string): ParseResu
         return;
       }
       deploymentKey = keyNode;
-      deployment = readDeployment(new EntryScope(c, keyNode, valueNode, deploymentSubject(value)), value);
+      const scope = new EntryScope(c, keyNode, valueNode, deploymentSubject(value));
+      deployment = readDeployment(scope, value);
+      deploymentRuntime = { scope, value };
       return;
     }
     sawEndpoint = true;
@@ -129,9 +134,17 @@ export function parseConfig(input: Uint8Array | string, file: string): ParseResu
   });
 
   if (!sawEndpoint) c.at(root, "the config has no 'endpoint' entries: there is nothing to deploy");
+  const settings = deployment ?? defaultDeployment();
+  const names = [...firstByName.keys()];
+  const runtime = deploymentRuntime
+    ? readRuntime(deploymentRuntime.scope, deploymentRuntime.value, names)
+    : {
+        runtime: settings.runtime,
+        endpointRuntime: Object.fromEntries(names.map((n) => [n, settings.runtime])),
+      };
 
   // Reported in file order, as a compiler would.
   c.problems.sort((a, b) => a.line - b.line || a.column - b.column);
   if (c.errorCount > 0) return { problems: c.problems };
-  return { config: { file, deployment: deployment ?? defaultDeployment(), endpoints }, problems: c.problems };
+  return { config: { file, deployment: { ...settings, ...runtime }, endpoints }, problems: c.problems };
 }
