@@ -36,6 +36,7 @@ export interface PlanFlags {
   pr?: string | undefined;
   version?: string | undefined;
   environment?: string | undefined;
+  alias?: string | undefined;
   "base-url"?: string | undefined;
   registry?: string | undefined;
   namespace?: string | undefined;
@@ -43,6 +44,7 @@ export interface PlanFlags {
 
 const FLAG_OF: Record<OverrideKey, string> = {
   environment: "--environment",
+  alias: "--alias",
   version: "--version",
   baseUrl: "--base-url",
   registry: "--registry",
@@ -52,6 +54,7 @@ const FLAG_OF: Record<OverrideKey, string> = {
 export async function planRequest(flags: PlanFlags, io: CommandIo): Promise<PlanRequest> {
   const overrides = {
     environment: flags.environment,
+    alias: flags.alias,
     version: flags.version,
     baseUrl: flags["base-url"],
     registry: flags.registry,

@@ -11,6 +11,8 @@ export interface PlanContext {
   pullRequest?: number;
   /** An environment (alias) from the config that this run moves to the version. */
   environment?: string;
+  /** An alias to point at the version once it is ready (an environment's name, or any alias name). */
+  alias?: string;
   /** Overrides the version name (otherwise the commit's first 12 hex digits). */
   version?: string;
   /** Overrides the config's base-url. */
@@ -21,7 +23,7 @@ export interface PlanContext {
   namespace?: string;
 }
 
-const OVERRIDES = ["environment", "version", "baseUrl", "registry", "namespace"] as const;
+const OVERRIDES = ["environment", "alias", "version", "baseUrl", "registry", "namespace"] as const;
 export type PlanOverrides = { [K in (typeof OVERRIDES)[number]]?: string | undefined };
 
 /** The run's context with what a flag or input overrides; unset overrides leave the config's value. */
@@ -36,7 +38,8 @@ export function planContext(run: PlanContext, overrides: PlanOverrides): PlanCon
 
 export interface PlannedAlias {
   name: string;
-  kind: "preview" | "environment";
+  /** `alias`: named on the command line (`deploy --alias`), outside the config's environments. */
+  kind: "preview" | "environment" | "alias";
   path: string;
   url?: string;
 }
@@ -81,6 +84,7 @@ export const LABEL_PREFIX = "slipway.dev";
 export const DEFAULT_NAMESPACE = "slipway";
 export const DEFAULT_REGISTRY_HOST = "ghcr.io";
 const VERSION_PATTERN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const ALIAS_PATTERN = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 
 /** URL path segment for a GitHub owner or repository: GitHub names are case-insensitive. */
 function segment(name: string): string {
@@ -124,6 +128,22 @@ function aliasesFor(config: SlipwayConfig, context: PlanContext): Array<Omit<Pla
       throw new PlanError(`environment '${context.environment}' is not in the config${list}`);
     }
     aliases.push({ name: context.environment, kind: "environment" });
+  }
+  const alias = context.alias;
+  if (alias !== undefined && !aliases.some((a) => a.name === alias)) {
+    if (!ALIAS_PATTERN.test(alias) || alias.length > 40) {
+      throw new PlanError(
+        `alias '${alias}' is invalid: use at most 40 lowercase letters, digits and dashes, starting with a letter`,
+      );
+    }
+    // An alias stands where a version stands in URLs: one shaped like a commit could shadow a version.
+    if (/^[0-9a-f]{7,40}$/.test(alias)) {
+      throw new PlanError(
+        `alias '${alias}' looks like a version name (hexadecimal, like a commit): choose another`,
+      );
+    }
+    const environment = config.deployment.environments.some((e) => e.name === alias);
+    aliases.push({ name: alias, kind: environment ? "environment" : "alias" });
   }
   return aliases;
 }
