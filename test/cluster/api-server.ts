@@ -430,6 +430,49 @@ function columnsFor(k: ResourceKind): Column[] {
         column("Restarts", (o) => podPrinterCells(o).restarts, { type: "integer" }),
         ageCol,
       ];
+    // The printers in pkg/printers/internalversion/printers.go (printNode, printServiceAccount, printRole…).
+    case "Node":
+      return [
+        nameCol,
+        column("Status", (o) => {
+          const ready = (
+            (get(o, "status", "conditions") as { type?: string; status?: string }[] | undefined) ?? []
+          ).find((c) => c.type === "Ready");
+          const state =
+            ready?.status === "True" ? "Ready" : ready?.status === "False" ? "NotReady" : "Unknown";
+          return get(o, "spec", "unschedulable") === true ? `${state},SchedulingDisabled` : state;
+        }),
+        column("Roles", (o) => {
+          const roles = Object.keys(o.metadata.labels ?? {})
+            .filter((l) => l.startsWith("node-role.kubernetes.io/"))
+            .map((l) => l.slice("node-role.kubernetes.io/".length))
+            .sort();
+          return roles.length > 0 ? roles.join(",") : "<none>";
+        }),
+        ageCol,
+        column("Version", (o) => get(o, "status", "nodeInfo", "kubeletVersion") ?? ""),
+      ];
+    case "ServiceAccount":
+      return [
+        nameCol,
+        column("Secrets", (o) => ((get(o, "secrets") as unknown[] | undefined) ?? []).length, {
+          type: "integer",
+        }),
+        ageCol,
+      ];
+    case "Role":
+    case "ClusterRole":
+      return [nameCol, column("Created At", (o) => o.metadata.creationTimestamp ?? "", { format: "date" })];
+    case "RoleBinding":
+    case "ClusterRoleBinding":
+      return [
+        nameCol,
+        column(
+          "Role",
+          (o) => `${String(get(o, "roleRef", "kind") ?? "")}/${String(get(o, "roleRef", "name") ?? "")}`,
+        ),
+        ageCol,
+      ];
     case "Service":
       return [
         nameCol,

@@ -14,12 +14,18 @@ import { HorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2/Horizo
 import { Lease } from "kubernetes-models/coordination.k8s.io/v1/Lease";
 import { Ingress } from "kubernetes-models/networking.k8s.io/v1/Ingress";
 import { PodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
+import { ClusterRole } from "kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole";
+import { ClusterRoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding";
+import { Role } from "kubernetes-models/rbac.authorization.k8s.io/v1/Role";
+import { RoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding";
 import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
 import { Event } from "kubernetes-models/v1/Event";
 import { Namespace } from "kubernetes-models/v1/Namespace";
+import { Node } from "kubernetes-models/v1/Node";
 import { Pod } from "kubernetes-models/v1/Pod";
 import { Secret } from "kubernetes-models/v1/Secret";
 import { Service } from "kubernetes-models/v1/Service";
+import { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
 import type { ResourceKind } from "./resources.js";
 import { matchesStructuredSelector } from "./selectors.js";
 import { ApiError, deepEqual, invalid, type KubeObject, type StatusCause } from "./store.js";
@@ -184,6 +190,12 @@ const CLIENT_TYPE: Record<string, string> = {
   PodDisruptionBudget: "V1PodDisruptionBudget",
   Ingress: "V1Ingress",
   Lease: "V1Lease",
+  Node: "V1Node",
+  ServiceAccount: "V1ServiceAccount",
+  Role: "V1Role",
+  RoleBinding: "V1RoleBinding",
+  ClusterRole: "V1ClusterRole",
+  ClusterRoleBinding: "V1ClusterRoleBinding",
 };
 
 const schemas = new Map<string, JsonSchema>();
@@ -297,6 +309,12 @@ const MODELS: Record<string, (data: KubeObject) => Validatable> = {
   PodDisruptionBudget: (d) => new PodDisruptionBudget(d as never),
   Ingress: (d) => new Ingress(d as never),
   Lease: (d) => new Lease(d as never),
+  Node: (d) => new Node(d as never),
+  ServiceAccount: (d) => new ServiceAccount(d as never),
+  Role: (d) => new Role(d as never),
+  RoleBinding: (d) => new RoleBinding(d as never),
+  ClusterRole: (d) => new ClusterRole(d as never),
+  ClusterRoleBinding: (d) => new ClusterRoleBinding(d as never),
   Gateway: (d) => new Gateway(d as never),
   HTTPRoute: (d) => new HTTPRoute(d as never),
 };
