@@ -25,7 +25,16 @@ import type { IContainerStatus } from "kubernetes-models/v1/ContainerStatus";
 import type { IPod } from "kubernetes-models/v1/Pod";
 import type { IPodCondition } from "kubernetes-models/v1/PodCondition";
 import type { IProbe } from "kubernetes-models/v1/Probe";
-import { asKube, type ClusterStore, isNotFound, nowIso, podKey, recordEvent, sleep } from "./controllers.js";
+import {
+  asKube,
+  type ClusterStore,
+  isConflict,
+  isNotFound,
+  nowIso,
+  podKey,
+  recordEvent,
+  sleep,
+} from "./controllers.js";
 import { badRequest } from "./store.js";
 import {
   type HostVolume,
@@ -383,6 +392,7 @@ export class TestNode {
   readonly runDir: string;
   readonly volumeDir: string;
   private readonly pods = new Map<string, PodRuntime>();
+  private readonly releasing = new Set<string>();
   private readonly unwatch: (() => void)[] = [];
   private readonly restartBackoff: Backoff;
   private readonly pullBackoff: Backoff;
@@ -405,8 +415,8 @@ export class TestNode {
     this.unwatch.push(
       this.store.watch("v1", "Pod", (ev) => {
         const pod = asKube<IPod>(ev.object);
-        if (ev.type === "DELETED" || pod.metadata?.deletionTimestamp) void this.teardown(pod);
-        else this.admit(pod);
+        if (ev.type === "DELETED" || pod.metadata?.deletionTimestamp) void this.release(pod);
+        else if (pod.spec?.nodeName === NODE_NAME) this.admit(pod);
       }),
     );
     // Mounted ConfigMaps and Secrets follow their objects, as kubelet's periodic sync makes them do.
@@ -422,7 +432,9 @@ export class TestNode {
         }),
       );
     }
-    for (const obj of await this.store.list("v1", "Pod")) this.admit(asKube<IPod>(obj));
+    // Only pods the scheduler bound to this node (or created with spec.nodeName) are this kubelet's.
+    for (const obj of this.store.list("v1", "Pod", { fieldSelector: `spec.nodeName=${NODE_NAME}` }))
+      this.admit(asKube<IPod>(obj));
   }
 
   /** Removes every container and relay this node started; the node is unusable afterwards. */
@@ -448,14 +460,6 @@ export class TestNode {
     // Watch handlers run inside the store write that caused them: start work on a later turn.
     setImmediate(() => {
       if (runtime.abort.signal.aborted) return;
-      recordEvent(
-        this.store,
-        pod,
-        "Normal",
-        "Scheduled",
-        `Successfully assigned ${podKey(pod)} to ${NODE_NAME}`,
-        "default-scheduler",
-      );
       void this.runPod(runtime).catch((e: unknown) => {
         if (runtime.abort.signal.aborted) return;
         recordEvent(
@@ -469,6 +473,25 @@ export class TestNode {
         console.error(`[test-node] pod ${podKey(pod)} failed:`, e);
       });
     });
+  }
+
+  /**
+   * Stops a deleted pod's containers; then, for a pod bound here that is being deleted gracefully, deletes
+   * the object for good (grace period 0), as kubelet does once the containers are gone.
+   */
+  private async release(pod: IPod): Promise<void> {
+    const { namespace, name, uid, deletionTimestamp } = pod.metadata ?? {};
+    if (uid === undefined || this.releasing.has(uid)) return;
+    this.releasing.add(uid);
+    try {
+      await this.teardown(pod);
+      if (deletionTimestamp === undefined || pod.spec?.nodeName !== NODE_NAME || !name) return;
+      this.store.delete("v1", "Pod", namespace, name, { gracePeriodSeconds: 0, preconditions: { uid } });
+    } catch (e) {
+      if (!isNotFound(e) && !isConflict(e)) throw e;
+    } finally {
+      this.releasing.delete(uid);
+    }
   }
 
   private async teardown(pod: IPod): Promise<void> {

@@ -1029,6 +1029,24 @@ function defaultPodSpec(spec: Rec): void {
     for (const c of arr(spec[list])) defaultContainer(rec(c));
 }
 
+/**
+ * A Pod's container requests default to its limits where only limits are set (SetDefaults_Pod in
+ * pkg/apis/core/v1/defaults.go; Pods only, never templates), so a limits-only `nvidia.com/gpu: 1` is
+ * requested too: https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/#requests-and-limits
+ */
+function defaultRequestsToLimits(spec: Rec): void {
+  for (const list of ["containers", "initContainers"]) {
+    for (const raw of arr(spec[list])) {
+      const resources = rec(rec(raw).resources);
+      if (resources.limits === undefined || resources.limits === null) continue;
+      const requests = { ...rec(resources.requests) };
+      for (const [name, value] of Object.entries(rec(resources.limits)))
+        if (requests[name] === undefined) requests[name] = value;
+      resources.requests = requests;
+    }
+  }
+}
+
 function defaultFromSchema(schema: JsonSchema, value: unknown): void {
   if (value === null || typeof value !== "object") return;
   if (Array.isArray(value)) {
@@ -1074,7 +1092,10 @@ export function applyDefaults(k: ResourceKind, obj: KubeObject, old: KubeObject 
       }
       break;
     case "Pod":
-      if (spec) defaultPodSpec(spec);
+      if (spec) {
+        defaultPodSpec(spec);
+        defaultRequestsToLimits(spec);
+      }
       if (old === undefined) obj.status = { phase: "Pending", qosClass: "BestEffort", ...rec(obj.status) };
       break;
     case "Service":
