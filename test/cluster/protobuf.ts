@@ -6,10 +6,10 @@
 // `k8s\x00`, then a runtime.Unknown {typeMeta = 1 {apiVersion = 1, kind = 2}, raw = 2,
 // contentEncoding = 3, contentType = 4}, raw holding the object itself.
 //
-// protobufjs (already installed with the Docker client's gRPC stack) reads the wire format; the
-// field tables below are written by hand from the field numbers in the published generated.proto files
-// (k8s.io/api/core/v1, rbac/v1, authentication/v1 and k8s.io/apimachinery/pkg/apis/meta/v1), which are
-// the `protobuf:"…,N,…"` tags of the Go types. Only the kinds in TYPES decode; a field number a table
+// protobufjs (declared as a devDependency; the Docker client's gRPC stack installs it anyway) reads the
+// wire format; the field tables below are written by hand from the field numbers in the published
+// generated.proto files (k8s.io/api/core/v1, rbac/v1, authentication/v1 and
+// k8s.io/apimachinery/pkg/apis/meta/v1), which are the `protobuf:"…,N,…"` tags of the Go types. Only the kinds in TYPES decode; a field number a table
 // does not know is refused rather than dropped, so nothing a client sent is silently lost.
 
 import protobuf from "protobufjs/minimal.js";
