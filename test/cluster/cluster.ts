@@ -54,6 +54,13 @@ export interface TestCluster {
   readonly store: Store;
   readonly docker: Docker;
   readonly node: TestNode;
+  /**
+   * Writes a kubeconfig that authenticates as the ServiceAccount `namespace/name` (which must exist) with
+   * a TokenRequest token, its context's namespace set to `namespace`, and returns its path. Requests
+   * through it are authorized by the Roles, RoleBindings, ClusterRoles and ClusterRoleBindings in the
+   * cluster, as `system:serviceaccount:<namespace>:<name>`.
+   */
+  serviceAccountKubeconfig(namespace: string, name: string): Promise<string>;
   /** Ready endpoints of a Service port, as `127.0.0.1:<forwarded port>`; undefined if it does not exist. */
   resolveService(namespace: string, name: string, port: number): Promise<string[] | undefined>;
   /** Closes every server and removes every container of this cluster. Safe to call twice. */
@@ -130,6 +137,14 @@ export async function startTestCluster(opts: TestClusterOptions = {}): Promise<T
       docker,
       node,
       resolveService: (ns, name, port) => resolveService(store, node, ns, name, port),
+      async serviceAccountKubeconfig(namespace, name) {
+        const server = api;
+        if (server === undefined) throw new Error("the test cluster is stopped");
+        const path = join(workDir, `kubeconfig-${namespace}-${name}`);
+        const token = server.serviceAccountToken(namespace, name);
+        await writeFile(path, server.kubeconfig({ token, namespace }), { mode: 0o600 });
+        return path;
+      },
       stop,
     };
   } catch (e) {

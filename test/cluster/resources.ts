@@ -12,7 +12,7 @@ export interface ResourceKind {
   readonly singular: string;
   readonly namespaced: boolean;
   readonly shortNames: readonly string[];
-  readonly subresources: readonly ("status" | "log" | "scale")[];
+  readonly subresources: readonly ("status" | "log" | "scale" | "token")[];
   readonly verbs: readonly string[];
   readonly nameRule: NameRule;
   /** Kinds whose changes to anything outside metadata/status count as a spec change for `generation`. */
@@ -98,6 +98,7 @@ export const RESOURCE_KINDS: readonly ResourceKind[] = [
     kind: "ServiceAccount",
     plural: "serviceaccounts",
     shortNames: ["sa"],
+    subresources: ["token"],
   }),
   kind({ group: "", version: "v1", kind: "ConfigMap", plural: "configmaps", shortNames: ["cm"] }),
   kind({

@@ -119,6 +119,20 @@ describe("kubectl create with protobuf bodies", () => {
     });
   });
 
+  it("kubectl create token asks the TokenRequest API (protobuf) for a token that authenticates", async () => {
+    const r = await kubectl("create", "token", "robot", "-n", "proto", "--duration=20m");
+    expect(r.code).toBe(0);
+    const token = r.stdout.trim();
+    const res = await fetch(`${server.url}/api/v1/namespaces/proto/pods`, {
+      headers: { Authorization: `Bearer ${token}` },
+    });
+    expect(res.status).toBe(200);
+    const short = await kubectl("create", "token", "robot", "-n", "proto", "--duration=1m");
+    expect(short.stderr).toContain(
+      "spec.expirationSeconds: Invalid value: 60: may not specify a duration less than 10 minutes",
+    );
+  });
+
   it("a kind without a protobuf table here is the real server's 415, naming what it accepts", async () => {
     const r = await kubectl("create", "deployment", "d", "--image=busybox", "-n", "proto");
     expect(r.code).not.toBe(0);
