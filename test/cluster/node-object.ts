@@ -7,7 +7,8 @@ import { statfsSync } from "node:fs";
 import { availableParallelism, totalmem } from "node:os";
 import type { INode } from "kubernetes-models/v1/Node";
 import type { ITaint } from "kubernetes-models/v1/Taint";
-import { NODE_NAME, parseQuantity } from "./node.js";
+import { NODE_NAME } from "./node.js";
+import { parseQuantity } from "./quantity.js";
 
 export type Taint = Pick<ITaint, "key" | "value" | "effect">;
 

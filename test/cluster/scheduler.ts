@@ -17,8 +17,8 @@ import type { IResourceRequirements } from "kubernetes-models/v1/ResourceRequire
 import type { IToleration } from "kubernetes-models/v1/Toleration";
 import { asKube, isConflict, isNotFound, nowIso, podKey, recordEvent } from "./controllers.js";
 import type { Backoff } from "./node.js";
-import { parseQuantity } from "./node.js";
 import type { Taint } from "./node-object.js";
+import { parseQuantity } from "./quantity.js";
 import type { KubeObject, Store } from "./store.js";
 
 export const SCHEDULER_NAME = "default-scheduler";
