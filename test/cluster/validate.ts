@@ -26,6 +26,7 @@ import { Pod } from "kubernetes-models/v1/Pod";
 import { Secret } from "kubernetes-models/v1/Secret";
 import { Service } from "kubernetes-models/v1/Service";
 import { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
+import { parseQuantity } from "./quantity.js";
 import type { ResourceKind } from "./resources.js";
 import { matchesStructuredSelector } from "./selectors.js";
 import { ApiError, deepEqual, invalid, type KubeObject, type StatusCause } from "./store.js";
@@ -751,6 +752,66 @@ function containerCommonCauses(c: Rec, cAt: string, volumes: ReadonlySet<string>
     }
   });
   out.push(...volumeMountCauses(c, cAt, volumes));
+  out.push(...resourceCauses(c, cAt));
+  return out;
+}
+
+/** helper.IsOvercommitAllowed: native resources (no domain, or a kubernetes.io one) except hugepages. */
+function overcommitAllowed(name: string): boolean {
+  return (!name.includes("/") || name.includes("kubernetes.io/")) && !name.startsWith("hugepages-");
+}
+
+/**
+ * ValidateResourceRequirements (pkg/apis/core/validation): quantities are non-negative, extended
+ * resources (e.g. nvidia.com/gpu) whole numbers; a request may not exceed its limit, and for resources
+ * that cannot be overcommitted it must equal it and a limit is required
+ * (https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/#extended-resources).
+ */
+function resourceCauses(c: Rec, cAt: string): StatusCause[] {
+  const out: StatusCause[] = [];
+  const resources = rec(c.resources);
+  const limits = rec(resources.limits);
+  const requests = rec(resources.requests);
+  const amount = (q: unknown): number | undefined => {
+    try {
+      return typeof q === "string" || typeof q === "number" ? parseQuantity(q) : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const valueCauses = (name: string, q: unknown, field: string) => {
+    const v = amount(q);
+    if (v === undefined) return;
+    if (v < 0) out.push(invalidValue(field, String(q), "must be greater than or equal to 0"));
+    const extended = name.includes("/") && !name.includes("kubernetes.io/") && !name.startsWith("requests.");
+    if (extended && Math.round(v * 1000) % 1000 !== 0)
+      out.push(invalidValue(field, String(q), "must be an integer"));
+  };
+  for (const [name, q] of Object.entries(limits)) valueCauses(name, q, `${cAt}.resources.limits[${name}]`);
+  for (const [name, q] of Object.entries(requests)) {
+    const field = `${cAt}.resources.requests[${name}]`;
+    valueCauses(name, q, field);
+    const request = amount(q);
+    const limit = amount(limits[name]);
+    if (limits[name] !== undefined) {
+      if (request === undefined || limit === undefined) continue;
+      if (request !== limit && !overcommitAllowed(name)) {
+        out.push(invalidValue(field, String(q), `must be equal to ${name} limit of ${String(limits[name])}`));
+      } else if (request > limit) {
+        out.push(
+          invalidValue(
+            field,
+            String(q),
+            `must be less than or equal to ${name} limit of ${String(limits[name])}`,
+          ),
+        );
+      }
+    } else if (!overcommitAllowed(name)) {
+      out.push(
+        required(`${cAt}.resources.limits[${name}]`, "Limit must be set for non overcommitable resources"),
+      );
+    }
+  }
   return out;
 }
 
