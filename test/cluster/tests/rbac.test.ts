@@ -222,6 +222,43 @@ describe("a Role bound to a service account", () => {
     store.delete(RBAC, "RoleBinding", "team", "dangling");
   });
 
+  it("resourceNames narrow a rule to those names, also for a list whose field selector pins one; */status matches any status", async () => {
+    store.create({
+      apiVersion: "v1",
+      kind: "ServiceAccount",
+      metadata: { name: "watcher", namespace: "team" },
+    });
+    store.create({
+      apiVersion: RBAC,
+      kind: "Role",
+      metadata: { name: "watcher", namespace: "team" },
+      rules: [
+        { apiGroups: ["apps"], resources: ["deployments"], resourceNames: ["model"], verbs: ["get", "list"] },
+        { apiGroups: ["apps"], resources: ["*/status"], verbs: ["get"] },
+      ],
+    } as KubeObject);
+    store.create({
+      apiVersion: RBAC,
+      kind: "RoleBinding",
+      metadata: { name: "watcher", namespace: "team" },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "watcher" },
+      subjects: [{ kind: "ServiceAccount", name: "watcher" }],
+    } as KubeObject);
+    const token = server.serviceAccountToken("team", "watcher");
+    const get = (path: string) =>
+      fetch(`${server.url}${path}`, { headers: { Authorization: `Bearer ${token}` } });
+    const base = "/apis/apps/v1/namespaces/team/deployments";
+    expect((await get(`${base}/model`)).status).toBe(200);
+    expect((await get(`${base}/model/status`)).status).toBe(200);
+    expect((await get(`${base}?fieldSelector=metadata.name%3Dmodel`)).status).toBe(200);
+    const all = await get(base);
+    expect(all.status).toBe(403);
+    expect(((await all.json()) as { message: string }).message).toBe(
+      'deployments.apps is forbidden: User "system:serviceaccount:team:watcher" cannot list resource "deployments" in API group "apps" in the namespace "team"',
+    );
+    expect((await get(`${base}/other`)).status).toBe(403);
+  });
+
   it("kubectl with the service account's kubeconfig shows the same Forbidden", async () => {
     const { kubeconfig } = asDeployer();
     const file = join(dir, "svc.json");
