@@ -1,5 +1,6 @@
 // Starts the whole local test cluster in-process: store + API server (kubeconfig for kubectl and
-// @kubernetes/client-node), Deployment/ReplicaSet controllers, the Docker-backed node, and the Gateway.
+// @kubernetes/client-node), Deployment/ReplicaSet controllers, the scheduler, the Docker-backed node
+// (registered as a Node object with its capacity and taints), and the Gateway.
 // Owns their start order and their teardown: stop() closes every server and removes every container
 // this cluster created (they all carry CLUSTER_LABEL=<clusterId>).
 
@@ -13,7 +14,9 @@ import { type ApiServer, startApiServer, type TokenGrant } from "./api-server.js
 import { DeploymentController, ReplicaSetController, resolveService } from "./controllers.js";
 import { TestGateway } from "./gateway.js";
 import { type Backoff, removeClusterContainers, TestNode } from "./node.js";
-import { Store } from "./store.js";
+import { nodeObject, type TestNodeResources } from "./node-object.js";
+import { Scheduler } from "./scheduler.js";
+import { type KubeObject, Store } from "./store.js";
 
 export interface TestClusterOptions {
   /** The stack to run on; ensureStack() when omitted. */
@@ -28,6 +31,13 @@ export interface TestClusterOptions {
   readonly mountBackoff?: Backoff;
   /** Bearer tokens the API server accepts (enables authentication and RBAC). */
   readonly tokens?: Record<string, TokenGrant>;
+  /**
+   * The node's capacity, labels and taints: by default this machine's cores and memory, 110 pods, no
+   * extended resources and no taints. E.g. `{ extendedResources: { "nvidia.com/gpu": 2 }, taints: [GPU_TAINT] }`.
+   */
+  readonly node?: TestNodeResources;
+  /** The scheduler's retry backoff per pod; kube-scheduler's 1s doubling to 10s by default. */
+  readonly schedulerBackoff?: Backoff;
   /** The Gateway routes attach to: `default/slipway-test` unless given. */
   readonly gateway?: { readonly namespace: string; readonly name: string };
 }
@@ -44,6 +54,13 @@ export interface TestCluster {
   readonly store: Store;
   readonly docker: Docker;
   readonly node: TestNode;
+  /**
+   * Writes a kubeconfig that authenticates as the ServiceAccount `namespace/name` (which must exist) with
+   * a TokenRequest token, its context's namespace set to `namespace`, and returns its path. Requests
+   * through it are authorized by the Roles, RoleBindings, ClusterRoles and ClusterRoleBindings in the
+   * cluster, as `system:serviceaccount:<namespace>:<name>`.
+   */
+  serviceAccountKubeconfig(namespace: string, name: string): Promise<string>;
   /** Ready endpoints of a Service port, as `127.0.0.1:<forwarded port>`; undefined if it does not exist. */
   resolveService(namespace: string, name: string, port: number): Promise<string[] | undefined>;
   /** Closes every server and removes every container of this cluster. Safe to call twice. */
@@ -62,6 +79,10 @@ export async function startTestCluster(opts: TestClusterOptions = {}): Promise<T
 
   const deployments = new DeploymentController(store);
   const replicaSets = new ReplicaSetController(store);
+  const scheduler = new Scheduler({
+    store,
+    ...(opts.schedulerBackoff ? { backoff: opts.schedulerBackoff } : {}),
+  });
   const node = new TestNode({
     docker,
     store,
@@ -82,6 +103,7 @@ export async function startTestCluster(opts: TestClusterOptions = {}): Promise<T
     stopped = true;
     deployments.stop();
     replicaSets.stop();
+    scheduler.stop();
     store.setLogProvider(undefined);
     await Promise.allSettled([gateway.stop(), api?.close(), node.stop()]);
     // A belt-and-braces sweep in case a pod was being created while the node stopped.
@@ -92,6 +114,9 @@ export async function startTestCluster(opts: TestClusterOptions = {}): Promise<T
   try {
     deployments.start();
     replicaSets.start();
+    // The kubelet registers its Node before the scheduler can place anything on it.
+    store.create(nodeObject(opts.node) as KubeObject, { fieldManager: "kubelet" });
+    scheduler.start();
     await node.start();
     store.setLogProvider((ns, pod, container, o) => node.logs(ns, pod, { ...o, container }));
     const gatewayUrl = await gateway.start();
@@ -112,6 +137,14 @@ export async function startTestCluster(opts: TestClusterOptions = {}): Promise<T
       docker,
       node,
       resolveService: (ns, name, port) => resolveService(store, node, ns, name, port),
+      async serviceAccountKubeconfig(namespace, name) {
+        const server = api;
+        if (server === undefined) throw new Error("the test cluster is stopped");
+        const path = join(workDir, `kubeconfig-${namespace}-${name}`);
+        const token = server.serviceAccountToken(namespace, name);
+        await writeFile(path, server.kubeconfig({ token, namespace }), { mode: 0o600 });
+        return path;
+      },
       stop,
     };
   } catch (e) {

@@ -25,7 +25,17 @@ import type { IContainerStatus } from "kubernetes-models/v1/ContainerStatus";
 import type { IPod } from "kubernetes-models/v1/Pod";
 import type { IPodCondition } from "kubernetes-models/v1/PodCondition";
 import type { IProbe } from "kubernetes-models/v1/Probe";
-import { asKube, type ClusterStore, isNotFound, nowIso, podKey, recordEvent, sleep } from "./controllers.js";
+import {
+  asKube,
+  type ClusterStore,
+  isConflict,
+  isNotFound,
+  nowIso,
+  podKey,
+  recordEvent,
+  sleep,
+} from "./controllers.js";
+import { parseQuantity } from "./quantity.js";
 import { badRequest } from "./store.js";
 import {
   type HostVolume,
@@ -341,31 +351,6 @@ function qosClass(pod: IPod): "BestEffort" | "Burstable" | "Guaranteed" {
   return guaranteed ? "Guaranteed" : "Burstable";
 }
 
-/** Parses a Kubernetes resource quantity ("128Mi", "500m", "1.5", "2G", "1e3") into base units. */
-export function parseQuantity(q: string | number): number {
-  if (typeof q === "number") return q;
-  const m = /^([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$/.exec(q.trim());
-  if (!m?.[1]) throw new Error(`invalid quantity ${JSON.stringify(q)}`);
-  const factors: Record<string, number> = {
-    Ki: 2 ** 10,
-    Mi: 2 ** 20,
-    Gi: 2 ** 30,
-    Ti: 2 ** 40,
-    Pi: 2 ** 50,
-    Ei: 2 ** 60,
-    n: 1e-9,
-    u: 1e-6,
-    m: 1e-3,
-    k: 1e3,
-    M: 1e6,
-    G: 1e9,
-    T: 1e12,
-    P: 1e15,
-    E: 1e18,
-  };
-  return Number(m[1]) * (m[2] ? (factors[m[2]] ?? 1) : 1);
-}
-
 /** Kubernetes `$(VAR)` expansion: known names are replaced, `$$` escapes, unknown references stay as written. */
 export function expandVars(input: string, env: ReadonlyMap<string, string>): string {
   return input.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)/g, (whole, name: string | undefined) => {
@@ -383,6 +368,7 @@ export class TestNode {
   readonly runDir: string;
   readonly volumeDir: string;
   private readonly pods = new Map<string, PodRuntime>();
+  private readonly releasing = new Set<string>();
   private readonly unwatch: (() => void)[] = [];
   private readonly restartBackoff: Backoff;
   private readonly pullBackoff: Backoff;
@@ -405,8 +391,8 @@ export class TestNode {
     this.unwatch.push(
       this.store.watch("v1", "Pod", (ev) => {
         const pod = asKube<IPod>(ev.object);
-        if (ev.type === "DELETED" || pod.metadata?.deletionTimestamp) void this.teardown(pod);
-        else this.admit(pod);
+        if (ev.type === "DELETED" || pod.metadata?.deletionTimestamp) void this.release(pod);
+        else if (pod.spec?.nodeName === NODE_NAME) this.admit(pod);
       }),
     );
     // Mounted ConfigMaps and Secrets follow their objects, as kubelet's periodic sync makes them do.
@@ -422,7 +408,9 @@ export class TestNode {
         }),
       );
     }
-    for (const obj of await this.store.list("v1", "Pod")) this.admit(asKube<IPod>(obj));
+    // Only pods the scheduler bound to this node (or created with spec.nodeName) are this kubelet's.
+    for (const obj of this.store.list("v1", "Pod", { fieldSelector: `spec.nodeName=${NODE_NAME}` }))
+      this.admit(asKube<IPod>(obj));
   }
 
   /** Removes every container and relay this node started; the node is unusable afterwards. */
@@ -448,14 +436,6 @@ export class TestNode {
     // Watch handlers run inside the store write that caused them: start work on a later turn.
     setImmediate(() => {
       if (runtime.abort.signal.aborted) return;
-      recordEvent(
-        this.store,
-        pod,
-        "Normal",
-        "Scheduled",
-        `Successfully assigned ${podKey(pod)} to ${NODE_NAME}`,
-        "default-scheduler",
-      );
       void this.runPod(runtime).catch((e: unknown) => {
         if (runtime.abort.signal.aborted) return;
         recordEvent(
@@ -469,6 +449,25 @@ export class TestNode {
         console.error(`[test-node] pod ${podKey(pod)} failed:`, e);
       });
     });
+  }
+
+  /**
+   * Stops a deleted pod's containers; then, for a pod bound here that is being deleted gracefully, deletes
+   * the object for good (grace period 0), as kubelet does once the containers are gone.
+   */
+  private async release(pod: IPod): Promise<void> {
+    const { namespace, name, uid, deletionTimestamp } = pod.metadata ?? {};
+    if (uid === undefined || this.releasing.has(uid)) return;
+    this.releasing.add(uid);
+    try {
+      await this.teardown(pod);
+      if (deletionTimestamp === undefined || pod.spec?.nodeName !== NODE_NAME || !name) return;
+      this.store.delete("v1", "Pod", namespace, name, { gracePeriodSeconds: 0, preconditions: { uid } });
+    } catch (e) {
+      if (!isNotFound(e) && !isConflict(e)) throw e;
+    } finally {
+      this.releasing.delete(uid);
+    }
   }
 
   private async teardown(pod: IPod): Promise<void> {

@@ -12,7 +12,7 @@ export interface ResourceKind {
   readonly singular: string;
   readonly namespaced: boolean;
   readonly shortNames: readonly string[];
-  readonly subresources: readonly ("status" | "log" | "scale")[];
+  readonly subresources: readonly ("status" | "log" | "scale" | "token")[];
   readonly verbs: readonly string[];
   readonly nameRule: NameRule;
   /** Kinds whose changes to anything outside metadata/status count as a spec change for `generation`. */
@@ -82,7 +82,24 @@ export const RESOURCE_KINDS: readonly ResourceKind[] = [
     nameRule: "dns1035Label",
     categories: ["all"],
   }),
+  kind({
+    group: "",
+    version: "v1",
+    kind: "Node",
+    plural: "nodes",
+    namespaced: false,
+    shortNames: ["no"],
+    subresources: ["status"],
+  }),
   kind({ group: "", version: "v1", kind: "Secret", plural: "secrets" }),
+  kind({
+    group: "",
+    version: "v1",
+    kind: "ServiceAccount",
+    plural: "serviceaccounts",
+    shortNames: ["sa"],
+    subresources: ["token"],
+  }),
   kind({ group: "", version: "v1", kind: "ConfigMap", plural: "configmaps", shortNames: ["cm"] }),
   kind({
     group: "",
@@ -140,6 +157,37 @@ export const RESOURCE_KINDS: readonly ResourceKind[] = [
     subresources: ["status"],
   }),
   kind({ group: "coordination.k8s.io", version: "v1", kind: "Lease", plural: "leases" }),
+  // RBAC objects (https://kubernetes.io/docs/reference/access-authn-authz/rbac/): rbac.ts authorizes from them.
+  kind({
+    group: "rbac.authorization.k8s.io",
+    version: "v1",
+    kind: "Role",
+    plural: "roles",
+    nameRule: "pathSegment",
+  }),
+  kind({
+    group: "rbac.authorization.k8s.io",
+    version: "v1",
+    kind: "RoleBinding",
+    plural: "rolebindings",
+    nameRule: "pathSegment",
+  }),
+  kind({
+    group: "rbac.authorization.k8s.io",
+    version: "v1",
+    kind: "ClusterRole",
+    plural: "clusterroles",
+    namespaced: false,
+    nameRule: "pathSegment",
+  }),
+  kind({
+    group: "rbac.authorization.k8s.io",
+    version: "v1",
+    kind: "ClusterRoleBinding",
+    plural: "clusterrolebindings",
+    namespaced: false,
+    nameRule: "pathSegment",
+  }),
   kind({
     group: "gateway.networking.k8s.io",
     version: "v1",

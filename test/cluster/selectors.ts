@@ -189,6 +189,7 @@ const EXTRA_FIELDS: Record<string, readonly string[]> = {
     "type",
   ],
   Namespace: ["status.phase"],
+  Node: ["spec.unschedulable"],
   ReplicaSet: ["status.replicas"],
 };
 

@@ -468,6 +468,43 @@ export class Store {
     return this.commit(k, live, obj, opts);
   }
 
+  /**
+   * The pods/binding subresource the scheduler binds through (pkg/registry/core/pod/storage/storage.go,
+   * BindingREST.assignPod): sets spec.nodeName and the PodScheduled=True condition on a pod that is not
+   * yet bound nor being deleted; anything else is a Conflict on pods/binding.
+   */
+  bindPod(namespace: string, name: string, nodeName: string, opts: { uid?: string } = {}): KubeObject {
+    const k = this.kindOf("v1", "Pod");
+    const current = this.bucket(k).get(key(k, namespace, name));
+    if (current === undefined || (opts.uid && opts.uid !== current.metadata.uid)) throw notFound(k, name);
+    const spec = (current.spec ?? {}) as { nodeName?: string; schedulingGates?: unknown[] };
+    const refuse = (why: string) =>
+      new ApiError({
+        code: 409,
+        reason: "Conflict",
+        message: `Operation cannot be fulfilled on pods/binding "${name}": ${why}`,
+        details: { name, kind: "pods/binding" },
+      });
+    if (current.metadata.deletionTimestamp !== undefined)
+      throw refuse(`pod ${name} is being deleted, cannot be assigned to a host`);
+    if (spec.nodeName) throw refuse(`pod ${name} is already assigned to node "${spec.nodeName}"`);
+    if ((spec.schedulingGates ?? []).length > 0)
+      throw refuse(`pod ${name} has non-empty .spec.schedulingGates`);
+    const obj = structuredClone(current);
+    (obj.spec as Record<string, unknown>).nodeName = nodeName;
+    const status = (obj.status ?? {}) as { conditions?: Record<string, unknown>[] };
+    const conditions = (status.conditions ?? []).filter((c) => c.type !== "PodScheduled");
+    const was = (status.conditions ?? []).find((c) => c.type === "PodScheduled");
+    conditions.push({
+      type: "PodScheduled",
+      status: "True",
+      lastProbeTime: null,
+      lastTransitionTime: was?.status === "True" ? was.lastTransitionTime : timestamp(),
+    });
+    obj.status = { ...status, conditions };
+    return this.commit(k, current, obj, {});
+  }
+
   delete(
     apiVersion: string,
     kind: string,

@@ -14,12 +14,19 @@ import { HorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2/Horizo
 import { Lease } from "kubernetes-models/coordination.k8s.io/v1/Lease";
 import { Ingress } from "kubernetes-models/networking.k8s.io/v1/Ingress";
 import { PodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
+import { ClusterRole } from "kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole";
+import { ClusterRoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding";
+import { Role } from "kubernetes-models/rbac.authorization.k8s.io/v1/Role";
+import { RoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding";
 import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
 import { Event } from "kubernetes-models/v1/Event";
 import { Namespace } from "kubernetes-models/v1/Namespace";
+import { Node } from "kubernetes-models/v1/Node";
 import { Pod } from "kubernetes-models/v1/Pod";
 import { Secret } from "kubernetes-models/v1/Secret";
 import { Service } from "kubernetes-models/v1/Service";
+import { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
+import { parseQuantity } from "./quantity.js";
 import type { ResourceKind } from "./resources.js";
 import { matchesStructuredSelector } from "./selectors.js";
 import { ApiError, deepEqual, invalid, type KubeObject, type StatusCause } from "./store.js";
@@ -184,6 +191,12 @@ const CLIENT_TYPE: Record<string, string> = {
   PodDisruptionBudget: "V1PodDisruptionBudget",
   Ingress: "V1Ingress",
   Lease: "V1Lease",
+  Node: "V1Node",
+  ServiceAccount: "V1ServiceAccount",
+  Role: "V1Role",
+  RoleBinding: "V1RoleBinding",
+  ClusterRole: "V1ClusterRole",
+  ClusterRoleBinding: "V1ClusterRoleBinding",
 };
 
 const schemas = new Map<string, JsonSchema>();
@@ -297,6 +310,12 @@ const MODELS: Record<string, (data: KubeObject) => Validatable> = {
   PodDisruptionBudget: (d) => new PodDisruptionBudget(d as never),
   Ingress: (d) => new Ingress(d as never),
   Lease: (d) => new Lease(d as never),
+  Node: (d) => new Node(d as never),
+  ServiceAccount: (d) => new ServiceAccount(d as never),
+  Role: (d) => new Role(d as never),
+  RoleBinding: (d) => new RoleBinding(d as never),
+  ClusterRole: (d) => new ClusterRole(d as never),
+  ClusterRoleBinding: (d) => new ClusterRoleBinding(d as never),
   Gateway: (d) => new Gateway(d as never),
   HTTPRoute: (d) => new HTTPRoute(d as never),
 };
@@ -733,6 +752,66 @@ function containerCommonCauses(c: Rec, cAt: string, volumes: ReadonlySet<string>
     }
   });
   out.push(...volumeMountCauses(c, cAt, volumes));
+  out.push(...resourceCauses(c, cAt));
+  return out;
+}
+
+/** helper.IsOvercommitAllowed: native resources (no domain, or a kubernetes.io one) except hugepages. */
+function overcommitAllowed(name: string): boolean {
+  return (!name.includes("/") || name.includes("kubernetes.io/")) && !name.startsWith("hugepages-");
+}
+
+/**
+ * ValidateResourceRequirements (pkg/apis/core/validation): quantities are non-negative, extended
+ * resources (e.g. nvidia.com/gpu) whole numbers; a request may not exceed its limit, and for resources
+ * that cannot be overcommitted it must equal it and a limit is required
+ * (https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/#extended-resources).
+ */
+function resourceCauses(c: Rec, cAt: string): StatusCause[] {
+  const out: StatusCause[] = [];
+  const resources = rec(c.resources);
+  const limits = rec(resources.limits);
+  const requests = rec(resources.requests);
+  const amount = (q: unknown): number | undefined => {
+    try {
+      return typeof q === "string" || typeof q === "number" ? parseQuantity(q) : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const valueCauses = (name: string, q: unknown, field: string) => {
+    const v = amount(q);
+    if (v === undefined) return;
+    if (v < 0) out.push(invalidValue(field, String(q), "must be greater than or equal to 0"));
+    const extended = name.includes("/") && !name.includes("kubernetes.io/") && !name.startsWith("requests.");
+    if (extended && Math.round(v * 1000) % 1000 !== 0)
+      out.push(invalidValue(field, String(q), "must be an integer"));
+  };
+  for (const [name, q] of Object.entries(limits)) valueCauses(name, q, `${cAt}.resources.limits[${name}]`);
+  for (const [name, q] of Object.entries(requests)) {
+    const field = `${cAt}.resources.requests[${name}]`;
+    valueCauses(name, q, field);
+    const request = amount(q);
+    const limit = amount(limits[name]);
+    if (limits[name] !== undefined) {
+      if (request === undefined || limit === undefined) continue;
+      if (request !== limit && !overcommitAllowed(name)) {
+        out.push(invalidValue(field, String(q), `must be equal to ${name} limit of ${String(limits[name])}`));
+      } else if (request > limit) {
+        out.push(
+          invalidValue(
+            field,
+            String(q),
+            `must be less than or equal to ${name} limit of ${String(limits[name])}`,
+          ),
+        );
+      }
+    } else if (!overcommitAllowed(name)) {
+      out.push(
+        required(`${cAt}.resources.limits[${name}]`, "Limit must be set for non overcommitable resources"),
+      );
+    }
+  }
   return out;
 }
 
@@ -1011,6 +1090,24 @@ function defaultPodSpec(spec: Rec): void {
     for (const c of arr(spec[list])) defaultContainer(rec(c));
 }
 
+/**
+ * A Pod's container requests default to its limits where only limits are set (SetDefaults_Pod in
+ * pkg/apis/core/v1/defaults.go; Pods only, never templates), so a limits-only `nvidia.com/gpu: 1` is
+ * requested too: https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/#requests-and-limits
+ */
+function defaultRequestsToLimits(spec: Rec): void {
+  for (const list of ["containers", "initContainers"]) {
+    for (const raw of arr(spec[list])) {
+      const resources = rec(rec(raw).resources);
+      if (resources.limits === undefined || resources.limits === null) continue;
+      const requests = { ...rec(resources.requests) };
+      for (const [name, value] of Object.entries(rec(resources.limits)))
+        if (requests[name] === undefined) requests[name] = value;
+      resources.requests = requests;
+    }
+  }
+}
+
 function defaultFromSchema(schema: JsonSchema, value: unknown): void {
   if (value === null || typeof value !== "object") return;
   if (Array.isArray(value)) {
@@ -1056,7 +1153,10 @@ export function applyDefaults(k: ResourceKind, obj: KubeObject, old: KubeObject 
       }
       break;
     case "Pod":
-      if (spec) defaultPodSpec(spec);
+      if (spec) {
+        defaultPodSpec(spec);
+        defaultRequestsToLimits(spec);
+      }
       if (old === undefined) obj.status = { phase: "Pending", qosClass: "BestEffort", ...rec(obj.status) };
       break;
     case "Service":

@@ -222,3 +222,60 @@ describe("pod volumes, volume mounts and init containers (the API server's Go-si
     expect(got).toEqual(expected);
   });
 });
+
+describe("container resources (ValidateResourceRequirements)", () => {
+  const podKind = findByKind("v1", "Pod") as ResourceKind;
+  const causesOf = (resources: Record<string, unknown>): [string | undefined, string | undefined][] => {
+    const pod = {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "p", namespace: "default" },
+      spec: { containers: [{ name: "main", image: "busybox", resources }] },
+    };
+    try {
+      validateObject(podKind, pod, undefined);
+      return [];
+    } catch (e) {
+      if (!(e instanceof ApiError)) throw e;
+      return (e.status.details?.causes ?? []).map((c) => [c.field, c.message]);
+    }
+  };
+  const at = "spec.containers[0].resources";
+
+  it.each([
+    ["a GPU limit alone", { limits: { "nvidia.com/gpu": "1" } }, []],
+    [
+      "equal GPU request and limit",
+      { requests: { "nvidia.com/gpu": "2" }, limits: { "nvidia.com/gpu": "2" } },
+      [],
+    ],
+    ["cpu requested below its limit", { requests: { cpu: "500m" }, limits: { cpu: "1" } }, []],
+    [
+      "a GPU request without a limit",
+      { requests: { "nvidia.com/gpu": "1" } },
+      [
+        [
+          `${at}.limits[nvidia.com/gpu]`,
+          "Required value: Limit must be set for non overcommitable resources",
+        ],
+      ],
+    ],
+    [
+      "a GPU request other than its limit",
+      { requests: { "nvidia.com/gpu": "1" }, limits: { "nvidia.com/gpu": "2" } },
+      [[`${at}.requests[nvidia.com/gpu]`, 'Invalid value: "1": must be equal to nvidia.com/gpu limit of 2']],
+    ],
+    [
+      "half a GPU",
+      { limits: { "nvidia.com/gpu": "500m" } },
+      [[`${at}.limits[nvidia.com/gpu]`, 'Invalid value: "500m": must be an integer']],
+    ],
+    [
+      "memory requested above its limit",
+      { requests: { memory: "2Gi" }, limits: { memory: "1Gi" } },
+      [[`${at}.requests[memory]`, 'Invalid value: "2Gi": must be less than or equal to memory limit of 1Gi']],
+    ],
+  ] as const)("%s", (_what, resources, expected) => {
+    expect(causesOf(resources)).toEqual(expected);
+  });
+});
