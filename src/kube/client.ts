@@ -220,7 +220,7 @@ class Client implements KubeClient {
     ref: ObjectRef,
     options: { signal?: AbortSignal } = {},
   ): Promise<T | undefined> {
-    const r = await this.#resource(ref, "get");
+    const r = await this.#resource(ref, "get", ref.name);
     const namespace = r.namespaced ? (ref.namespace ?? this.namespace) : undefined;
     const op = this.#op("get", r, namespace, ref.name, "get");
     const reply = await this.#t.send({
@@ -274,7 +274,7 @@ class Client implements KubeClient {
   }
 
   async delete(ref: ObjectRef, options: DeleteOptions = {}): Promise<boolean> {
-    const r = await this.#resource(ref, "delete");
+    const r = await this.#resource(ref, "delete", ref.name);
     const namespace = r.namespaced ? (ref.namespace ?? this.namespace) : undefined;
     const params = new URLSearchParams({ propagationPolicy: options.propagationPolicy ?? "Background" });
     const reply = await this.#t.send({
@@ -292,7 +292,7 @@ class Client implements KubeClient {
   }
 
   async ensureNamespace(name: string, labels?: Readonly<Record<string, string>>): Promise<NamespaceResult> {
-    const r = knownResource({ apiVersion: "v1", kind: "Namespace" }) as ResourceInfo;
+    const r = await this.#resource({ apiVersion: "v1", kind: "Namespace" }, "create", name);
     const path = objectPath(r, undefined, name);
     const exists = async (): Promise<boolean | "forbidden"> => {
       const reply = await this.#t.send({
@@ -352,7 +352,7 @@ class Client implements KubeClient {
   }
 
   async logs(namespace: string, pod: string, options: LogOptions = {}): Promise<string> {
-    const r = knownResource({ apiVersion: "v1", kind: "Pod" }) as ResourceInfo;
+    const r = await this.#resource({ apiVersion: "v1", kind: "Pod" }, "logs", pod);
     const limit = options.limitBytes ?? 64 * 1024;
     const params = new URLSearchParams({ limitBytes: String(limit) });
     if (options.container) params.set("container", options.container);
@@ -420,7 +420,13 @@ class Client implements KubeClient {
     };
   }
 
-  async #resource(type: ObjectType, verb: string): Promise<ResourceInfo> {
+  async #resource(type: ObjectType, verb: string, name?: string): Promise<ResourceInfo> {
+    if (name === "") {
+      throw new KubeError(`${verb} ${type.kind}: the object's name is empty`, {
+        operation: { verb, kind: type.kind },
+        server: this.server,
+      });
+    }
     const known = knownResource(type);
     if (known) return known;
     const key = `${type.apiVersion}/${type.kind}`;

@@ -9,6 +9,7 @@ import { existsSync } from "node:fs";
 import { homedir } from "node:os";
 import { delimiter, join } from "node:path";
 import { type Cluster, type Context, KubeConfig, type User } from "@kubernetes/client-node";
+import { isRecord } from "../util/record.js";
 import { KubeConfigError } from "./errors.js";
 
 export interface KubeconfigSourceOptions {
@@ -245,7 +246,7 @@ function reportSecrets(kc: KubeConfig, onSecret: ((s: string) => void) | undefin
       for (const line of pem.split(/\r?\n/)) if (!line.startsWith("-----")) report(line.trim());
     }
     const providerConfig: unknown = user.authProvider?.config;
-    if (providerConfig && typeof providerConfig === "object") {
+    if (isRecord(providerConfig)) {
       for (const [k, v] of Object.entries(providerConfig)) {
         if (SECRET_KEY.test(k) && !NOT_SECRET.test(k)) report(v);
       }
@@ -253,9 +254,7 @@ function reportSecrets(kc: KubeConfig, onSecret: ((s: string) => void) | undefin
     const execEnv: unknown = user.exec?.env;
     if (Array.isArray(execEnv)) {
       for (const e of execEnv as unknown[]) {
-        if (e && typeof e === "object" && "name" in e && "value" in e && SECRET_KEY.test(String(e.name))) {
-          report(e.value);
-        }
+        if (isRecord(e) && SECRET_KEY.test(String(e.name))) report(e.value);
       }
     }
   }

@@ -2,6 +2,7 @@
 // reference), so no request is spent on discovery for them; any other kind is looked up once in the
 // API server's discovery document (`/api/v1`, `/apis/<group>/<version>`) and remembered.
 
+import { isRecord } from "../util/record.js";
 import type { ObjectType } from "./types.js";
 
 export interface ResourceInfo {
@@ -90,11 +91,11 @@ export function qualifiedResource(r: ResourceInfo): string {
 /** Picks the kind out of an APIResourceList (subresources such as `pods/log` are skipped). */
 export function fromDiscovery(apiVersion: string, kind: string, list: unknown): ResourceInfo | undefined {
   const { group, version } = splitApiVersion(apiVersion);
-  const resources = (list as { resources?: unknown } | undefined)?.resources;
+  const resources = isRecord(list) ? list.resources : undefined;
   if (!Array.isArray(resources)) return undefined;
   for (const r of resources as unknown[]) {
-    if (!r || typeof r !== "object") continue;
-    const { name, kind: k, namespaced } = r as { name?: unknown; kind?: unknown; namespaced?: unknown };
+    if (!isRecord(r)) continue;
+    const { name, kind: k, namespaced } = r;
     if (k === kind && typeof name === "string" && !name.includes("/")) {
       return { group, version, kind, plural: name, namespaced: namespaced === true };
     }

@@ -15,6 +15,7 @@ import {
 } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from "node:https";
 import type { Cluster } from "@kubernetes/client-node";
+import { isRecord } from "../util/record.js";
 import {
   describeOperation,
   KubeConfigError,
@@ -356,7 +357,7 @@ export function parseStatus(body: Buffer): Status | undefined {
   if (text === "") return undefined;
   try {
     const parsed: unknown = JSON.parse(text);
-    if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) return parsed as Status;
+    if (isRecord(parsed)) return parsed as Status;
   } catch {
     // not JSON
   }

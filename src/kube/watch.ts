@@ -7,6 +7,7 @@
 // Never polls: every wait is on the stream, the deadline, or a backoff after a failure.
 
 import type { IncomingMessage } from "node:http";
+import { isRecord } from "../util/record.js";
 import { KubeError, type Operation } from "./errors.js";
 import { type RetryPolicy, retryDelay, sleep } from "./retry.js";
 import type { HttpRequest } from "./transport.js";
@@ -315,9 +316,10 @@ function parseEvent(line: string): { type: string; object: KubeObject } | undefi
   } catch {
     return undefined;
   }
-  if (!parsed || typeof parsed !== "object") return undefined;
-  const { type, object } = parsed as { type?: unknown; object?: unknown };
-  if (typeof type !== "string" || !object || typeof object !== "object") return undefined;
+  if (!isRecord(parsed)) return undefined;
+  const { type, object } = parsed;
+  if (typeof type !== "string" || !isRecord(object)) return undefined;
+  // The API server sends objects of the watched kind; their shape is its promise, not re-checked.
   return { type, object: object as KubeObject };
 }
 

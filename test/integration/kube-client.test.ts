@@ -4,7 +4,7 @@
 // namespace is created only when missing and permitted, 429s are waited out per Retry-After while a
 // 422 is never repeated, and an unreachable server or an unknown context fails with a clear message.
 
-import { createServer } from "node:net";
+import { createServer, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { stringify } from "yaml";
 import {
@@ -277,6 +277,28 @@ describe("kube client: errors", () => {
     expect(dead.counters).toMatchObject({ requests: 3, retries: 2 });
     expect(lines).toHaveLength(2);
     dead.close();
+  });
+  it("an API server that accepts but never answers times out each attempt, then fails naming the timeout", async () => {
+    const held = new Set<Socket>();
+    const silent = createServer((socket) => held.add(socket));
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", () => r()));
+    const address = silent.address();
+    const server = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
+    const c = clientFor(server, ADMIN, {
+      timeoutMs: 200,
+      retry: { attempts: 2, baseDelayMs: 10, maxDelayMs: 20 },
+    });
+    try {
+      const err = await failure(c.list({ apiVersion: "v1", kind: "Pod" }, NS));
+      expect(err.code).toBe("ETIMEDOUT");
+      expect(err.message).toBe(
+        `list Pod in namespace "kube-client": cannot reach the Kubernetes API server at ${server}: timed out (ETIMEDOUT): no answer within 200 ms after 2 attempts`,
+      );
+    } finally {
+      c.close();
+      for (const socket of held) socket.destroy();
+      await new Promise<void>((r) => silent.close(() => r()));
+    }
   });
 });
 
