@@ -1,6 +1,7 @@
 // Public surface of the narrow Kubernetes client: createKubeClient (kubeconfig input, file, KUBECONFIG
 // or in-cluster; server-side apply, get, list, delete, namespaces, logs, watch; per-call timeouts,
-// retries and request counters) and the errors it throws. Import from here only.
+// retries and request counters), the pure diagnosis of a rollout, and the errors they throw.
+// Import from here only.
 
 export type {
   ApplyOptions,
@@ -13,8 +14,10 @@ export type {
   NamespaceResult,
 } from "./client.js";
 export { createKubeClient, FIELD_MANAGER } from "./client.js";
-export type { Operation } from "./errors.js";
-export { isNotFound, KubeConfigError, KubeError } from "./errors.js";
+export type { Diagnosis } from "./diagnose.js";
+export { diagnose } from "./diagnose.js";
+export type { FailureReason, Operation, RolloutTiming } from "./errors.js";
+export { isNotFound, KubeConfigError, KubeError, RolloutFailed } from "./errors.js";
 export type { RetryPolicy } from "./retry.js";
 export type { RequestCounters } from "./transport.js";
 export type * from "./types.js";
