@@ -93,6 +93,7 @@ describe("waitForRollout", () => {
       labelSelector: "slipway.dev/version=healthy",
       onProgress: (_t, d) => progress.push(d.state),
     });
+    const watched = client.counters;
     expect(result.deployments).toEqual([
       {
         target: { deployment: "healthy", endpoint: "predict" },
@@ -115,7 +116,7 @@ describe("waitForRollout", () => {
         `timestamp (second resolution), ${t.noticedAt.getTime() - t.receivedAt.getTime()} ms after the watch event ` +
         `arrived; rollout took ${t.noticedAt.getTime() - t.startedAt.getTime()} ms; ` +
         `requests per apply: ${(applied.requests - before.requests) / 2}, rollout watch requests: ` +
-        `${client.counters.requests - applied.requests}`,
+        `${watched.requests - applied.requests} (${watched.watches - applied.watches} watch connections)`,
     );
   });
 
