@@ -9,7 +9,7 @@
 import type { IncomingMessage } from "node:http";
 import { isRecord } from "../util/record.js";
 import { KubeError, type Operation } from "./errors.js";
-import { type RetryPolicy, retryDelay, sleep } from "./retry.js";
+import { isRetryableStatus, type RetryPolicy, retryDelay, sleep } from "./retry.js";
 import type { HttpRequest } from "./transport.js";
 import type { KubeList, KubeObject, Status } from "./types.js";
 
@@ -37,6 +37,11 @@ export interface WatchControl {
   readonly signal?: AbortSignal;
   /** Called after the first list's items (and after each relist's changes) have been delivered. */
   readonly onSynced?: () => void;
+  /**
+   * How long the API server may keep failing (unreachable, 5xx) once the watch has started before the
+   * watch gives up with its error; default 60 s. The first list fails after the client's own retries.
+   */
+  readonly outageToleranceMs?: number;
 }
 
 export interface WatchSummary {
@@ -66,6 +71,8 @@ export const MAX_WATCH_LINE_BYTES = 8 * 1024 * 1024;
 const MAX_WATCH_SECONDS = 300;
 /** Silence longer than the server's own timeout plus this means the connection is dead. */
 const IDLE_GRACE_MS = 30_000;
+/** How long a watch keeps reconnecting to an API server that fails (restart, upgrade) before it gives up. */
+const OUTAGE_TOLERANCE_MS = 60_000;
 
 export class LineTooLong extends Error {
   override readonly name = "LineTooLong";
@@ -109,7 +116,12 @@ type StreamEnd =
   | { readonly kind: "ended"; readonly sawData: boolean }
   | { readonly kind: "broken"; readonly sawData: boolean; readonly why: string }
   | { readonly kind: "gone" }
+  | { readonly kind: "failed"; readonly error: KubeError }
   | { readonly kind: "stopped" };
+
+function isTransientKubeError(err: unknown): boolean {
+  return err instanceof KubeError && (err.code !== undefined || isRetryableStatus(err.status ?? 0));
+}
 
 export async function runWatch(
   deps: WatchDeps,
@@ -162,50 +174,76 @@ export async function runWatch(
     if (rv === "") await relist();
     else control.onSynced?.();
     let failures = 0;
+    let outageSince: number | undefined;
+    const tolerance = control.outageToleranceMs ?? OUTAGE_TOLERANCE_MS;
+    /** Backs off after a failure; rethrows it once the server has been failing for longer than tolerated. */
+    const backOff = async (why: string, err?: unknown) => {
+      failures++;
+      if (err !== undefined) {
+        outageSince ??= Date.now();
+        if (Date.now() - outageSince > tolerance) throw err;
+      }
+      deps.log?.(`${deps.path}: ${why}; watching again`);
+      if (failures > 1 || err !== undefined) {
+        await sleep(retryDelay(deps.retry, failures), stop.signal).catch(() => {});
+      }
+    };
     while (!stopped()) {
       connections++;
-      const end = await streamOnce(deps, rv, query, remaining(), stop.signal, (line) => {
-        const parsed = parseEvent(line);
-        if (parsed === undefined) return "skip";
-        if (parsed.type === "ERROR") {
-          const status = parsed.object as Status;
-          if (status.code === 410) return "gone";
-          throw new KubeError(
-            `${deps.operation.verb} ${deps.operation.kind ?? ""}: the watch failed: ${status.message ?? "ERROR event"}`,
-            {
-              operation: deps.operation,
-              server: deps.server,
-              ...(status.code ? { status: status.code } : {}),
-            },
-          );
+      let end: StreamEnd;
+      try {
+        end = await streamOnce(deps, rv, query, remaining(), stop.signal, (line) => {
+          const parsed = parseEvent(line);
+          if (parsed === undefined) return "skip";
+          if (parsed.type === "ERROR") {
+            const status = parsed.object as Status;
+            if (status.code === 410) return "gone";
+            const error = new KubeError(
+              `${deps.operation.verb} ${deps.operation.kind ?? ""}: the watch failed: ${status.message ?? "ERROR event"}`,
+              {
+                operation: deps.operation,
+                server: deps.server,
+                ...(status.code ? { status: status.code } : {}),
+              },
+            );
+            // The server's own trouble (etcd timing out) passes; a refusal does not.
+            if (status.code !== undefined && isRetryableStatus(status.code)) return error;
+            throw error;
+          }
+          const objectRv = parsed.object.metadata?.resourceVersion;
+          if (objectRv) rv = objectRv;
+          if (parsed.type === "BOOKMARK") return "skip";
+          if (parsed.type === "ADDED" || parsed.type === "MODIFIED" || parsed.type === "DELETED") {
+            deliver(parsed.type, parsed.object, false);
+          }
+          return "skip";
+        });
+        if (end.kind === "gone") {
+          relists++;
+          deps.log?.(`${deps.path}: resourceVersion ${rv} is too old (410 Gone); listing again`);
+          await relist();
         }
-        const objectRv = parsed.object.metadata?.resourceVersion;
-        if (objectRv) rv = objectRv;
-        if (parsed.type === "BOOKMARK") return "skip";
-        if (parsed.type === "ADDED" || parsed.type === "MODIFIED" || parsed.type === "DELETED") {
-          deliver(parsed.type, parsed.object, false);
-        }
-        return "skip";
-      });
-      if (end.kind === "stopped") break;
-      if (end.kind === "gone") {
-        relists++;
-        deps.log?.(`${deps.path}: resourceVersion ${rv} is too old (410 Gone); listing again`);
-        await relist();
-        failures = 0;
+      } catch (err) {
+        if (stopped()) break;
+        // The API server unreachable or overloaded beyond the transport's own retries (a restart, an
+        // upgrade): keep trying for a while, then fail with its error.
+        if (!isTransientKubeError(err)) throw err;
+        await backOff(err instanceof Error ? err.message : String(err), err);
         continue;
       }
-      if (end.sawData) {
+      if (end.kind === "stopped") break;
+      if (end.kind === "failed") {
+        await backOff(end.error.message, end.error);
+        continue;
+      }
+      outageSince = undefined;
+      if (end.kind === "gone" || end.sawData) {
         failures = 0;
         continue;
       }
       // Ended or broke without a byte: back off before the next connection so a server (or a proxy) that
       // keeps closing at once is not hammered; the deadline still bounds the whole watch.
-      failures++;
-      deps.log?.(
-        `${deps.path}: watch ${end.kind}${end.kind === "broken" ? ` (${end.why})` : ""}; watching again`,
-      );
-      if (failures > 1) await sleep(retryDelay(deps.retry, failures - 1), stop.signal).catch(() => {});
+      await backOff(`watch ${end.kind}${end.kind === "broken" ? ` (${end.why})` : ""}`);
     }
   } catch (err) {
     if (!stopped()) throw err;
@@ -230,7 +268,7 @@ async function streamOnce(
   query: WatchQuery,
   remainingMs: number,
   signal: AbortSignal,
-  onLine: (line: string) => "skip" | "gone",
+  onLine: (line: string) => "skip" | "gone" | KubeError,
 ): Promise<StreamEnd> {
   if (signal.aborted) return { kind: "stopped" };
   const seconds = Math.max(1, Math.min(MAX_WATCH_SECONDS, Math.ceil(remainingMs / 1000)));
@@ -287,7 +325,9 @@ async function streamOnce(
       armIdle();
       try {
         for (const line of lines.push(chunk)) {
-          if (onLine(line) === "gone") return finish({ kind: "gone" });
+          const verdict = onLine(line);
+          if (verdict === "gone") return finish({ kind: "gone" });
+          if (verdict instanceof KubeError) return finish({ kind: "failed", error: verdict });
           if (settled) return;
         }
       } catch (err) {

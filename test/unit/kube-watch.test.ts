@@ -203,7 +203,7 @@ describe("runWatch", () => {
     expect(events.map((e) => e.object.metadata?.resourceVersion)).toEqual(["11", "12"]);
   });
 
-  it("fails on an ERROR event other than 410, with the server's message", async () => {
+  it("watches again after an ERROR event for the server's own trouble (5xx)", async () => {
     const s = server(
       [
         {
@@ -216,6 +216,28 @@ describe("runWatch", () => {
             }),
           ],
         },
+        { lines: [line("ADDED", cm("a", "2"))] },
+      ],
+      [{ items: [], resourceVersion: "1" }],
+    );
+    const { seq } = await collect(s.deps, 1);
+    expect(seq).toEqual(["ADDED a"]);
+    expect(s.requests.map(rvOf)).toEqual(["1", "1"]);
+  });
+
+  it("fails on an ERROR event that watching again cannot fix, with the server's message", async () => {
+    const s = server(
+      [
+        {
+          lines: [
+            line("ERROR", {
+              kind: "Status",
+              status: "Failure",
+              message: "the server rejected our request",
+              code: 400,
+            }),
+          ],
+        },
       ],
       [{ items: [], resourceVersion: "1" }],
     );
@@ -224,7 +246,35 @@ describe("runWatch", () => {
       (e: unknown) => e,
     );
     expect(err).toBeInstanceOf(KubeError);
-    expect((err as KubeError).message).toContain("etcdserver: request timed out");
+    expect((err as KubeError).message).toContain("the server rejected our request");
+  });
+
+  it("rides out an API server that is unreachable for a while, then gives up with its error", async () => {
+    const refused = new KubeError("watch ConfigMap: cannot reach the Kubernetes API server", {
+      operation: { verb: "watch" },
+      server: "https://k8s.example.com",
+      code: "ECONNREFUSED",
+    });
+    const s = server([{ lines: [line("ADDED", cm("a", "2"))] }], [{ items: [], resourceVersion: "1" }]);
+    const open = s.deps.open;
+    let calls = 0;
+    const flaky: WatchDeps = {
+      ...s.deps,
+      open: (req) => (++calls <= 2 ? Promise.reject(refused) : open(req)),
+    };
+    const { seq } = await collect(flaky, 1);
+    expect(seq).toEqual(["ADDED a"]);
+    expect(calls).toBe(3);
+
+    const down: WatchDeps = { ...s.deps, open: () => Promise.reject(refused) };
+    const err = await runWatch(down, { resourceVersion: "1" }, () => {}, {
+      deadline: Date.now() + 10_000,
+      outageToleranceMs: 30,
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBe(refused);
   });
 
   it("ends at the deadline while the stream is quiet", async () => {
