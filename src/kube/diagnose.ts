@@ -197,9 +197,15 @@ function containerVerdict(pod: Pod, cs: ContainerStatus, events: readonly KubeEv
     return failed(reason as Failed["reason"], `${waiting?.message ?? reason} (image "${image}")`);
   }
   if (reason === "ImagePullBackOff" || reason === "ErrImagePull") {
-    const pulls = events.filter(
-      (e) => e.reason === "Failed" && (e.message ?? "").startsWith(`Failed to pull image "${image}"`),
+    const pullFailures = events.filter(
+      (e) => e.reason === "Failed" && (e.message ?? "").startsWith("Failed to pull image"),
     );
+    // kubelet names the image as the spec writes it; failing that, the event about this container.
+    const exact = pullFailures.filter((e) => (e.message ?? "").startsWith(`Failed to pull image "${image}"`));
+    const pulls =
+      exact.length > 0
+        ? exact
+        : pullFailures.filter((e) => e.involvedObject?.fieldPath?.endsWith(`{${container}}`) ?? false);
     const failures = pulls.reduce((n, e) => n + (e.series?.count ?? e.count ?? 1), 0);
     const lastPull = newest(pulls);
     const registrySays = lastPull?.message ?? waiting?.message ?? reason;

@@ -362,6 +362,39 @@ const cases: Case[] = [
     expected: { state: "Failed", reason: "ErrImagePull", since: "2026-05-04T12:26:02.100000Z" },
   },
   {
+    name: "a pull error naming the image differently is still this container's (by the event's fieldPath)",
+    deployment: rollingOut,
+    pods: [
+      pod({
+        containerStatuses: [
+          container(
+            {
+              waiting: {
+                reason: "ImagePullBackOff",
+                message: 'Back-off pulling image "nginx:1.0-nonexistent"',
+              },
+            },
+            { image: "nginx:1.0-nonexistent" },
+          ),
+        ],
+      }),
+    ],
+    events: [
+      kubeletEvent(
+        "Failed",
+        'Failed to pull image "docker.io/library/nginx:1.0-nonexistent": not found',
+        "Warning",
+        "2026-05-04T12:25:42Z",
+      ),
+    ],
+    expected: {
+      state: "Failed",
+      reason: "ImagePullBackOff",
+      image: "nginx:1.0-nonexistent",
+      message: 'Failed to pull image "docker.io/library/nginx:1.0-nonexistent": not found',
+    },
+  },
+  {
     name: "an image name the runtime refuses fails at once",
     deployment: rollingOut,
     pods: [
