@@ -1,6 +1,13 @@
-// The deploy stage's public face: a version as Kubernetes objects (pure rendering);
+// The deploy stage's public face: a version and an alias as Kubernetes objects (pure rendering);
 // applying and watching them belongs to the deploy flow and src/kube.
 
+export {
+  type AliasBackend,
+  type AliasRouteInput,
+  ANNOTATION_BACKENDS,
+  ANNOTATION_TARGET_VERSION,
+  aliasRoute,
+} from "./alias-route.js";
 export { ManifestError } from "./errors.js";
 export {
   aliasLabels,

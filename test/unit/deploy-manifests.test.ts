@@ -7,6 +7,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import {
+  aliasRoute,
   type KubeObject,
   ManifestError,
   manifestsYaml,
@@ -52,6 +53,20 @@ describe("golden manifests of fixtures/sample-repo", () => {
       "HTTPRoute/mnist-3f2a9c1d0b7e",
     ]);
     golden("sample-repo-version.yaml", manifestsYaml(objects));
+  });
+
+  it("renders the pull request's alias route onto the version", () => {
+    const plan = sampleInput.plan;
+    const alias = plan.aliases.find((a) => a.name === "pr-42");
+    if (!alias) throw new Error("the plan has no pr-42 alias");
+    const route = aliasRoute({
+      plan,
+      config: sampleConfig,
+      alias,
+      backends: [{ target: versionTarget(sampleInput), weight: 100 }],
+    });
+    validate(route);
+    golden("sample-repo-alias-pr-42.yaml", manifestsYaml([route]));
   });
 
   it("is the same for the same input (nothing from the clock or the machine)", () => {
