@@ -8,6 +8,11 @@
 // - `server-command` as a string runs as `/bin/sh -c <string>`. As a list, each string is one shell
 //   command, run in order and stopping at the first that fails (Valohai runs a step's command list the
 //   same way): `/bin/sh -c 'a && b && c'`; the last one is expected to be the server.
+// - The server must be PID 1: Kubernetes stops a container by sending SIGTERM to PID 1 only, and
+//   Debian's /bin/sh (dash) does not exec the last command of `-c`, so without help the shell is PID 1,
+//   ignores the signal and the server is killed without draining when the grace period ends. The last
+//   command is therefore run with `exec` when it is a simple command (see `execLast`); anything the
+//   check cannot be sure of is left exactly as written (docs/configuration.md says so).
 // - `wsgi: module:callable` runs `python3 -m gunicorn --bind 0.0.0.0:<port> module:callable`.
 //   `python3 -m` rather than a `gunicorn` script because Debian's python3-gunicorn ships no script.
 //   SCRIPT_NAME is not baked in: the deployer sets it per version and gunicorn honours it.
@@ -40,12 +45,58 @@ export interface VersionLayer {
   createdBy: string;
 }
 
+/** Characters that make a command compound (lists, pipes, background, subshells, substitutions). */
+const COMPOUND = /[;&|()`\n\r]|\[\[|\]\]/;
+const ASSIGNMENT = /^[A-Za-z_][A-Za-z0-9_]*=/;
+/** Reserved words and shell builtins: `exec` cannot run them (or they are not a server). */
+const NOT_EXECUTABLE = new Set([
+  ...["!", "{", "}", "if", "then", "else", "elif", "fi", "case", "esac", "for", "while", "until"],
+  ...["do", "done", "in", "function", "select", "time", "exec", "command", "builtin", "eval"],
+  ...[".", ":", "source", "cd", "export", "set", "unset", "trap", "wait", "ulimit", "umask"],
+  ...["alias", "shift", "read", "return", "exit", "break", "continue", "readonly", "local"],
+]);
+/** Quoting, escapes and substitutions can hide an `&&` that is not a separator. */
+const HIDES_SEPARATORS = /["'\\`]/;
+/** A function or alias defined before the server: `exec` runs programs, not those. */
+const DEFINES_COMMANDS = /\w\s*\(\s*\)|\balias\b|\bfunction\b/;
+
 export function serverCommand(server: EndpointServer, port: number): string[] {
   if (server.kind === "wsgi") {
     return ["python3", "-m", "gunicorn", "--bind", `0.0.0.0:${port}`, `${server.module}:${server.callable}`];
   }
-  const script = typeof server.command === "string" ? server.command : server.command.join(" && ");
-  return ["/bin/sh", "-c", script];
+  const commands = typeof server.command === "string" ? [server.command] : [...server.command];
+  const last = commands.pop();
+  if (last !== undefined)
+    commands.push(commands.some((c) => DEFINES_COMMANDS.test(c)) ? last : execLast(last));
+  return ["/bin/sh", "-c", commands.join(" && ")];
+}
+
+/**
+ * Whether `exec` may be put in front of `command`: one command and its arguments (quotes, `$VAR`
+ * and `<`/`>` redirections allowed), not a list, pipeline, background job, subshell, substitution,
+ * compound command, builtin, or a command prefixed with variable assignments (`exec A=1 cmd` would
+ * look for a program called `A=1`).
+ */
+export function isSimpleCommand(command: string): boolean {
+  const text = command.trim();
+  if (text === "" || COMPOUND.test(text)) return false;
+  const first = text.split(/\s+/)[0] ?? "";
+  return !ASSIGNMENT.test(first) && !NOT_EXECUTABLE.has(first);
+}
+
+/**
+ * One shell command with its last step exec'd when that is safe: `serve` → `exec serve`;
+ * `a && serve` → `a && exec serve` (split at the last `&&` only when nothing before it can hide a
+ * separator or define a command); anything else unchanged.
+ */
+export function execLast(command: string): string {
+  if (isSimpleCommand(command)) return `exec ${command.trim()}`;
+  const cut = command.lastIndexOf("&&");
+  if (cut < 0 || HIDES_SEPARATORS.test(command)) return command;
+  const head = command.slice(0, cut);
+  const tail = command.slice(cut + 2);
+  if (DEFINES_COMMANDS.test(head) || !isSimpleCommand(tail)) return command;
+  return `${head}&& exec ${tail.trim()}`;
 }
 
 /** The labels every version image carries (OCI annotation keys, image-spec annotations.md). */

@@ -3,7 +3,14 @@
 import { describe, expect, it } from "vitest";
 import type { Endpoint, EndpointServer } from "../../src/config/types.js";
 import { generateDockerfile } from "../../src/image/dockerfile.js";
-import { encodeJson, serverCommand, versionConfig, versionManifest } from "../../src/image/image-config.js";
+import {
+  encodeJson,
+  execLast,
+  isSimpleCommand,
+  serverCommand,
+  versionConfig,
+  versionManifest,
+} from "../../src/image/image-config.js";
 import { type ImageConfig, MediaType, parseManifest } from "../../src/image/oci.js";
 
 const source = {
@@ -42,11 +49,26 @@ const base: ImageConfig = {
 
 describe("serverCommand", () => {
   it.each<[EndpointServer, number, string[]]>([
-    [{ kind: "command", command: "python server.py" }, 8000, ["/bin/sh", "-c", "python server.py"]],
+    [{ kind: "command", command: "python server.py" }, 8000, ["/bin/sh", "-c", "exec python server.py"]],
     [
       { kind: "command", command: ["pip install -e .", "python server.py --port 9000"] },
       9000,
-      ["/bin/sh", "-c", "pip install -e . && python server.py --port 9000"],
+      ["/bin/sh", "-c", "pip install -e . && exec python server.py --port 9000"],
+    ],
+    [
+      { kind: "command", command: ["pip install 'torch>=2'", "cd api && uvicorn app:app"] },
+      9000,
+      ["/bin/sh", "-c", "pip install 'torch>=2' && cd api && exec uvicorn app:app"],
+    ],
+    [
+      { kind: "command", command: ["serve() { python s.py; }", "serve"] },
+      9000,
+      ["/bin/sh", "-c", "serve() { python s.py; } && serve"],
+    ],
+    [
+      { kind: "command", command: ["migrate", "python a.py | tee log"] },
+      9000,
+      ["/bin/sh", "-c", "migrate && python a.py | tee log"],
     ],
     [
       { kind: "wsgi", module: "predict.app", callable: "application" },
@@ -60,6 +82,58 @@ describe("serverCommand", () => {
     ],
   ])("%j on port %i → %j", (server, port, cmd) => {
     expect(serverCommand(server, port)).toEqual(cmd);
+  });
+});
+
+describe("the server is PID 1, so SIGTERM reaches it", () => {
+  it.each<[string, boolean]>([
+    ["python3 -m predict.server", true],
+    ["gunicorn -b 0.0.0.0:8000 'app:create()' --timeout 60", false], // parentheses, even quoted
+    ['python server.py --name "my model" > /tmp/log', true],
+    ["  uvicorn app:app --port $PORT  ", true],
+    ["python a.py; python b.py", false],
+    ["python a.py && python b.py", false],
+    ["python a.py || true", false],
+    ["python a.py | tee log", false],
+    ["python a.py &", false],
+    ["python a.py 2>&1", false],
+    ["(python a.py)", false],
+    ["python $(which app)", false],
+    ["python `which app`", false],
+    ["python a.py\npython b.py", false],
+    ["[[ -f x ]]", false],
+    ["PORT=9000 python a.py", false],
+    ["exec python a.py", false],
+    ["cd app", false],
+    [". ./env.sh", false],
+    ["if true", false],
+    ["! python a.py", false],
+    ["", false],
+  ])("%j is a simple command: %s", (command, simple) => {
+    expect(isSimpleCommand(command)).toBe(simple);
+  });
+
+  it.each<[string, string]>([
+    ["python3 -m predict.server", "exec python3 -m predict.server"],
+    ["exec python3 -m predict.server", "exec python3 -m predict.server"],
+    [
+      "pip install -r requirements.txt && python serve.py",
+      "pip install -r requirements.txt && exec python serve.py",
+    ],
+    ["a || b && serve --port 1", "a || b && exec serve --port 1"],
+    ["a; b && serve", "a; b && exec serve"],
+    // an && that quoting, escapes or substitution could hide: left as written
+    ['python -c "x && y" && serve', 'python -c "x && y" && serve'],
+    ["echo a\\&& b && serve", "echo a\\&& b && serve"],
+    ["f() { python s.py; } && f", "f() { python s.py; } && f"],
+    ["alias s=python && s x.py", "alias s=python && s x.py"],
+    // the last step is not simple: left as written
+    ["a && b || c", "a && b || c"],
+    ["a && b | c", "a && b | c"],
+    ["a && PORT=1 serve", "a && PORT=1 serve"],
+    ["python a.py; python b.py", "python a.py; python b.py"],
+  ])("%j runs as %j", (command, script) => {
+    expect(execLast(command)).toBe(script);
   });
 });
 
@@ -197,7 +271,7 @@ describe("generateDockerfile", () => {
       "EXPOSE 9000/tcp",
       'LABEL "org.opencontainers.image.created"="2024-05-06T07:08:09.000Z" "org.opencontainers.image.source"="https://github.com/acme/digits" "org.opencontainers.image.revision"="0123456789abcdef0123456789abcdef01234567"',
       "ENTRYPOINT []",
-      'CMD ["/bin/sh","-c","a && b"]',
+      'CMD ["/bin/sh","-c","a && exec b"]',
       "",
     ]);
   });
