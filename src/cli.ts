@@ -1,16 +1,23 @@
 // `slipway <command>`: the same use cases as the Action, for terminals and other CI systems.
 // The one place (with main.ts) that turns errors into exit codes.
 import { buildCommand } from "./commands/build.js";
+import { deployCommand } from "./commands/deploy.js";
 import type { CommandIo } from "./commands/io.js";
+import { manifestsCommand } from "./commands/manifests.js";
 import { planCommand } from "./commands/plan.js";
+import { retireCommand, versionsCommand } from "./commands/versions.js";
 import { formatProblem } from "./config/index.js";
 import { describeError, EXIT, UsageError } from "./errors.js";
 
 const USAGE = `Usage: slipway <command> [options]
 
 Commands:
-  plan     validate the config and print each endpoint's names and URLs
-  build    build and push each endpoint's version image; print references with digests
+  plan       validate the config and print each endpoint's names and URLs
+  build      build and push each endpoint's version image; print references with digests
+  deploy     build, deploy to Kubernetes, wait until ready, point aliases; print the URLs
+  versions   list the deployment's versions in the cluster, their state and aliases
+  retire     delete a version (refused while an alias points at it, unless --force)
+  manifests  print the Kubernetes objects a deploy applies (for review and GitOps)
 
 Run 'slipway <command> --help' for a command's options.`;
 
@@ -19,6 +26,10 @@ type Command = (argv: string[], io: CommandIo) => Promise<number>;
 const commands: Record<string, Command> = {
   plan: planCommand,
   build: buildCommand,
+  deploy: deployCommand,
+  versions: versionsCommand,
+  retire: retireCommand,
+  manifests: manifestsCommand,
 };
 
 export async function cli(argv: string[], io: CommandIo): Promise<number> {

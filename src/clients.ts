@@ -8,6 +8,7 @@ import { homedir } from "node:os";
 import path from "node:path";
 import Docker from "dockerode";
 import { InputError } from "./errors.js";
+import { createKubeClient, type KubeClient, type KubeClientOptions } from "./kube/index.js";
 import {
   type CredentialSource,
   type Credentials,
@@ -118,4 +119,36 @@ export async function registryCredentials(
 
 export function registryClient(options: RegistryClientOptions): RegistryClient {
   return createRegistryClient(options);
+}
+
+/** Where Kubernetes access comes from, as the trusted side said: never from the checkout. */
+export interface KubeAccess {
+  /** Kubeconfig content (the Action's masked input). */
+  kubeconfig?: string;
+  /** A kubeconfig file (`--kubeconfig`); without either, KUBECONFIG, ~/.kube/config, or in-cluster. */
+  kubeconfigPath?: string;
+  context?: string;
+  env: NodeJS.ProcessEnv;
+  onSecret?: (secret: string) => void;
+  log?: (line: string) => void;
+}
+
+/** Whether the Action has any way to reach a cluster: only then does it deploy after building. */
+export function hasKubeAccess(access: Pick<KubeAccess, "kubeconfig" | "kubeconfigPath" | "env">): boolean {
+  return Boolean(
+    access.kubeconfig || access.kubeconfigPath || access.env.KUBECONFIG || access.env.KUBERNETES_SERVICE_HOST,
+  );
+}
+
+export function kubeClient(access: KubeAccess): KubeClient {
+  const options: KubeClientOptions = { env: access.env };
+  const set = <K extends keyof KubeClientOptions>(key: K, value: KubeClientOptions[K] | undefined) => {
+    if (value !== undefined) (options as Record<string, unknown>)[key] = value;
+  };
+  set("kubeconfig", access.kubeconfig);
+  set("kubeconfigPath", access.kubeconfigPath);
+  set("context", access.context);
+  set("onSecret", access.onSecret);
+  set("log", access.log);
+  return createKubeClient(options);
 }

@@ -1,23 +1,22 @@
-// run(): the Action's edge. Inputs, environment and event become a request; the plan use case runs,
-// then the build use case unless dry-run (or the pull request is a fork's); results become outputs, a
-// job summary and annotations. The one place (with cli.ts) that turns errors into a failed run.
-import { join, resolve } from "node:path";
+// run(): the Action's edge. Inputs, environment and event become requests; the plan use case runs,
+// then (unless dry-run, or the pull request is a fork's) the build, then the deploy when Kubernetes
+// access is configured; results become outputs, a job summary and annotations. The one place (with cli.ts) that turns errors into a failed run.
+import { resolve } from "node:path";
 import * as core from "@actions/core";
-import { dockerClient, registryClient, registryCredentials } from "./clients.js";
+import { actionBuild, actionDeployRequest, kubeAccess } from "./action-requests.js";
+import { hasKubeAccess, kubeClient } from "./clients.js";
 import { formatProblem } from "./config/index.js";
 import type { ConfigProblem } from "./config/types.js";
-import { buildEnvironment } from "./environment.js";
 import { describeError } from "./errors.js";
 import { buildImages } from "./flows/build.js";
+import { deployVersion } from "./flows/deploy.js";
 import { planVersion } from "./flows/plan.js";
-import { groupedLog } from "./image/log.js";
 import { type Outputs, readInputs } from "./inputs.js";
 import { readEvent } from "./intent/event.js";
 import { runContextFromEnv } from "./intent/run-context.js";
-import { DEFAULT_REGISTRY_HOST } from "./plan/plan.js";
-import { parseImageName } from "./registry/index.js";
+import { deployMarkdown } from "./report/deploy-table.js";
 import { formatBytes } from "./report/format-bytes.js";
-import { buildOutputs, planOutputs } from "./report/outputs.js";
+import { buildOutputs, deployOutputs, planOutputs } from "./report/outputs.js";
 import { buildMarkdown, planMarkdown } from "./report/plan-table.js";
 
 /** Problems as GitHub annotations on the config file, so they show in the PR's diff. */
@@ -53,51 +52,35 @@ export async function run(env: NodeJS.ProcessEnv = process.env): Promise<void> {
         `Pull request #${run.pullRequest} comes from ${run.fork.headRepository}: a fork's code is planned, never built or deployed, and gets no credentials.`,
       );
     } else if (!settings.dryRun) {
-      // Credentials and the push target are the workflow's choice: the `registry` input, else the repository's own packages.
-      const allowed = (
-        settings.registry ?? `${DEFAULT_REGISTRY_HOST}/${plan.owner}/${plan.project}`
-      ).toLowerCase();
-      const { registry: host } = parseImageName(`${allowed}/endpoint`);
-      const explicit =
-        settings.registryPassword === undefined
-          ? undefined
-          : {
-              registry: host,
-              credentials: {
-                password: settings.registryPassword,
-                ...(settings.registryUsername ? { username: settings.registryUsername } : {}),
-              },
-            };
-      const credentials = await registryCredentials(env, explicit);
-      const onSecret = (secret: string) => core.setSecret(secret);
-      const build = await buildImages(
-        {
-          planned,
-          ...(settings.builder ? { builder: settings.builder } : {}),
-          ...buildEnvironment(
-            env,
-            plan,
-            env.RUNNER_TEMP ? join(env.RUNNER_TEMP, "slipway-layers") : undefined,
-          ),
-          trust: {
-            registries: [allowed],
-            registriesAllowedBy: "the Action's `registry` input",
-            configMayChooseDocker: run.pullRequest === undefined,
-            dockerAllowedBy: "the Action's `builder` input",
-          },
-          log: groupedLog(core),
-        },
-        {
-          credentials,
-          registry: () => registryClient({ credentials, onSecret }),
-          docker: () => dockerClient(env),
-        },
-      );
+      const { request, clients, registryHost } = await actionBuild(settings, planned, env);
+      const build = await buildImages(request, clients);
       outputs = { ...outputs, ...buildOutputs(build) };
       core.info(
         `Built version ${plan.version}: ${formatBytes(build.uploadedBytes)} uploaded (${build.builder} builder).`,
       );
       summary += `\n${buildMarkdown(build.images, build.uploadedBytes)}`;
+      if (hasKubeAccess({ ...kubeAccess(settings), env })) {
+        const kube = kubeClient({
+          env,
+          onSecret: (s: string) => core.setSecret(s),
+          log: (l: string) => core.info(l),
+          ...kubeAccess(settings),
+        });
+        try {
+          const deployed = await deployVersion(
+            actionDeployRequest(settings, planned, build, registryHost, env),
+            { kube },
+          );
+          outputs = { ...outputs, ...deployOutputs(deployed) };
+          summary += `\n${deployMarkdown(deployed)}`;
+        } finally {
+          kube.close();
+        }
+      } else {
+        core.notice(
+          "No Kubernetes access (kubeconfig input, KUBECONFIG or a service account): built, not deployed.",
+        );
+      }
     }
     for (const [name, value] of Object.entries(outputs)) core.setOutput(name, value);
     if (env.GITHUB_STEP_SUMMARY) await core.summary.addRaw(summary).write();

@@ -1,15 +1,10 @@
 // `slipway build`: builds and pushes every endpoint's version image for this commit and prints,
 // per endpoint, the reference to deploy (`<repository>@<digest>`) and the bytes it sent.
 import { parseArgs } from "node:util";
-import { dockerClient, registryClient, registryCredentials } from "../clients.js";
-import type { BuilderKind } from "../config/types.js";
-import { buildEnvironment } from "../environment.js";
-import { UsageError } from "../errors.js";
-import { buildImages } from "../flows/build.js";
 import { planVersion } from "../flows/plan.js";
-import { lineLog } from "../image/log.js";
 import { formatBytes } from "../report/format-bytes.js";
 import type { CommandIo } from "./io.js";
+import { BUILD_FLAGS, cliBuild } from "./kube-flags.js";
 import { PLAN_FLAGS, planRequest, printWarnings, withUsage } from "./plan-request.js";
 
 export const BUILD_USAGE = `Usage: slipway build [--config <file>] [--registry <prefix>] [--builder registry|docker] [--json]
@@ -33,18 +28,12 @@ function parse(argv: string[]) {
         allowPositionals: false,
         options: {
           ...PLAN_FLAGS,
-          builder: { type: "string" },
+          ...BUILD_FLAGS,
           json: { type: "boolean", default: false },
           dockerfile: { type: "string" },
-          "cache-dir": { type: "string" },
         },
       }).values,
   );
-}
-
-function builderKind(flag: string | undefined): BuilderKind | undefined {
-  if (flag === undefined || flag === "registry" || flag === "docker") return flag;
-  throw new UsageError(`--builder '${flag}' must be 'registry' or 'docker'`);
 }
 
 export async function buildCommand(argv: string[], io: CommandIo): Promise<number> {
@@ -53,27 +42,11 @@ export async function buildCommand(argv: string[], io: CommandIo): Promise<numbe
     io.stdout.write(`${BUILD_USAGE}\n`);
     return 0;
   }
-  const builder = builderKind(flags.builder);
   const planned = await planVersion(await planRequest(flags, io));
   printWarnings(planned, io);
   const { plan } = planned;
-  if (flags.dockerfile !== undefined && (builder ?? planned.config.deployment.builder) !== "docker") {
-    throw new UsageError("--dockerfile applies to the docker builder only: add --builder docker");
-  }
   const started = Date.now();
-  const credentials = await registryCredentials(io.env);
-  const build = await buildImages(
-    {
-      planned,
-      ...(builder ? { builder } : {}),
-      ...(flags.dockerfile !== undefined ? { dockerfile: flags.dockerfile } : {}),
-      ...buildEnvironment(io.env, plan, flags["cache-dir"]),
-      // The person running the CLI chose this checkout: its config may name the registry and builder.
-      trust: { configMayChooseDocker: true },
-      log: lineLog((line) => io.stderr.write(`${line}\n`)),
-    },
-    { credentials, registry: () => registryClient({ credentials }), docker: () => dockerClient(io.env) },
-  );
+  const build = await cliBuild(planned, flags, io);
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   if (flags.json) {
     const { builder: used, uploadedBytes, images } = build;

@@ -66,9 +66,12 @@ export function terminationGracePeriodSeconds(runtime: RuntimeSettings): number 
  * GUNICORN_CMD_ARGS for a `wsgi` endpoint. `--timeout`: a sync worker silent that long is killed,
  * so it must outlast the longest request the router allows. `--graceful-timeout`: after SIGTERM,
  * workers get this long to finish their requests (gunicorn's settings reference), the drain.
+ * `--preload`: the master loads the app (the model) before it binds the port — gunicorn's Arbiter
+ * runs setup, which loads a preloaded app, before start, which creates the listeners — so a TCP
+ * readiness probe passes only once the model is loaded, not while workers are still loading it.
  * GUNICORN_CMD_ARGS ranks above a gunicorn.conf.py and below the command line.
  */
 export function gunicornArgs(runtime: RuntimeSettings): string {
   const timeout = runtime.requestTimeoutSeconds + GUNICORN_TIMEOUT_MARGIN_SECONDS;
-  return `--timeout=${timeout} --graceful-timeout=${runtime.drainSeconds}`;
+  return `--preload --timeout=${timeout} --graceful-timeout=${runtime.drainSeconds}`;
 }

@@ -32,6 +32,11 @@ export interface KubeClientOptions extends KubeconfigSourceOptions {
 export interface ApplyOptions {
   /** `dryRun=All`: the server validates, defaults and merges, and returns the result without storing it. */
   readonly dryRun?: boolean;
+  /**
+   * Applies as another field manager than the client's, for fields with an owner of their own (e.g.
+   * state recorded beside an object's content): each manager's apply leaves the other's fields alone.
+   */
+  readonly fieldManager?: string;
   /** The object's resourceVersion before this apply, when the caller knows it (else the client's memory). */
   readonly previousResourceVersion?: string;
   readonly signal?: AbortSignal;
@@ -190,7 +195,7 @@ class Client implements KubeClient {
     }
     const r = await this.#resource({ apiVersion, kind }, "apply");
     const namespace = r.namespaced ? (object.metadata?.namespace ?? this.namespace) : undefined;
-    const params = new URLSearchParams({ fieldManager: this.#fieldManager });
+    const params = new URLSearchParams({ fieldManager: options.fieldManager ?? this.#fieldManager });
     if (options.dryRun) params.set("dryRun", "All");
     // Server-side apply takes YAML; JSON is YAML, and keeps the manifest byte-exact as rendered.
     const reply = await this.#t.send({

@@ -212,8 +212,8 @@ describe("stopping: sleep, drain, then SIGKILL", () => {
   });
 
   it.each([
-    [60, 30, "--timeout=65 --graceful-timeout=30"],
-    [600, 45, "--timeout=605 --graceful-timeout=45"],
+    [60, 30, "--preload --timeout=65 --graceful-timeout=30"],
+    [600, 45, "--preload --timeout=605 --graceful-timeout=45"],
   ])("gunicorn outlives a %is request and drains for %is: %s", (request, drain, args) => {
     const config = withRuntime(sampleConfig, WSGI, { requestTimeoutSeconds: request, drainSeconds: drain });
     expect(envOf(config).GUNICORN_CMD_ARGS).toBe(args);
