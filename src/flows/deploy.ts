@@ -73,8 +73,8 @@ export interface DeployResult {
   namespace: string;
   namespaceState: NamespaceResult;
   endpoints: DeployedEndpoint[];
-  /** Object applies: how many, and how many changed or created something. */
-  applies: { total: number; changed: number };
+  /** Object applies: how many, how many changed or created something, and which (`Kind/name`). */
+  applies: { total: number; changed: number; changedObjects: string[] };
   rollout: RolloutResult;
 }
 
@@ -119,6 +119,20 @@ export function versionInput(
   if (request.pull)
     input.imagePullSecret = "secret" in request.pull ? request.pull.secret : pullSecretName(plan);
   return input;
+}
+
+const KINDS = [
+  { apiVersion: "v1", kind: "Secret" },
+  { apiVersion: "v1", kind: "Service" },
+  { apiVersion: "apps/v1", kind: "Deployment" },
+  { apiVersion: "gateway.networking.k8s.io/v1", kind: "HTTPRoute" },
+];
+
+async function readDeploymentObjects(kube: KubeClient, plan: Plan): Promise<void> {
+  const selector = ["owner", "project", "deployment"]
+    .map((k) => `slipway.dev/${k}=${plan.labels[`slipway.dev/${k}`]}`)
+    .join(",");
+  await Promise.all(KINDS.map((type) => kube.list(type, plan.namespace, { labelSelector: selector })));
 }
 
 /** What a re-run keeps of the version's record, so the same inputs change nothing. */
@@ -172,7 +186,7 @@ export async function deployVersion(request: DeployRequest, clients: DeployClien
   const timeoutSeconds = request.timeoutSeconds ?? defaultTimeoutSeconds(config);
   const deadline = Date.now() + timeoutSeconds * 1000;
   const signalOption = request.signal ? { signal: request.signal } : {};
-  const applies = { total: 0, changed: 0 };
+  const applies = { total: 0, changed: 0, changedObjects: [] as string[] };
   const apply = async <T extends KubeObject>(
     manifest: Manifest | Record<string, unknown>,
     fieldManager?: string,
@@ -182,12 +196,17 @@ export async function deployVersion(request: DeployRequest, clients: DeployClien
       ...(fieldManager ? { fieldManager } : {}),
     });
     applies.total++;
-    if (result.created || result.changed !== false) applies.changed++;
+    if (result.created || result.changed !== false) {
+      applies.changed++;
+      applies.changedObjects.push(`${result.object.kind}/${result.object.metadata?.name}`);
+    }
     return result.object;
   };
 
   const namespaceState = await kube.ensureNamespace(plan.namespace);
   const existing = await existingRecord(kube, plan);
+  // What the deployment already has, read once per kind, so each apply can tell whether it changed anything.
+  if (existing) await readDeploymentObjects(kube, plan);
   const input = versionInput(
     { ...request, deployedBy: existing?.deployedBy ?? request.deployedBy },
     existing?.deployedAt ?? request.now ?? new Date(),

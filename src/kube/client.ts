@@ -275,6 +275,12 @@ class Client implements KubeClient {
     // A list's items carry no apiVersion/kind on the wire; every consumer wants them.
     const apiVersion = r.group === "" ? r.version : `${r.group}/${r.version}`;
     const items = (body.items ?? []).map((i) => ({ apiVersion, kind: r.kind, ...i }) as T);
+    // Read like a get: an apply after it can tell whether it changed the object.
+    for (const item of items) {
+      const name = item.metadata?.name;
+      const rv = item.metadata?.resourceVersion;
+      if (name && rv) this.#seen.set(seenKey(r, item.metadata?.namespace ?? namespace, name), rv);
+    }
     return { items, resourceVersion: body.metadata?.resourceVersion ?? "" };
   }
 
