@@ -2,6 +2,7 @@
 // token flow (Bearer realm/service/scope → GET or OAuth2 POST to the realm → token cached per
 // registry and scope until it expires). Every credential and token is handed to the redactor first.
 
+import { isRecord } from "../util/record.js";
 import { RegistryError, type SecretRedactor } from "./errors.js";
 import type { CredentialSource, Credentials } from "./types.js";
 
@@ -318,8 +319,8 @@ export function parseTokenResponse(body: Buffer): { token: string; expiresIn: nu
   } catch {
     return undefined;
   }
-  if (typeof json !== "object" || json === null) return undefined;
-  const r = json as Record<string, unknown>;
+  if (!isRecord(json)) return undefined;
+  const r = json;
   const token = typeof r.token === "string" && r.token ? r.token : r.access_token;
   if (typeof token !== "string" || token.length === 0) return undefined;
   const expiresIn = typeof r.expires_in === "number" && r.expires_in > 0 ? r.expires_in : DEFAULT_TOKEN_TTL_S;

@@ -2,9 +2,10 @@
 // mounts, blob download with digest verification, and ensureBlob — the cheapest way to get a blob
 // into a repository (already there → mount → registry-to-registry stream → upload).
 
-import { createHash } from "node:crypto";
 import { Transform } from "node:stream";
+import { isRecord } from "../util/record.js";
 import { repositoryScope } from "./auth.js";
+import { DigestHasher, SHA256_DIGEST, sha256Digest } from "./digest.js";
 import { RegistryError, SecretRedactor } from "./errors.js";
 import { formatImageName } from "./image-name.js";
 import { DEFAULT_MANIFEST_ACCEPT } from "./media-types.js";
@@ -30,7 +31,6 @@ const DEFAULT_TIMEOUT_MS = 60_000;
 const DEFAULT_ATTEMPTS = 5;
 /** OCI: registries SHOULD accept manifests up to 4 MiB; anything larger is not a manifest. */
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
-const SHA256_DIGEST = /^sha256:[a-f0-9]{64}$/;
 
 export function createRegistryClient(opts: RegistryClientOptions = {}): RegistryClient {
   const redactor = new SecretRedactor(opts.onSecret);
@@ -47,10 +47,6 @@ export function createRegistryClient(opts: RegistryClientOptions = {}): Registry
     log: opts.log ?? (() => {}),
   });
   return new DistributionClient(transport, opts.chunkSize ?? DEFAULT_CHUNK_SIZE);
-}
-
-export function sha256Digest(bytes: Buffer): string {
-  return `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
 }
 
 function checkDigest(registry: string, repository: string, digest: string): void {
@@ -116,8 +112,7 @@ class DistributionClient implements RegistryClient {
       });
     }
     const header = r.headers.get("content-type")?.split(";")[0]?.trim();
-    const field =
-      typeof json === "object" && json !== null ? (json as { mediaType?: unknown }).mediaType : undefined;
+    const field = isRecord(json) ? json.mediaType : undefined;
     const mediaType =
       header && header !== "application/json" ? header : typeof field === "string" ? field : "";
     return { mediaType, digest, bytes: r.body, json };
@@ -213,14 +208,14 @@ class DistributionClient implements RegistryClient {
   async getBlob(registry: string, repository: string, digest: string): Promise<NodeJS.ReadableStream> {
     checkDigest(registry, repository, digest);
     const r = await this.#openBlob({ registry, repository }, digest, 0);
-    const hash = createHash("sha256");
+    const hash = new DigestHasher();
     const verify = new Transform({
       transform(chunk: Buffer, _enc, done) {
         hash.update(chunk);
         done(null, chunk);
       },
       flush(done) {
-        const got = `sha256:${hash.digest("hex")}`;
+        const got = hash.digest();
         done(
           got === digest
             ? null

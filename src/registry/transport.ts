@@ -5,6 +5,7 @@
 
 import { Readable, Transform } from "node:stream";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
+import { isRecord } from "../util/record.js";
 import { Authenticator } from "./auth.js";
 import { errorCode, RegistryError, type SecretRedactor } from "./errors.js";
 import {
@@ -380,15 +381,12 @@ export function describeNetworkError(err: unknown): string {
 export function parseOciError(body: Buffer): { code?: string; message?: string } {
   try {
     const json: unknown = JSON.parse(body.toString("utf8"));
-    if (typeof json === "object" && json !== null && Array.isArray((json as { errors?: unknown }).errors)) {
-      const first: unknown = (json as { errors: unknown[] }).errors[0];
-      if (typeof first === "object" && first !== null) {
-        const f = first as { code?: unknown; message?: unknown };
-        const out: { code?: string; message?: string } = {};
-        if (typeof f.code === "string") out.code = f.code;
-        if (typeof f.message === "string") out.message = f.message;
-        return out;
-      }
+    const first: unknown = isRecord(json) && Array.isArray(json.errors) ? json.errors[0] : undefined;
+    if (isRecord(first)) {
+      const out: { code?: string; message?: string } = {};
+      if (typeof first.code === "string") out.code = first.code;
+      if (typeof first.message === "string") out.message = first.message;
+      return out;
     }
   } catch {
     // not JSON: the status says enough

@@ -2,7 +2,7 @@
 // and token auth (our issuer), mounts and registry-to-registry copies, interrupted uploads through a
 // cutting proxy, retries of 5xx/429, and a scan proving no secret reaches a log line or an error.
 
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
@@ -19,6 +19,7 @@ import {
   type RegistryClient,
   type RegistryClientOptions,
   RegistryError,
+  sha256Digest,
   staticCredentials,
 } from "../../src/registry/index.js";
 import { blob, readAll } from "../support/blobs.js";
@@ -232,7 +233,7 @@ describe("blob redirects", () => {
   let front: Server;
   const seenByStorage: Array<string | undefined> = [];
   const payload = randomBytes(5000);
-  const digest = `sha256:${createHash("sha256").update(payload).digest("hex")}`;
+  const digest = sha256Digest(payload);
   const listen = (srv: Server, host = "127.0.0.1") =>
     new Promise<number>((r) =>
       srv.listen(0, host, () => {

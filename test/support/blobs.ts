@@ -1,13 +1,12 @@
 // Blobs for registry tests: bytes with their digest, reopenable at any offset as a file would be.
-import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
-import type { BlobSpec } from "../../src/registry/index.js";
+import { type BlobSpec, sha256Digest } from "../../src/registry/index.js";
 
 /** `opens`, when given, records every offset the client reopened the source at. */
 export function blob(bytes: Buffer, opens?: number[]): BlobSpec & { bytes: Buffer } {
   return {
     bytes,
-    digest: `sha256:${createHash("sha256").update(bytes).digest("hex")}`,
+    digest: sha256Digest(bytes),
     size: bytes.length,
     open: (offset) => {
       opens?.push(offset);
