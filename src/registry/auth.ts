@@ -243,10 +243,12 @@ export class Authenticator {
     const realm = new URL(state.realm);
     const creds = this.#credentials(registry);
     const realmHost = realm.host;
+    // Credentials never travel in clear where the registry itself is reached over TLS: an http realm
+    // is used only by a registry configured as plain http, and only on a host configured so as well.
     const plainHttp = realm.protocol === "http:";
-    if (plainHttp && creds && !this.#opts.insecure(realmHost)) {
+    if (plainHttp && creds && !(this.#opts.insecure(registry) && this.#opts.insecure(realmHost))) {
       throw new RegistryError(
-        `refusing to send credentials for ${registry} to a plain-http token realm on ${realmHost}`,
+        `refusing to send credentials for ${registry} to a plain-http token realm on ${realmHost}: only a registry configured as plain http may name one, on a host configured so as well`,
         { registry, repository, code: "INSECURE_REALM", operation: "authenticate" },
       );
     }

@@ -1,7 +1,9 @@
 // One HTTP exchange with a registry, done right once: base URL (http only for insecure hosts),
 // authentication (401 → challenge → retry), retries with backoff for 5xx/429/network errors, a
-// timeout on every attempt, manual redirects that drop Authorization across hosts, and errors that
-// name the registry, repository and operation but never a secret.
+// timeout on every attempt, and errors that name the registry, repository and operation but never a
+// secret. Credentials go only to the registry's own origin (scheme, host and port): redirects and
+// upload Locations elsewhere, or to the same host over plain http, are sent without them, and a 401
+// from anywhere but that origin is an error, never a challenge to answer with the registry's secrets.
 
 import { Readable, Transform } from "node:stream";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
@@ -50,18 +52,17 @@ export interface RequestSpec {
 export interface Reply {
   status: number;
   headers: Headers;
-  url: string;
   body: Buffer;
 }
 
 export interface StreamReply {
   status: number;
   headers: Headers;
-  url: string;
   stream: Readable;
 }
 
 const MAX_REDIRECTS = 5;
+const REDIRECTS = [301, 302, 303, 307, 308];
 
 /** Errors worth retrying at a higher level (an upload resumes; a copy re-opens its source). */
 const transientErrors = new WeakSet<Error>();
@@ -107,12 +108,16 @@ export class Transport {
     return new URL(url, this.baseUrl(registry));
   }
 
+  /** Scheme, host and port of the registry: the one place its credentials may be sent. */
+  origin(registry: string): string {
+    return new URL(this.baseUrl(registry)).origin;
+  }
+
   /** Sends and reads the whole body (manifests, errors, empty upload replies). */
   async send(spec: RequestSpec): Promise<Reply> {
-    return this.#exchange(spec, async (res, url) => ({
+    return this.#exchange(spec, async (res) => ({
       status: res.status,
       headers: res.headers,
-      url,
       body: Buffer.from(await res.arrayBuffer()),
     }));
   }
@@ -122,10 +127,10 @@ export class Transport {
    * that an idle timeout (no byte for timeoutMs) guards the body, so large blobs are not cut short.
    */
   async sendStream(spec: RequestSpec): Promise<StreamReply> {
-    return this.#exchange(spec, async (res, url) => {
+    return this.#exchange(spec, async (res) => {
       const web = res.body as WebReadableStream<Uint8Array> | null;
       const source = web ? Readable.fromWeb(web) : Readable.from([]);
-      return { status: res.status, headers: res.headers, url, stream: this.#idleGuard(source, spec) };
+      return { status: res.status, headers: res.headers, stream: this.#idleGuard(source, spec) };
     });
   }
 
@@ -171,7 +176,7 @@ export class Transport {
 
   async #exchange<T extends { status: number }>(
     spec: RequestSpec,
-    consume: (res: Response, url: string) => Promise<T>,
+    consume: (res: Response) => Promise<T>,
   ): Promise<T> {
     const retry = spec.retry ?? true;
     const { attempts } = this.opts.policy;
@@ -190,6 +195,12 @@ export class Transport {
       try {
         const out = await this.#fetchFollowing(spec, authorization, controller.signal);
         res = out.res;
+        if (res.status === 401 && out.url.origin !== this.origin(spec.registry)) {
+          // A storage host or upload Location answering 401 is not the registry asking for its
+          // credentials: answering its challenge would hand them (or a token) to whoever it names.
+          await res.arrayBuffer().catch(() => undefined);
+          throw this.foreignChallenge(spec, out.url);
+        }
         if (res.status === 401 && authRetried) {
           // Throws the "not authorized … as user X" error when credentials or a token were refused.
           await this.auth.challenge(
@@ -234,7 +245,7 @@ export class Transport {
           );
           throw this.errorFromReply(spec, res.status, body, attempt);
         }
-        result = await consume(res, out.url);
+        result = await consume(res);
       } catch (err) {
         failure = err;
       } finally {
@@ -259,24 +270,27 @@ export class Transport {
     spec: RequestSpec,
     authorization: string | undefined,
     signal: AbortSignal,
-  ): Promise<{ res: Response; url: string }> {
+  ): Promise<{ res: Response; url: URL }> {
+    const home = this.origin(spec.registry);
     let url = this.resolve(spec.registry, spec.url);
-    const origin = url.host;
     for (let hop = 0; ; hop++) {
       const headers: Record<string, string> = { ...spec.headers };
-      // Storage backends behind a redirect get no registry credentials (a presigned URL is its own auth).
-      if (authorization && url.host === origin) headers.authorization = authorization;
+      // Only the registry's own origin gets its credentials. Not a storage backend behind a redirect
+      // (a presigned URL is its own auth), not an upload Location on another host, and not the
+      // registry's own host over plain http when the registry is https: that would put them on the
+      // network in clear.
+      if (authorization && url.origin === home) headers.authorization = authorization;
       const init: RequestInit = { method: spec.method, headers, signal, redirect: "manual" };
       if (spec.body !== undefined) init.body = spec.body;
       const res = await fetch(url, init);
       const location = res.headers.get("location");
-      if (spec.followRedirects && [301, 302, 303, 307, 308].includes(res.status) && location) {
-        if (hop >= MAX_REDIRECTS) return { res, url: url.href };
+      if (spec.followRedirects && REDIRECTS.includes(res.status) && location) {
+        if (hop >= MAX_REDIRECTS) return { res, url };
         await res.arrayBuffer().catch(() => undefined);
         url = new URL(location, url);
         continue;
       }
-      return { res, url: url.href };
+      return { res, url };
     }
   }
 
@@ -288,13 +302,7 @@ export class Transport {
     const { attempts } = this.opts.policy;
     for (let attempt = 1; ; attempt++) {
       try {
-        const req: RequestInit = {
-          method: init.method,
-          headers: init.headers,
-          signal: AbortSignal.timeout(this.opts.timeoutMs),
-        };
-        if (init.body !== undefined) req.body = init.body;
-        const res = await fetch(url, req);
+        const res = await this.#fetchTokenFollowing(url, init, ctx, AbortSignal.timeout(this.opts.timeoutMs));
         const body = Buffer.from(await res.arrayBuffer());
         if (isRetryableStatus(res.status) && attempt < attempts) {
           const wait = backoffDelay(
@@ -318,6 +326,7 @@ export class Transport {
           await sleep(wait);
           continue;
         }
+        if (err instanceof RegistryError) throw err;
         throw new RegistryError(
           this.opts.redactor.redact(
             `authenticate ${ctx.registry}/${ctx.repository}: token service ${url.host} unreachable after ${attempt} attempt(s): ${describeNetworkError(err)}`,
@@ -325,6 +334,40 @@ export class Transport {
           { ...ctx, operation: "authenticate", code: "NETWORK", cause: this.opts.redactor.sanitize(err) },
         );
       }
+    }
+  }
+
+  /**
+   * The realm's redirects are followed within its origin only when the request carries credentials
+   * (a Basic header or a refresh token in the body): a 307 would re-send them wherever it points.
+   */
+  async #fetchTokenFollowing(
+    start: URL,
+    init: { method: "GET" | "POST"; headers: Record<string, string>; body?: string },
+    ctx: { registry: string; repository: string },
+    signal: AbortSignal,
+  ): Promise<Response> {
+    const secret = init.headers.authorization !== undefined || init.body !== undefined;
+    let url = start;
+    let req: RequestInit = { method: init.method, headers: init.headers, signal, redirect: "manual" };
+    if (init.body !== undefined) req.body = init.body;
+    for (let hop = 0; ; hop++) {
+      const res = await fetch(url, req);
+      const location = res.headers.get("location");
+      if (!REDIRECTS.includes(res.status) || !location || hop >= MAX_REDIRECTS) return res;
+      await res.arrayBuffer().catch(() => undefined);
+      const next = new URL(location, url);
+      if (secret && next.origin !== start.origin) {
+        throw new RegistryError(
+          `authenticate ${ctx.registry}/${ctx.repository}: token service ${start.host} redirected to ${next.host}; credentials are sent only to the realm the registry named (${start.origin})`,
+          { ...ctx, operation: "authenticate", code: "REALM_REDIRECT" },
+        );
+      }
+      // As fetch does (RFC 9110 §15.4): 303, and 301/302 after a POST, continue as a GET without body.
+      if (res.status === 303 || ((res.status === 301 || res.status === 302) && req.method === "POST")) {
+        req = { method: "GET", headers: init.headers, signal, redirect: "manual" };
+      }
+      url = next;
     }
   }
 
@@ -340,6 +383,20 @@ export class Transport {
     };
     if (code) details.code = code;
     return new RegistryError(this.opts.redactor.redact(text), details);
+  }
+
+  foreignChallenge(spec: RequestSpec, url: URL): RegistryError {
+    const home = this.origin(spec.registry);
+    return new RegistryError(
+      `${spec.operation} ${spec.registry}/${spec.repository}: ${url.origin} (reached through the registry, not the registry itself) answered HTTP 401; registry credentials are sent only to ${home}`,
+      {
+        registry: spec.registry,
+        repository: spec.repository,
+        operation: spec.operation,
+        status: 401,
+        code: "UNAUTHORIZED",
+      },
+    );
   }
 
   networkError(spec: RequestSpec, err: unknown, attempts: number): RegistryError {

@@ -22,7 +22,12 @@ export interface CredentialSource {
 
 export interface RegistryClientOptions {
   credentials?: CredentialSource;
-  /** Plain HTTP for this registry? Default: true for 127.0.0.0/8, ::1 and localhost. */
+  /**
+   * Is this registry (host[:port]) reached over plain http? The workflow says so for a registry it
+   * marks plain-http; by default true for 127.0.0.0/8, ::1 and localhost only. Credentials travel
+   * over http only to a registry this says is plain http (and to an http token realm only when it
+   * says so of the realm's host as well): an https registry's credentials are never downgraded.
+   */
   insecure?: (registry: string) => boolean;
   /** Per request; a chunk of a streamed upload is one request, so this is also the per-chunk timeout. */
   timeoutMs?: number;

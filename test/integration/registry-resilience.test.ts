@@ -10,45 +10,30 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  createRegistryClient,
   OCI_CONFIG,
   OCI_LAYER_GZIP,
   OCI_MANIFEST,
   type RegistryClient,
   type RegistryClientOptions,
-  RegistryError,
   staticCredentials,
 } from "../../src/registry/index.js";
 import { blob, readAll } from "../support/blobs.js";
 import { type CuttingProxy, startCuttingProxy } from "../support/cutting-proxy.js";
 import { type RegistryInstance, startRegistry } from "../support/registry-instance.js";
+import { SecretScan, scannedClient } from "../support/secret-scan.js";
 import { startTokenIssuer, type TokenIssuer } from "../support/token-issuer.js";
 
 const USER = "ci-bot";
 const PASS = `token-${randomBytes(12).toString("hex")}`;
 
 let dir: string;
-const logLines: string[] = [];
+const scan = new SecretScan();
 
-function client(extra: Partial<RegistryClientOptions> = {}): RegistryClient {
-  return createRegistryClient({
-    retryBaseDelayMs: 5,
-    retryMaxDelayMs: 50,
-    timeoutMs: 5_000,
-    log: (l) => logLines.push(l),
-    ...extra,
-  });
+function client(extra: RegistryClientOptions = {}): RegistryClient {
+  return scannedClient(scan, { timeoutMs: 5_000, ...extra });
 }
 
-async function captureError(p: Promise<unknown>): Promise<RegistryError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(RegistryError);
-    return err as RegistryError;
-  }
-  throw new Error("expected the call to fail");
-}
+const captureError = (p: Promise<unknown>) => scan.capture(p);
 
 /** A one-layer image: layer, config, manifest — every request needs push on the repository. */
 async function pushImage(c: RegistryClient, registry: string, repository: string, tag: string) {
@@ -234,7 +219,7 @@ describe("a registry that stalls mid-chunk", () => {
     // distribution 2.8 drops a session that received part of a chunk (GET status → 404), so the
     // client starts over rather than resuming; a registry that kept it would be resumed instead.
     expect(opens).toEqual([0, 0]);
-    const mine = logLines.filter((l) => l.includes("/app/stall:"));
+    const mine = scan.logs.filter((l) => l.includes("/app/stall:"));
     expect(
       mine.some((l) =>
         l.includes(
@@ -355,7 +340,7 @@ describe("416 Range Not Satisfiable on a chunk", () => {
     expect(res.how).toBe("uploaded");
     expect(opens).toEqual([0, 0]);
     expect(stand.proxy.requests.slice(before).filter((r) => r.method === "POST")).toHaveLength(2);
-    expect(logLines.some((l) => l.includes("upload session gone; restarting from byte 0"))).toBe(true);
+    expect(scan.logs.some((l) => l.includes("upload session gone; restarting from byte 0"))).toBe(true);
     expect(
       (await readAll(await c.getBlob(stand.plain.host, "app/range-gone", b.digest))).equals(b.bytes),
     ).toBe(true);

@@ -81,6 +81,48 @@ describe("a 401 after a Bearer token was sent", () => {
   });
 });
 
+describe("where a token realm may be called with credentials", () => {
+  const plain = new Set(["127.0.0.1:5000", "127.0.0.1:5001", "10.0.0.5:5000"]);
+  const token = JSON.stringify({ token: "tok-from-realm", expires_in: 300 });
+  it.each([
+    // [registry, realm, credentials?, outcome]
+    ["ghcr.io", "https://ghcr.io/token", true, "called"],
+    ["registry-1.docker.io", "https://auth.docker.io/token", true, "called"],
+    ["127.0.0.1:5000", "http://127.0.0.1:5001/token", true, "called"],
+    // An https registry naming an http realm, even on a host that is plain http by configuration.
+    ["ghcr.io", "http://127.0.0.1:5001/token", true, "INSECURE_REALM"],
+    ["ghcr.io", "http://ghcr.io/token", true, "INSECURE_REALM"],
+    // A plain-http registry naming an http realm on a host not configured as plain http.
+    ["10.0.0.5:5000", "http://auth.example.com/token", true, "INSECURE_REALM"],
+    // Without credentials there is nothing to protect.
+    ["ghcr.io", "http://127.0.0.1:5001/token", false, "called"],
+  ])("%s → %s (credentials: %s): %s", async (registry, realm, withCreds, outcome) => {
+    const calls: string[] = [];
+    const auth = new Authenticator({
+      credentials: {
+        forRegistry: () => (withCreds ? { username: "u", password: "secret-pass" } : undefined),
+      },
+      redactor: new SecretRedactor(),
+      insecure: (h) => plain.has(h),
+      fetchToken: async (url) => {
+        calls.push(url.origin);
+        return { status: 200, body: Buffer.from(token) };
+      },
+      log: () => {},
+    });
+    const scope = repositoryScope("a/b", "pull");
+    await auth.challenge(registry, "a/b", `Bearer realm="${realm}",service="s"`, [scope], undefined);
+    const got = auth.authorization(registry, "a/b", [scope]);
+    if (outcome === "called") {
+      await expect(got).resolves.toBe("Bearer tok-from-realm");
+      expect(calls).toEqual([new URL(realm).origin]);
+    } else {
+      await expect(got).rejects.toMatchObject({ code: outcome });
+      expect(calls).toEqual([]);
+    }
+  });
+});
+
 describe("parseTokenResponse", () => {
   const j = (o: unknown) => Buffer.from(JSON.stringify(o));
   it.each([
