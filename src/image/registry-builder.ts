@@ -7,7 +7,6 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { Readable } from "node:stream";
-import { buffer } from "node:stream/consumers";
 import type { Endpoint } from "../config/types.js";
 import type { BlobSpec, EnsureBlobResult, ImageName, RegistryClient } from "../registry/index.js";
 import { parseImageName, RegistryError, sha256Digest } from "../registry/index.js";
@@ -339,12 +338,8 @@ export class RegistryBuilder {
     let bytes: Buffer | undefined;
     if (cached !== undefined) bytes = await readFile(cached).catch(() => undefined);
     if (bytes === undefined || sha256Digest(bytes) !== d.digest) {
-      bytes = await buffer(
-        (await this.client.getBlob(name.registry, name.repository, d.digest)) as AsyncIterable<Buffer>,
-      );
-      const actual = sha256Digest(bytes);
-      if (actual !== d.digest)
-        throw new ImageFormatError(`${ref}: config blob digest ${actual} ≠ ${d.digest}`);
+      // Read whole but bounded by the descriptor's size and the client's limit, digest verified.
+      bytes = await this.client.getBlobBytes(name.registry, name.repository, d.digest, d.size);
       if (cached !== undefined && this.cacheDir !== undefined) {
         await mkdir(this.cacheDir, { recursive: true });
         await writeFile(cached, bytes);

@@ -9,7 +9,7 @@ import { DigestHasher, SHA256_DIGEST, sha256Digest } from "./digest.js";
 import { RegistryError, SecretRedactor } from "./errors.js";
 import { formatImageName } from "./image-name.js";
 import { DEFAULT_MANIFEST_ACCEPT } from "./media-types.js";
-import { defaultInsecure, isTransientRegistryError, Transport } from "./transport.js";
+import { type BodyLimit, defaultInsecure, isTransientRegistryError, Transport } from "./transport.js";
 import type {
   BlobLocation,
   BlobSpec,
@@ -27,26 +27,56 @@ import { cancelSession, uploadBlob } from "./upload.js";
  * in memory (a chunk is re-sent whole after a 401) and to bound the per-chunk timeout.
  */
 export const DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024;
-const DEFAULT_TIMEOUT_MS = 60_000;
-const DEFAULT_ATTEMPTS = 5;
-/** OCI: registries SHOULD accept manifests up to 4 MiB; anything larger is not a manifest. */
-const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+
+/** The default of every limit, timer and budget of createRegistryClient (RegistryClientOptions). */
+export const REGISTRY_CLIENT_DEFAULTS = {
+  timeoutMs: 60_000,
+  /** Raised to timeoutMs when that is larger. */
+  deadlineMs: 60_000,
+  retries: 5,
+  retryBaseDelayMs: 500,
+  retryMaxDelayMs: 30_000,
+  chunkSize: DEFAULT_CHUNK_SIZE,
+  /** OCI: registries SHOULD accept manifests up to 4 MiB; anything larger is not a manifest. */
+  maxManifestBytes: 4 * 1024 * 1024,
+  /** Image configs are KiB; large histories reach hundreds of KiB. */
+  maxBlobReadBytes: 8 * 1024 * 1024,
+} as const;
+
+interface Limits {
+  chunkSize: number;
+  manifest: BodyLimit;
+  blobRead: number;
+}
 
 export function createRegistryClient(opts: RegistryClientOptions = {}): RegistryClient {
+  const d = REGISTRY_CLIENT_DEFAULTS;
   const redactor = new SecretRedactor(opts.onSecret);
+  const timeoutMs = opts.timeoutMs ?? d.timeoutMs;
+  const chunkSize = opts.chunkSize ?? d.chunkSize;
   const transport = new Transport({
     credentials: opts.credentials,
     insecure: opts.insecure ?? defaultInsecure,
-    timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    timeoutMs,
+    deadlineMs: opts.deadlineMs ?? Math.max(d.deadlineMs, timeoutMs),
+    streamWindowBytes: chunkSize,
     policy: {
-      attempts: Math.max(1, opts.retries ?? DEFAULT_ATTEMPTS),
-      baseDelayMs: opts.retryBaseDelayMs ?? 500,
-      maxDelayMs: opts.retryMaxDelayMs ?? 30_000,
+      attempts: Math.max(1, opts.retries ?? d.retries),
+      baseDelayMs: opts.retryBaseDelayMs ?? d.retryBaseDelayMs,
+      maxDelayMs: opts.retryMaxDelayMs ?? d.retryMaxDelayMs,
     },
     redactor,
     log: opts.log ?? (() => {}),
   });
-  return new DistributionClient(transport, opts.chunkSize ?? DEFAULT_CHUNK_SIZE);
+  return new DistributionClient(transport, {
+    chunkSize,
+    manifest: {
+      maxBytes: opts.maxManifestBytes ?? d.maxManifestBytes,
+      option: "maxManifestBytes",
+      code: "MANIFEST_INVALID",
+    },
+    blobRead: opts.maxBlobReadBytes ?? d.maxBlobReadBytes,
+  });
 }
 
 function checkDigest(registry: string, repository: string, digest: string): void {
@@ -63,10 +93,12 @@ function checkDigest(registry: string, repository: string, digest: string): void
 class DistributionClient implements RegistryClient {
   readonly #t: Transport;
   readonly #chunkSize: number;
+  readonly #limits: Limits;
 
-  constructor(t: Transport, chunkSize: number) {
+  constructor(t: Transport, limits: Limits) {
     this.#t = t;
-    this.#chunkSize = chunkSize;
+    this.#chunkSize = limits.chunkSize;
+    this.#limits = limits;
   }
 
   async getManifest(image: ImageName, accept: string[] = [...DEFAULT_MANIFEST_ACCEPT]): Promise<Manifest> {
@@ -82,17 +114,8 @@ class DistributionClient implements RegistryClient {
       url: `/v2/${repository}/manifests/${reference}`,
       headers: { accept: accept.join(", ") },
       ok: [200],
+      limit: this.#limits.manifest,
     });
-    if (r.body.length > MAX_MANIFEST_BYTES) {
-      throw new RegistryError(
-        `manifest ${formatImageName(image)} is ${r.body.length} bytes; refusing more than 4 MiB`,
-        {
-          registry,
-          repository,
-          code: "MANIFEST_INVALID",
-        },
-      );
-    }
     const digest = sha256Digest(r.body);
     if (image.digest && image.digest !== digest) {
       throw new RegistryError(`manifest ${formatImageName(image)} served with digest ${digest}`, {
@@ -205,9 +228,44 @@ class DistributionClient implements RegistryClient {
     return false;
   }
 
-  async getBlob(registry: string, repository: string, digest: string): Promise<NodeJS.ReadableStream> {
+  async getBlobBytes(registry: string, repository: string, digest: string, size: number): Promise<Buffer> {
     checkDigest(registry, repository, digest);
-    const r = await this.#openBlob({ registry, repository }, digest, 0);
+    const max = this.#limits.blobRead;
+    if (size > max) {
+      throw new RegistryError(
+        `blob ${registry}/${repository}@${digest} is ${size} bytes by its descriptor, more than the ${max} read into memory (maxBlobReadBytes)`,
+        { registry, repository, operation: "GET blob", code: "SIZE_INVALID" },
+      );
+    }
+    const r = await this.#t.send({
+      registry,
+      repository,
+      scopes: [repositoryScope(repository, "pull")],
+      operation: "GET blob",
+      method: "GET",
+      url: `/v2/${repository}/blobs/${digest}`,
+      ok: [200],
+      followRedirects: true,
+      limit: { maxBytes: size, option: "the size its descriptor gives", code: "SIZE_INVALID" },
+    });
+    const got = sha256Digest(r.body);
+    if (got !== digest || r.body.length !== size) {
+      throw new RegistryError(
+        `blob ${registry}/${repository}@${digest} arrived as ${r.body.length} bytes with digest ${got}`,
+        { registry, repository, operation: "GET blob", code: "DIGEST_INVALID" },
+      );
+    }
+    return r.body;
+  }
+
+  async getBlob(
+    registry: string,
+    repository: string,
+    digest: string,
+    size?: number,
+  ): Promise<NodeJS.ReadableStream> {
+    checkDigest(registry, repository, digest);
+    const r = await this.#openBlob({ registry, repository }, digest, 0, size);
     const hash = new DigestHasher();
     const verify = new Transform({
       transform(chunk: Buffer, _enc, done) {
@@ -228,14 +286,19 @@ class DistributionClient implements RegistryClient {
       },
     });
     r.on("error", (e) => verify.destroy(e));
+    verify.on("close", () => r.destroy());
     return r.pipe(verify);
   }
 
-  /** GET a blob from `offset` (Range), skipping bytes itself when the registry ignores the Range. */
+  /**
+   * GET a blob from `offset` (Range), skipping bytes itself when the registry ignores the Range.
+   * With `size`, more bytes than the blob has fail the stream.
+   */
   async #openBlob(
     from: BlobLocation,
     digest: string,
     offset: number,
+    size?: number,
   ): Promise<NodeJS.ReadableStream & Transform> {
     const r = await this.#t.sendStream({
       registry: from.registry,
@@ -247,6 +310,10 @@ class DistributionClient implements RegistryClient {
       headers: offset > 0 ? { range: `bytes=${offset}-` } : {},
       ok: [200, 206],
       followRedirects: true,
+      // A 206 carries what follows the offset, a 200 (Range ignored) the whole blob: never more than size.
+      ...(size === undefined
+        ? {}
+        : { limit: { maxBytes: size, option: "the size its descriptor gives", code: "SIZE_INVALID" } }),
     });
     let skip = r.status === 200 ? offset : 0;
     const out = new Transform({
@@ -261,6 +328,8 @@ class DistributionClient implements RegistryClient {
       },
     });
     r.stream.on("error", (e) => out.destroy(e));
+    // A reader that stops early (a copy has what it needs) lets go of the connection as well.
+    out.on("close", () => r.stream.destroy());
     return r.stream.pipe(out);
   }
 
@@ -304,7 +373,7 @@ class DistributionClient implements RegistryClient {
           size: blob.size,
           chunkSize: this.#chunkSize,
           what: `copied from ${s.registry}/${s.repository}`,
-          open: (offset) => this.#openBlob(s, blob.digest, offset),
+          open: (offset) => this.#openBlob(s, blob.digest, offset, blob.size),
         });
         this.#t.log(
           `blob ${short} → ${where}: copied from ${s.registry}/${s.repository} (${uploadedBytes} bytes sent)`,

@@ -24,6 +24,7 @@ import { blob, readAll } from "../support/blobs.js";
 import { runClientProcess } from "../support/client-process.js";
 import { type CuttingProxy, startCuttingProxy } from "../support/cutting-proxy.js";
 import {
+  basicGate,
   type HostileServer,
   makeTestCert,
   type ReceivedRequest,
@@ -270,7 +271,6 @@ describe("credentials go only to the registry's own origin (a hostile registry r
   // Stand-ins for a registry that redirects, names upload URLs and relays challenges from elsewhere:
   // every request they receive is recorded, so the tests can show what reached a host that must get
   // no credentials. 127.0.0.2 plays another host.
-  const basicHeader = `Basic ${Buffer.from(`${BASIC_USER}:${BASIC_PASS}`).toString("base64")}`;
   const payload = randomBytes(3000);
   const digest = sha256Digest(payload);
   const servers: HostileServer[] = [];
@@ -281,12 +281,7 @@ describe("credentials go only to the registry's own origin (a hostile registry r
     servers.push(s);
     return s;
   };
-  /** The registry's own Basic challenge; true when the request carries the right credentials. */
-  const basicGate = (req: ReceivedRequest, res: ServerResponse): boolean => {
-    if (req.headers.authorization === basicHeader) return true;
-    res.writeHead(401, { "www-authenticate": 'Basic realm="hostile"' }).end();
-    return false;
-  };
+  const gate = (req: ReceivedRequest, res: ServerResponse) => basicGate(req, res, BASIC_USER, BASIC_PASS);
   /** The requests that carried an Authorization header, as "METHOD url". */
   const credentialed = (rs: ReceivedRequest[]) =>
     rs.filter((r) => r.headers.authorization !== undefined).map((r) => `${r.method} ${r.url}`);
@@ -319,7 +314,7 @@ describe("credentials go only to the registry's own origin (a hostile registry r
         if (req.method === "GET") {
           return void res.writeHead(307, { location: `http://${elsewhere.host}/storage/blob?sig=1` }).end();
         }
-        if (!basicGate(req, res)) return;
+        if (!gate(req, res)) return;
         res.writeHead(200).end(); // HEAD: the blob is there
       },
     });
@@ -349,7 +344,7 @@ describe("credentials go only to the registry's own origin (a hostile registry r
     forbidden.push(() => elsewhere.received());
     const registry = await start({
       handle: (req, res) => {
-        if (!basicGate(req, res)) return;
+        if (!gate(req, res)) return;
         if (req.method === "HEAD") return void res.writeHead(404).end();
         if (req.method === "POST") {
           return void res.writeHead(202, { location: `http://${elsewhere.host}/uploads/1?state=x` }).end();
@@ -425,7 +420,7 @@ describe("credentials go only to the registry's own origin (a hostile registry r
             })
             .end();
         }
-        if (!basicGate(req, res)) return;
+        if (!gate(req, res)) return;
         const plain = `http://${registry.host}`;
         if (req.method === "GET") return void res.writeHead(307, { location: `${plain}/storage/blob` }).end();
         if (req.method === "HEAD") return void res.writeHead(404).end();

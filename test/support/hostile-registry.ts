@@ -148,6 +148,22 @@ export async function startHostileServer(opts: {
   };
 }
 
+/**
+ * A registry's own Basic challenge, as distribution's htpasswd mode sends it: true when the request
+ * carries exactly these credentials; otherwise answers 401 and returns false.
+ */
+export function basicGate(
+  req: ReceivedRequest,
+  res: ServerResponse,
+  user: string,
+  password: string,
+): boolean {
+  if (req.headers.authorization === `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`)
+    return true;
+  res.writeHead(401, { "www-authenticate": 'Basic realm="hostile"' }).end();
+  return false;
+}
+
 /** What a streamed reply got to send before it ended. */
 export interface ReplyReport {
   bytesWritten: number;
@@ -159,9 +175,10 @@ export interface ReplyReport {
 
 function streamReply(
   res: ServerResponse,
+  status: number,
   headers: Record<string, string>,
   capBytes: number,
-  next: (write: (b: Buffer) => boolean, done: () => void) => void,
+  next: (write: (b: Buffer) => boolean, report: ReplyReport) => void,
 ): ReplyReport {
   let settle = () => {};
   const report: ReplyReport = {
@@ -171,7 +188,7 @@ function streamReply(
       settle = r;
     }),
   };
-  res.writeHead(200, headers);
+  res.writeHead(status, headers);
   res.on("close", () => {
     report.abandoned = !res.writableFinished;
     settle();
@@ -182,8 +199,7 @@ function streamReply(
     report.bytesWritten += piece.length;
     return res.write(piece);
   };
-  const done = () => res.end();
-  next(write, done);
+  next(write, report);
   return report;
 }
 
@@ -193,46 +209,36 @@ function streamReply(
  */
 export function sendEndless(
   res: ServerResponse,
-  opts: { chunkBytes: number; capBytes: number; headers?: Record<string, string> },
+  opts: { chunkBytes: number; capBytes: number; status?: number; headers?: Record<string, string> },
 ): ReplyReport {
   const chunk = Buffer.alloc(opts.chunkBytes, 0x7b); // "{{{{…": starts like JSON, never ends like it
-  const report = streamReply(
-    res,
-    { "content-type": "application/json", ...opts.headers },
-    opts.capBytes,
-    (write, done) => {
-      const pump = () => {
-        while (!res.destroyed && report.bytesWritten < opts.capBytes) {
-          if (!write(chunk)) return void res.once("drain", pump);
-        }
-        if (!res.destroyed) done();
-      };
-      pump();
-    },
-  );
-  return report;
+  const headers = { "content-type": "application/json", ...opts.headers };
+  return streamReply(res, opts.status ?? 200, headers, opts.capBytes, (write, report) => {
+    const pump = () => {
+      while (!res.destroyed && report.bytesWritten < opts.capBytes) {
+        if (!write(chunk)) return void res.once("drain", pump);
+      }
+      if (!res.destroyed) res.end();
+    };
+    pump();
+  });
 }
 
 /** One byte every intervalMs, up to capBytes: a body that is never idle and never done. */
 export function sendTrickle(
   res: ServerResponse,
-  opts: { intervalMs: number; capBytes: number; headers?: Record<string, string> },
+  opts: { intervalMs: number; capBytes: number; status?: number; headers?: Record<string, string> },
 ): ReplyReport {
-  const report = streamReply(
-    res,
-    { "content-type": "application/json", ...opts.headers },
-    opts.capBytes,
-    (write, done) => {
-      const timer = setInterval(() => {
-        if (res.destroyed || report.bytesWritten >= opts.capBytes) {
-          clearInterval(timer);
-          if (!res.destroyed) done();
-          return;
-        }
-        write(Buffer.from("{"));
-      }, opts.intervalMs);
-      res.on("close", () => clearInterval(timer));
-    },
-  );
-  return report;
+  const headers = { "content-type": "application/json", ...opts.headers };
+  return streamReply(res, opts.status ?? 200, headers, opts.capBytes, (write, report) => {
+    const timer = setInterval(() => {
+      if (res.destroyed || report.bytesWritten >= opts.capBytes) {
+        clearInterval(timer);
+        if (!res.destroyed) res.end();
+        return;
+      }
+      write(Buffer.from("{"));
+    }, opts.intervalMs);
+    res.on("close", () => clearInterval(timer));
+  });
 }

@@ -205,6 +205,17 @@ describe("registry replies", () => {
     expect(parseOciError(Buffer.from("not json"))).toEqual({});
   });
 
+  it("keeps a hostile registry's error text to one short line", () => {
+    const body = (message: string) => Buffer.from(JSON.stringify({ errors: [{ code: "DENIED", message }] }));
+    // A line break followed by "::" would be a workflow command in the Action's log.
+    expect(parseOciError(body("denied\n::error::forged annotation\r\n"))).toEqual({
+      code: "DENIED",
+      message: "denied ::error::forged annotation",
+    });
+    const long = parseOciError(body("x".repeat(10_000))).message ?? "";
+    expect(long).toBe(`${"x".repeat(200)}…`);
+  });
+
   it.each([
     ["127.0.0.1:5000", true],
     ["127.1.2.3", true],
