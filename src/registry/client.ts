@@ -220,6 +220,9 @@ class DistributionClient implements RegistryClient {
       method: "POST",
       url,
       ok: [201, 202],
+      // The registry may have mounted the blob (or opened a session) before a reply was lost, so
+      // the POST is repeated only when it provably did nothing; otherwise ensureBlob asks with HEAD.
+      retry: "unprocessed",
     });
     if (r.status === 201) return true;
     // 202: the registry could not mount and opened an upload session instead; don't leave it dangling.
@@ -355,6 +358,11 @@ class DistributionClient implements RegistryClient {
       } catch (err) {
         // A source we may not read is not fatal: other sources or the content itself may do.
         this.#t.log(`blob ${short} → ${where}: mount from ${s.repository} failed: ${messageOf(err)}`);
+        // The mount may have gone through before its reply was lost: ask rather than mount again.
+        if (await this.#hasBlob(registry, repository, blob.digest, "pull,push").catch(() => false)) {
+          this.#t.log(`blob ${short} → ${where}: mounted from ${s.repository} (found there afterwards)`);
+          return { uploadedBytes: 0, how: "mounted" };
+        }
       }
     }
 

@@ -14,8 +14,11 @@ import {
   backoffDelay,
   isRetryableStatus,
   isTransientError,
+  mayRetryError,
+  mayRetryStatus,
   parseRetryAfter,
   type RetryPolicy,
+  type RetryRule,
   sleep,
 } from "./retry.js";
 import type { CredentialSource } from "./types.js";
@@ -55,8 +58,11 @@ export interface RequestSpec {
   scopes: string[];
   /** Statuses returned to the caller; anything else becomes a RegistryError. */
   ok: number[];
-  /** Retry 5xx/429/network failures here (default). Uploads say no and recover themselves. */
-  retry?: boolean;
+  /**
+   * Which failures this request is sent again after (retry.ts). Default: "idempotent" for GET, HEAD,
+   * PUT and DELETE; "unprocessed" for POST and PATCH, which the registry may have acted on.
+   */
+  retry?: RetryRule;
   /** Follow 3xx (blob GETs are redirected to storage). */
   followRedirects?: boolean;
   /**
@@ -218,7 +224,8 @@ export class Transport {
     spec: RequestSpec,
     consume: (res: Response, clock: AttemptClock) => Promise<T>,
   ): Promise<T> {
-    const retry = spec.retry ?? true;
+    const rule: RetryRule =
+      spec.retry ?? (spec.method === "POST" || spec.method === "PATCH" ? "unprocessed" : "idempotent");
     const { attempts } = this.opts.policy;
     let scopes = spec.scopes;
     let authRetried = false;
@@ -265,7 +272,7 @@ export class Transport {
           attempt--; // an auth round trip is not a failed attempt
           continue;
         }
-        if (retry && isRetryableStatus(res.status) && attempt < attempts) {
+        if (mayRetryStatus(rule, res.status) && attempt < attempts) {
           const wait = backoffDelay(
             this.opts.policy,
             attempt,
@@ -297,7 +304,7 @@ export class Transport {
       }
       if (result !== undefined) return result;
       if (failure instanceof RegistryError && !transientErrors.has(failure)) throw failure;
-      if (retry && isTransientError(failure) && attempt < attempts) {
+      if (mayRetryError(rule, failure) && attempt < attempts) {
         const wait = backoffDelay(this.opts.policy, attempt);
         this.log(
           `${spec.operation} ${spec.registry}/${spec.repository}: ${describeNetworkError(failure)}, retry ${attempt}/${attempts - 1} in ${wait} ms`,

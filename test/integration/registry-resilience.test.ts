@@ -363,6 +363,91 @@ describe("416 Range Not Satisfiable on a chunk", () => {
   });
 });
 
+describe("repeating only what is safe to repeat (a proxy that loses replies the registry acted on)", () => {
+  const stand = proxiedRegistry();
+  const chunkSize = 32 * 1024;
+  /** POSTs that reached the registry for `repository`, as [status, reply lost]. */
+  const posts = (since: number, repository: string) =>
+    stand.proxy.requests
+      .slice(since)
+      .filter((r) => r.method === "POST" && r.url.includes(`/${repository}/blobs/uploads/`))
+      .map((r) => [r.status, r.replyDropped === true]);
+
+  it("asks with HEAD whether a mount whose reply was lost went through, rather than mounting again", async () => {
+    const c = client({ chunkSize });
+    const b = blob(randomBytes(5000));
+    await c.ensureBlob({ registry: stand.proxy.host, repository: "app/mount-src" }, b);
+    stand.proxy.dropReply({ match: (m, u) => m === "POST" && u.includes("/app/mount-dst/") });
+    const before = stand.proxy.requests.length;
+    const res = await c.ensureBlob(
+      { registry: stand.proxy.host, repository: "app/mount-dst" },
+      {
+        digest: b.digest,
+        size: b.size,
+        sources: [{ registry: stand.proxy.host, repository: "app/mount-src" }],
+      },
+    );
+    expect(res).toEqual({ uploadedBytes: 0, how: "mounted" });
+    // One mount, which the registry carried out; then a HEAD found the blob there.
+    expect(posts(before, "app/mount-dst")).toEqual([[201, true]]);
+    expect(stand.proxy.requests.at(-1)).toMatchObject({ method: "HEAD", status: 200 });
+  });
+
+  it("starts another session when the reply to the session POST was lost, and the blob lands", async () => {
+    const c = client({ chunkSize });
+    const b = blob(randomBytes(3 * chunkSize));
+    stand.proxy.dropReply({ match: (m, u) => m === "POST" && u.includes("/app/session-lost/") });
+    const before = stand.proxy.requests.length;
+    expect((await c.ensureBlob({ registry: stand.proxy.host, repository: "app/session-lost" }, b)).how).toBe(
+      "uploaded",
+    );
+    // The first session is left behind empty (the registry expires it); the second carries the blob.
+    expect(posts(before, "app/session-lost")).toEqual([
+      [202, true],
+      [202, false],
+    ]);
+    expect(scan.logs.some((l) => l.includes("/app/session-lost: no upload session; starting another"))).toBe(
+      true,
+    );
+    expect(
+      (await readAll(await c.getBlob(stand.plain.host, "app/session-lost", b.digest))).equals(b.bytes),
+    ).toBe(true);
+  });
+
+  it("opens at most `retries` sessions for one blob, however many replies are lost", async () => {
+    const retries = 3;
+    const c = client({ chunkSize, retries });
+    const b = blob(randomBytes(4 * chunkSize));
+    const mine = (u: string) => u.includes("/app/orphans/");
+    // The first chunk fails, the registry no longer knows the session, and every later session
+    // POST is carried out by the registry with its reply lost.
+    stand.proxy.inject({ match: (m, u) => m === "PATCH" && mine(u), status: 503 });
+    stand.proxy.inject({
+      match: (m, u) => m === "GET" && u.includes("/blobs/uploads/") && mine(u),
+      status: 404,
+      body: JSON.stringify({ errors: [{ code: "BLOB_UPLOAD_UNKNOWN", message: "blob upload unknown" }] }),
+    });
+    stand.proxy.dropReply({
+      match: (m, u) => m === "POST" && mine(u),
+      skip: 1,
+      times: Number.POSITIVE_INFINITY,
+    });
+    const before = stand.proxy.requests.length;
+    const err = await captureError(
+      c.ensureBlob({ registry: stand.proxy.host, repository: "app/orphans" }, b),
+    );
+    // The first session (its chunk failed, then forgotten) and two whose replies were lost: `retries` failures.
+    expect(posts(before, "app/orphans")).toEqual([
+      [202, false],
+      [202, true],
+      [202, true],
+    ]);
+    expect(err.operation).toBe("upload blob");
+    expect(err.message).toContain(`to ${stand.proxy.host}/app/orphans failed after ${retries} attempts`);
+    expect(err.message).toContain("start blob upload");
+  });
+});
+
 describe("a hostile registry's replies are bounded by the client's limits, not by its goodwill", () => {
   // Stand-ins that answer with bodies that never end, lie about their length, or trickle a byte a
   // second. Each stops by itself at CAP bytes (or after CAP_TRICKLE bytes); the client must let go

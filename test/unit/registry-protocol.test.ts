@@ -13,6 +13,8 @@ import {
   backoffDelay,
   isRetryableStatus,
   isTransientError,
+  mayRetryError,
+  mayRetryStatus,
   parseRetryAfter,
 } from "../../src/registry/retry.js";
 import { defaultInsecure, describeNetworkError, parseOciError } from "../../src/registry/transport.js";
@@ -178,6 +180,31 @@ describe("retry policy", () => {
     [new Error("boom"), false],
   ])("transient: %s", (err, expected) => {
     expect(isTransientError(err)).toBe(expected);
+  });
+
+  const lost = new TypeError("fetch failed", { cause: withCode("other side closed", "UND_ERR_SOCKET") });
+  const refused = new TypeError("fetch failed", { cause: withCode("connect ECONNREFUSED", "ECONNREFUSED") });
+  const timedOut = new DOMException("timed out", "TimeoutError");
+  it.each([
+    // [rule, what happened, sent again?]
+    ["idempotent", 500, true],
+    ["idempotent", 429, true],
+    ["idempotent", lost, true],
+    ["idempotent", timedOut, true],
+    ["idempotent", 404, false],
+    // The registry may have acted: repeated only when it provably did not.
+    ["unprocessed", refused, true],
+    ["unprocessed", 429, true],
+    ["unprocessed", 503, true],
+    ["unprocessed", lost, false],
+    ["unprocessed", timedOut, false],
+    ["unprocessed", 500, false],
+    ["unprocessed", 502, false],
+    ["never", refused, false],
+    ["never", 503, false],
+  ] as const)("%s after %s: %s", (rule, outcome, expected) => {
+    const again = typeof outcome === "number" ? mayRetryStatus(rule, outcome) : mayRetryError(rule, outcome);
+    expect(again).toBe(expected);
   });
 
   it("describes the socket-level cause", () => {
