@@ -138,14 +138,14 @@ describe("token expiry", () => {
   it("fetches a fresh token once the old one expired, before the registry has to refuse it", async () => {
     const s = short as TokenSetup;
     const c = client({ credentials: staticCredentials(s.proxy.host, { username: USER, password: PASS }) });
-    const t0 = Date.now();
     await pushImage(c, s.proxy.host, "ml/short", "v1");
     expect(s.issuer.requests).toHaveLength(1);
     const first = s.issuer.issued[0] as string;
 
     expect(await untilRefused(s, "ml/short", first)).toContain('error="invalid_token"');
-    // The client renews a 2 s token 10% early; be past that as well as past the registry's refusal.
-    const wait = t0 + 2_000 - Date.now();
+    // The client renews a 2 s token 10% early, counting from before it asked for it (at the latest
+    // when it was issued); be past that as well as past the registry's refusal.
+    const wait = (s.issuer.requests[0]?.at ?? 0) + 2_000 - Date.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
 
     const before = s.proxy.requests.length;

@@ -15,6 +15,8 @@ export interface TokenRequestRecord {
   subject: string;
   scopes: string[];
   granted: Array<{ type: string; name: string; actions: string[] }>;
+  /** When the reply was sent (Date.now()); a client asked no later than this. */
+  at: number;
 }
 
 export interface TokenIssuerOptions {
@@ -182,7 +184,7 @@ export async function startTokenIssuer(opts: TokenIssuerOptions): Promise<TokenI
       }
     }
     const granted = grant(subject, scopes);
-    requests.push({ method: req.method ?? "GET", subject, scopes, granted });
+    requests.push({ method: req.method ?? "GET", subject, scopes, granted, at: Date.now() });
     const token = jwt(subject, granted);
     issued.push(token);
     res.writeHead(200, { "content-type": "application/json" });
@@ -196,7 +198,7 @@ export async function startTokenIssuer(opts: TokenIssuerOptions): Promise<TokenI
     );
   };
   const reject = (req: IncomingMessage, res: ServerResponse, scopes: string[]) => {
-    requests.push({ method: req.method ?? "GET", subject: "rejected", scopes, granted: [] });
+    requests.push({ method: req.method ?? "GET", subject: "rejected", scopes, granted: [], at: Date.now() });
     res.writeHead(401, { "content-type": "application/json" });
     res.end(JSON.stringify({ details: "incorrect username or password" }));
   };
