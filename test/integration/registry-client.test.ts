@@ -26,13 +26,13 @@ import { type CuttingProxy, startCuttingProxy } from "../support/cutting-proxy.j
 import {
   basicGate,
   type HostileServer,
-  makeTestCert,
+  makeLoopbackCert,
   type ReceivedRequest,
   startHostileServer,
-  type TestCert,
 } from "../support/hostile-registry.js";
 import { type RegistryInstance, startRegistry } from "../support/registry-instance.js";
 import { SecretScan, scannedClient } from "../support/secret-scan.js";
+import type { TestCert } from "../support/test-cert.js";
 import { startTokenIssuer, type TokenIssuer } from "../support/token-issuer.js";
 
 const BASIC_USER = "builder";
@@ -287,7 +287,7 @@ describe("credentials go only to the registry's own origin (a hostile registry r
     rs.filter((r) => r.headers.authorization !== undefined).map((r) => `${r.method} ${r.url}`);
   let tlsCert: TestCert;
   beforeAll(() => {
-    tlsCert = makeTestCert(dir);
+    tlsCert = makeLoopbackCert(dir);
   });
   afterAll(async () => {
     for (const text of forbidden) scan.extra.push(text());

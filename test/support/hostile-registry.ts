@@ -6,13 +6,11 @@
 // the very same host and port over http, as a downgrade would. Replies that never end or trickle
 // are helpers here; each stops by itself at a byte cap, and all stop when the client goes away.
 
-import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import { createServer as createNetServer, type Server, type Socket } from "node:net";
-import { join } from "node:path";
 import { TLSSocket } from "node:tls";
+import { makeTestCert, type TestCert } from "./test-cert.js";
 
 export interface ReceivedRequest {
   scheme: "http" | "https";
@@ -34,41 +32,9 @@ export interface HostileServer {
   close(): Promise<void>;
 }
 
-export interface TestCert {
-  key: Buffer;
-  cert: Buffer;
-  /** PEM file of the certificate, for NODE_EXTRA_CA_CERTS. */
-  certPath: string;
-}
-
-/** A self-signed certificate for 127.0.0.1 (openssl, as the token issuer makes its own). */
-export function makeTestCert(dir: string): TestCert {
-  const keyPath = join(dir, "tls-key.pem");
-  const certPath = join(dir, "tls-cert.pem");
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-keyout",
-      keyPath,
-      "-out",
-      certPath,
-      "-days",
-      "2",
-      "-subj",
-      "/CN=127.0.0.1",
-      "-addext",
-      "subjectAltName=IP:127.0.0.1",
-    ],
-    { stdio: "ignore" },
-  );
-  return { key: readFileSync(keyPath), cert: readFileSync(certPath), certPath };
+/** A self-signed certificate for 127.0.0.1, for an https stand-in. */
+export function makeLoopbackCert(dir: string): TestCert {
+  return makeTestCert(dir, "tls", "127.0.0.1", "127.0.0.1");
 }
 
 /** Request bodies are read whole; a test server has no business with large ones. */
