@@ -11,8 +11,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   credentialsFromDockerConfig,
   DOCKER_MANIFEST,
-  OCI_CONFIG,
-  OCI_LAYER_GZIP,
   OCI_MANIFEST,
   parseImageName,
   type RegistryClient,
@@ -20,7 +18,7 @@ import {
   sha256Digest,
   staticCredentials,
 } from "../../src/registry/index.js";
-import { blob, readAll } from "../support/blobs.js";
+import { blob, oneLayerManifest, readAll } from "../support/blobs.js";
 import { runClientProcess } from "../support/client-process.js";
 import { type CuttingProxy, startCuttingProxy } from "../support/cutting-proxy.js";
 import {
@@ -30,7 +28,7 @@ import {
   type ReceivedRequest,
   startHostileServer,
 } from "../support/hostile-registry.js";
-import { type RegistryInstance, startRegistry } from "../support/registry-instance.js";
+import { type RegistryInstance, startRegistry, tokenAuth } from "../support/registry-instance.js";
 import { SecretScan, scannedClient } from "../support/secret-scan.js";
 import type { TestCert } from "../support/test-cert.js";
 import { startTokenIssuer, type TokenIssuer } from "../support/token-issuer.js";
@@ -67,14 +65,7 @@ async function pushAndPull(c: RegistryClient, registry: string, repository: stri
   );
   expect((await c.ensureBlob({ registry, repository }, layer)).how).toBe("uploaded");
   expect((await c.ensureBlob({ registry, repository }, config)).how).toBe("uploaded");
-  const manifest = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: OCI_MANIFEST,
-      config: { mediaType: OCI_CONFIG, digest: config.digest, size: config.size },
-      layers: [{ mediaType: OCI_LAYER_GZIP, digest: layer.digest, size: layer.size }],
-    }),
-  );
+  const manifest = oneLayerManifest(config, layer);
   const digest = await c.putManifest({ registry, repository, tag: "v1" }, OCI_MANIFEST, manifest);
   const got = await c.getManifest({ registry, repository, tag: "v1" });
   expect(got.digest).toBe(digest);
@@ -95,15 +86,7 @@ beforeAll(async () => {
   [plain, basic, token] = await Promise.all([
     startRegistry({ auth: { kind: "none" } }),
     startRegistry({ auth: { kind: "htpasswd", users: { [BASIC_USER]: BASIC_PASS } } }),
-    startRegistry({
-      auth: {
-        kind: "token",
-        realm: issuer.realm,
-        service: issuer.service,
-        issuer: issuer.issuer,
-        rootCertBundle: issuer.rootCertBundle,
-      },
-    }),
+    startRegistry({ auth: tokenAuth(issuer) }),
   ]);
 });
 

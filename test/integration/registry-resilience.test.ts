@@ -15,13 +15,12 @@ import { silentLog } from "../../src/image/log.js";
 import { RegistryBuilder } from "../../src/image/registry-builder.js";
 import {
   OCI_CONFIG,
-  OCI_LAYER_GZIP,
   OCI_MANIFEST,
   type RegistryClient,
   type RegistryClientOptions,
   staticCredentials,
 } from "../../src/registry/index.js";
-import { blob, readAll } from "../support/blobs.js";
+import { blob, oneLayerManifest, readAll } from "../support/blobs.js";
 import { type CuttingProxy, startCuttingProxy } from "../support/cutting-proxy.js";
 import {
   basicGate,
@@ -32,7 +31,7 @@ import {
   sendTrickle,
   startHostileServer,
 } from "../support/hostile-registry.js";
-import { type RegistryInstance, startRegistry } from "../support/registry-instance.js";
+import { type RegistryInstance, startRegistry, tokenAuth } from "../support/registry-instance.js";
 import { SecretScan, scannedClient, secretForms } from "../support/secret-scan.js";
 import { startTokenIssuer, type TokenIssuer } from "../support/token-issuer.js";
 
@@ -56,14 +55,7 @@ async function pushImage(c: RegistryClient, registry: string, repository: string
   const config = blob(Buffer.from(JSON.stringify({ architecture: "amd64", os: "linux", tag })));
   await c.ensureBlob({ registry, repository }, layer);
   await c.ensureBlob({ registry, repository }, config);
-  const manifest = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: OCI_MANIFEST,
-      config: { mediaType: OCI_CONFIG, digest: config.digest, size: config.size },
-      layers: [{ mediaType: OCI_LAYER_GZIP, digest: layer.digest, size: layer.size }],
-    }),
-  );
+  const manifest = oneLayerManifest(config, layer);
   return c.putManifest({ registry, repository, tag }, OCI_MANIFEST, manifest);
 }
 
@@ -87,15 +79,7 @@ async function tokenSetup(name: string, lifetime: { expiresInS: number; accepted
   await mkdir(own);
   const issuer = await startTokenIssuer({ dir: own, users: { [USER]: PASS }, ...lifetime });
   issuers.push(issuer);
-  const registry = await startRegistry({
-    auth: {
-      kind: "token",
-      realm: issuer.realm,
-      service: issuer.service,
-      issuer: issuer.issuer,
-      rootCertBundle: issuer.rootCertBundle,
-    },
-  });
+  const registry = await startRegistry({ auth: tokenAuth(issuer) });
   const proxy = await startCuttingProxy(registry.host);
   return { issuer, registry, proxy };
 }
