@@ -1,7 +1,7 @@
 // One HTTP exchange with a registry, done right once: base URL (http only for insecure hosts),
-// authentication (401 → challenge → retry), retries with backoff for 5xx/429/network errors, a
-// timeout on every attempt, and errors that name the registry, repository and operation but never a
-// secret. Credentials go only to the registry's own origin (scheme, host and port): redirects and
+// authentication (401 → challenge → retry), retries with backoff where the request allows them
+// (retry.ts), bounded reads with timers on every attempt (bounded.ts), and errors that name the
+// registry, repository and operation but never a secret. Credentials go only to the registry's own origin (scheme, host and port): redirects and
 // upload Locations elsewhere, or to the same host over plain http, are sent without them, and a 401
 // from anywhere but that origin is an error, never a challenge to answer with the registry's secrets.
 
@@ -360,24 +360,22 @@ export class Transport {
       try {
         const res = await this.#fetchTokenFollowing(url, init, ctx, clock.signal);
         clock.headers();
-        const body = await readWhole(
-          res,
-          clock,
-          TOKEN_REPLY_LIMIT.maxBytes,
-          this.#cutoff(where, TOKEN_REPLY_LIMIT),
-        );
+        // Asking the realm again is harmless, GET or OAuth POST alike: it only issues another token.
         if (isRetryableStatus(res.status) && attempt < attempts) {
           const wait = backoffDelay(
             this.opts.policy,
             attempt,
             parseRetryAfter(res.headers.get("retry-after")),
           );
+          await discard(res);
           this.log(
             `token service ${url.host}: HTTP ${res.status}, retry ${attempt}/${attempts - 1} in ${wait} ms`,
           );
           await sleep(wait);
           continue;
         }
+        const limit = TOKEN_REPLY_LIMIT;
+        const body = await readWhole(res, clock, limit.maxBytes, this.#cutoff(where, limit));
         return { status: res.status, body };
       } catch (err) {
         if (err instanceof RegistryError && !transientErrors.has(err)) throw err;

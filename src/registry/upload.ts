@@ -4,7 +4,8 @@
 // Range) and the source is re-opened at that offset. distribution 2.8 invalidates a session whose
 // stored offset disagrees with the signed `_state` in our URL (any partially written request does
 // that), so there the session is restarted from 0 — measured, not assumed. A blob that did land
-// (final PUT applied, reply lost) is detected with HEAD and never sent again.
+// (final PUT applied, reply lost) is detected with HEAD and never sent again. Session POSTs whose
+// outcome is unknown count against the blob's attempt budget (see startSession).
 
 import { repositoryScope } from "./auth.js";
 import { RegistryError } from "./errors.js";
