@@ -45,7 +45,10 @@ export interface RegistryClientOptions {
   maxManifestBytes?: number;
   /** Largest blob getBlobBytes reads into memory (image configs). Default 8 MiB. */
   maxBlobReadBytes?: number;
-  /** Attempts per request (and per blob upload) before giving up. Default 5. */
+  /**
+   * Attempts per request (and consecutive failed attempts per blob upload) before giving up; so also
+   * the most upload sessions one blob opens without hearing back (see upload.ts). Default 5.
+   */
   retries?: number;
   /** Blobs smaller than this go up in one PUT; larger ones in PATCH chunks of this size. Default 8 MiB. */
   chunkSize?: number;
