@@ -7,7 +7,9 @@ import { Readable } from "node:stream";
 import type Docker from "dockerode";
 import tar from "tar-stream";
 import type { Endpoint } from "../config/types.js";
+import { DOCKER_MANIFEST } from "../registry/index.js";
 import { formatBytes } from "../report/format-bytes.js";
+import { isRecord } from "../util/record.js";
 import { CONTEXT_CODE_DIR, CONTEXT_FILES_DIR, generateDockerfile } from "./dockerfile.js";
 import { BuildError } from "./errors.js";
 import type { SourceInfo } from "./image-config.js";
@@ -45,7 +47,7 @@ interface ProgressEvent {
 }
 
 function asEvent(v: unknown): ProgressEvent {
-  return typeof v === "object" && v !== null ? (v as ProgressEvent) : {};
+  return isRecord(v) ? (v as ProgressEvent) : {};
 }
 
 function follow(
@@ -181,7 +183,7 @@ export async function dockerBuild(
     tag: input.tag,
     digest,
     reference: `${input.imageRepository}@${digest}`,
-    mediaType: "application/vnd.docker.distribution.manifest.v2+json",
+    mediaType: DOCKER_MANIFEST,
     platforms: [],
     uploadedBytes: layerBytes + manifestSize,
     layerBytesUploaded: layerBytes,

@@ -21,8 +21,8 @@
 // - `created` and the OCI `created` label are the commit time, never the build time, so rebuilding a
 //   commit gives the same config and manifest digests.
 
-import { createHash } from "node:crypto";
 import type { Endpoint, EndpointServer } from "../config/types.js";
+import { sha256Digest } from "../registry/index.js";
 import type { Descriptor, ExecConfig, HistoryEntry, ImageConfig, ImageManifest } from "./oci.js";
 import { MediaType } from "./oci.js";
 
@@ -166,5 +166,5 @@ export function versionManifest(args: {
 /** The exact bytes pushed; digests are over these. Key order is insertion order, hence stable. */
 export function encodeJson(value: unknown): { bytes: Buffer; digest: string; size: number } {
   const bytes = Buffer.from(JSON.stringify(value));
-  return { bytes, digest: `sha256:${createHash("sha256").update(bytes).digest("hex")}`, size: bytes.length };
+  return { bytes, digest: sha256Digest(bytes), size: bytes.length };
 }

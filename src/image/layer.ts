@@ -12,6 +12,8 @@ import path from "node:path";
 import { Transform, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import tar from "tar-stream";
+import { DigestHasher, OCI_LAYER_GZIP } from "../registry/index.js";
+import { isRecord } from "../util/record.js";
 import { DEFLATE_LEVEL, DeflateGzip } from "./deflate-gzip.js";
 import { compareBytes, type SourceKind } from "./select-files.js";
 import { StoredGzip } from "./stored-gzip.js";
@@ -24,8 +26,6 @@ const LAYER_FORMAT = "slipway-layer/2 tar-ustar mtime0";
  * declared files, usually model weights that do not compress, so a 50 MB layer builds at disk speed.
  */
 export type LayerCompression = "deflate" | "stored";
-
-export const OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip";
 
 export interface LayerEntry {
   /** Path inside the image, `/`-separated, no leading `/`. */
@@ -69,11 +69,9 @@ export function normaliseEntries(entries: readonly LayerEntry[]): LayerEntry[] {
 }
 
 class Measure extends Transform {
-  readonly hash = createHash("sha256");
-  bytes = 0;
+  readonly hash = new DigestHasher();
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     this.hash.update(chunk);
-    this.bytes += chunk.length;
     done(null, chunk);
   }
 }
@@ -132,9 +130,9 @@ export async function writeLayerBlob(
   await rename(tmp, file);
   return {
     mediaType: OCI_LAYER_GZIP,
-    digest: `sha256:${blobMeasure.hash.digest("hex")}`,
-    size: blobMeasure.bytes,
-    diffId: `sha256:${tarMeasure.hash.digest("hex")}`,
+    digest: blobMeasure.hash.digest(),
+    size: blobMeasure.hash.bytes,
+    diffId: tarMeasure.hash.digest(),
   };
 }
 
@@ -246,12 +244,11 @@ export class LayerStore {
 }
 
 function isDescriptor(v: unknown): v is LayerDescriptor {
-  if (typeof v !== "object" || v === null) return false;
-  const o = v as Record<string, unknown>;
   return (
-    typeof o.mediaType === "string" &&
-    typeof o.digest === "string" &&
-    typeof o.diffId === "string" &&
-    typeof o.size === "number"
+    isRecord(v) &&
+    typeof v.mediaType === "string" &&
+    typeof v.digest === "string" &&
+    typeof v.diffId === "string" &&
+    typeof v.size === "number"
   );
 }

@@ -2,29 +2,14 @@
 // one place where registry JSON is narrowed from `unknown`. Docker schema2 media types are accepted on
 // input and mapped to their OCI equivalents, which have the same bytes (OCI image-spec media-types.md).
 
-export const MediaType = {
-  ociManifest: "application/vnd.oci.image.manifest.v1+json",
-  ociIndex: "application/vnd.oci.image.index.v1+json",
-  ociConfig: "application/vnd.oci.image.config.v1+json",
-  ociLayerGzip: "application/vnd.oci.image.layer.v1.tar+gzip",
-  dockerManifest: "application/vnd.docker.distribution.manifest.v2+json",
-  dockerList: "application/vnd.docker.distribution.manifest.list.v2+json",
-  dockerConfig: "application/vnd.docker.container.image.v1+json",
-  dockerLayerGzip: "application/vnd.docker.image.rootfs.diff.tar.gzip",
-  dockerForeignLayerGzip: "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
-} as const;
+import { MediaType } from "../registry/index.js";
+import { isRecord } from "../util/record.js";
 
-/** What we ask a registry for when reading a base image. */
-export const MANIFEST_ACCEPT = [
-  MediaType.ociIndex,
-  MediaType.ociManifest,
-  MediaType.dockerList,
-  MediaType.dockerManifest,
-];
+export { MediaType };
 
 const LAYER_TYPE_TO_OCI: Record<string, string> = {
   [MediaType.dockerLayerGzip]: MediaType.ociLayerGzip,
-  [MediaType.dockerForeignLayerGzip]: "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+  [MediaType.dockerForeignLayerGzip]: MediaType.ociNondistributableLayerGzip,
 };
 
 export interface Platform {
@@ -90,10 +75,6 @@ export interface ExecConfig {
 
 export class ImageFormatError extends Error {
   override readonly name = "ImageFormatError";
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 function isStringArray(v: unknown): v is string[] {

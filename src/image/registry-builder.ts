@@ -4,14 +4,12 @@
 // registry. Blobs a repository already holds are never sent again (the client HEADs first), and
 // blobs pushed earlier in the run are offered as mount sources to the next endpoint.
 
-import { createHash } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { Readable } from "node:stream";
-import { buffer } from "node:stream/consumers";
 import type { Endpoint } from "../config/types.js";
 import type { BlobSpec, EnsureBlobResult, ImageName, RegistryClient } from "../registry/index.js";
-import { parseImageName, RegistryError } from "../registry/index.js";
+import { parseImageName, RegistryError, sha256Digest } from "../registry/index.js";
 import { formatBytes } from "../report/format-bytes.js";
 import {
   encodeJson,
@@ -28,7 +26,6 @@ import {
   ImageFormatError,
   type ImageManifest,
   isRunnablePlatform,
-  MANIFEST_ACCEPT,
   MediaType,
   type Platform,
   parseImageConfig,
@@ -308,7 +305,7 @@ export class RegistryBuilder {
 
   private async fetchBase(ref: string): Promise<ResolvedBase> {
     const name = parseImageName(ref);
-    const top = await this.client.getManifest(name, MANIFEST_ACCEPT);
+    const top = await this.client.getManifest(name);
     const parsed = parseManifest(top.json, top.mediaType, ref);
     if (parsed.kind === "image") {
       const config = await this.fetchConfig(name, parsed.manifest.config, ref);
@@ -323,7 +320,7 @@ export class RegistryBuilder {
     for (const d of parsed.index.manifests) {
       if (!isRunnablePlatform(d.platform)) continue;
       const at: ImageName = { registry: name.registry, repository: name.repository, digest: d.digest };
-      const m = await this.client.getManifest(at, MANIFEST_ACCEPT);
+      const m = await this.client.getManifest(at);
       const inner = parseManifest(m.json, m.mediaType, `${ref}@${d.digest}`);
       if (inner.kind !== "image") throw new ImageFormatError(`${ref}: nested index at ${d.digest}`);
       const config = await this.fetchConfig(name, inner.manifest.config, ref);
@@ -340,13 +337,9 @@ export class RegistryBuilder {
         : path.join(this.cacheDir, `config-${d.digest.replace(":", "-")}.json`);
     let bytes: Buffer | undefined;
     if (cached !== undefined) bytes = await readFile(cached).catch(() => undefined);
-    if (bytes === undefined || sha256(bytes) !== d.digest) {
-      bytes = await buffer(
-        (await this.client.getBlob(name.registry, name.repository, d.digest)) as AsyncIterable<Buffer>,
-      );
-      const actual = sha256(bytes);
-      if (actual !== d.digest)
-        throw new ImageFormatError(`${ref}: config blob digest ${actual} ≠ ${d.digest}`);
+    if (bytes === undefined || sha256Digest(bytes) !== d.digest) {
+      // Read whole but bounded by the descriptor's size and the client's limit, digest verified.
+      bytes = await this.client.getBlobBytes(name.registry, name.repository, d.digest, d.size);
       if (cached !== undefined && this.cacheDir !== undefined) {
         await mkdir(this.cacheDir, { recursive: true });
         await writeFile(cached, bytes);
@@ -354,10 +347,6 @@ export class RegistryBuilder {
     }
     return parseImageConfig(JSON.parse(bytes.toString("utf8")), `${ref} config`);
   }
-}
-
-function sha256(bytes: Buffer): string {
-  return `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
 }
 
 function platformOfConfig(c: ImageConfig): string {

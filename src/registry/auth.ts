@@ -2,6 +2,7 @@
 // token flow (Bearer realm/service/scope → GET or OAuth2 POST to the realm → token cached per
 // registry and scope until it expires). Every credential and token is handed to the redactor first.
 
+import { isRecord } from "../util/record.js";
 import { RegistryError, type SecretRedactor } from "./errors.js";
 import type { CredentialSource, Credentials } from "./types.js";
 
@@ -242,10 +243,12 @@ export class Authenticator {
     const realm = new URL(state.realm);
     const creds = this.#credentials(registry);
     const realmHost = realm.host;
+    // Credentials never travel in clear where the registry itself is reached over TLS: an http realm
+    // is used only by a registry configured as plain http, and only on a host configured so as well.
     const plainHttp = realm.protocol === "http:";
-    if (plainHttp && creds && !this.#opts.insecure(realmHost)) {
+    if (plainHttp && creds && !(this.#opts.insecure(registry) && this.#opts.insecure(realmHost))) {
       throw new RegistryError(
-        `refusing to send credentials for ${registry} to a plain-http token realm on ${realmHost}`,
+        `refusing to send credentials for ${registry} to a plain-http token realm on ${realmHost}: only a registry configured as plain http may name one, on a host configured so as well`,
         { registry, repository, code: "INSECURE_REALM", operation: "authenticate" },
       );
     }
@@ -318,8 +321,8 @@ export function parseTokenResponse(body: Buffer): { token: string; expiresIn: nu
   } catch {
     return undefined;
   }
-  if (typeof json !== "object" || json === null) return undefined;
-  const r = json as Record<string, unknown>;
+  if (!isRecord(json)) return undefined;
+  const r = json;
   const token = typeof r.token === "string" && r.token ? r.token : r.access_token;
   if (typeof token !== "string" || token.length === 0) return undefined;
   const expiresIn = typeof r.expires_in === "number" && r.expires_in > 0 ? r.expires_in : DEFAULT_TOKEN_TTL_S;

@@ -2,13 +2,14 @@
 // mounts, blob download with digest verification, and ensureBlob — the cheapest way to get a blob
 // into a repository (already there → mount → registry-to-registry stream → upload).
 
-import { createHash } from "node:crypto";
 import { Transform } from "node:stream";
+import { isRecord } from "../util/record.js";
 import { repositoryScope } from "./auth.js";
+import { DigestHasher, SHA256_DIGEST, sha256Digest } from "./digest.js";
 import { RegistryError, SecretRedactor } from "./errors.js";
 import { formatImageName } from "./image-name.js";
 import { DEFAULT_MANIFEST_ACCEPT } from "./media-types.js";
-import { defaultInsecure, isTransientRegistryError, Transport } from "./transport.js";
+import { type BodyLimit, defaultInsecure, isTransientRegistryError, Transport } from "./transport.js";
 import type {
   BlobLocation,
   BlobSpec,
@@ -26,31 +27,56 @@ import { cancelSession, uploadBlob } from "./upload.js";
  * in memory (a chunk is re-sent whole after a 401) and to bound the per-chunk timeout.
  */
 export const DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024;
-const DEFAULT_TIMEOUT_MS = 60_000;
-const DEFAULT_ATTEMPTS = 5;
-/** OCI: registries SHOULD accept manifests up to 4 MiB; anything larger is not a manifest. */
-const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
-const SHA256_DIGEST = /^sha256:[a-f0-9]{64}$/;
+
+/** The default of every limit, timer and budget of createRegistryClient (RegistryClientOptions). */
+export const REGISTRY_CLIENT_DEFAULTS = {
+  timeoutMs: 60_000,
+  /** Raised to timeoutMs when that is larger. */
+  deadlineMs: 60_000,
+  retries: 5,
+  retryBaseDelayMs: 500,
+  retryMaxDelayMs: 30_000,
+  chunkSize: DEFAULT_CHUNK_SIZE,
+  /** OCI: registries SHOULD accept manifests up to 4 MiB; anything larger is not a manifest. */
+  maxManifestBytes: 4 * 1024 * 1024,
+  /** Image configs are KiB; large histories reach hundreds of KiB. */
+  maxBlobReadBytes: 8 * 1024 * 1024,
+} as const;
+
+interface Limits {
+  chunkSize: number;
+  manifest: BodyLimit;
+  blobRead: number;
+}
 
 export function createRegistryClient(opts: RegistryClientOptions = {}): RegistryClient {
+  const d = REGISTRY_CLIENT_DEFAULTS;
   const redactor = new SecretRedactor(opts.onSecret);
+  const timeoutMs = opts.timeoutMs ?? d.timeoutMs;
+  const chunkSize = opts.chunkSize ?? d.chunkSize;
   const transport = new Transport({
     credentials: opts.credentials,
     insecure: opts.insecure ?? defaultInsecure,
-    timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    timeoutMs,
+    deadlineMs: opts.deadlineMs ?? Math.max(d.deadlineMs, timeoutMs),
+    streamWindowBytes: chunkSize,
     policy: {
-      attempts: Math.max(1, opts.retries ?? DEFAULT_ATTEMPTS),
-      baseDelayMs: opts.retryBaseDelayMs ?? 500,
-      maxDelayMs: opts.retryMaxDelayMs ?? 30_000,
+      attempts: Math.max(1, opts.retries ?? d.retries),
+      baseDelayMs: opts.retryBaseDelayMs ?? d.retryBaseDelayMs,
+      maxDelayMs: opts.retryMaxDelayMs ?? d.retryMaxDelayMs,
     },
     redactor,
     log: opts.log ?? (() => {}),
   });
-  return new DistributionClient(transport, opts.chunkSize ?? DEFAULT_CHUNK_SIZE);
-}
-
-export function sha256Digest(bytes: Buffer): string {
-  return `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
+  return new DistributionClient(transport, {
+    chunkSize,
+    manifest: {
+      maxBytes: opts.maxManifestBytes ?? d.maxManifestBytes,
+      option: "maxManifestBytes",
+      code: "MANIFEST_INVALID",
+    },
+    blobRead: opts.maxBlobReadBytes ?? d.maxBlobReadBytes,
+  });
 }
 
 function checkDigest(registry: string, repository: string, digest: string): void {
@@ -67,10 +93,12 @@ function checkDigest(registry: string, repository: string, digest: string): void
 class DistributionClient implements RegistryClient {
   readonly #t: Transport;
   readonly #chunkSize: number;
+  readonly #limits: Limits;
 
-  constructor(t: Transport, chunkSize: number) {
+  constructor(t: Transport, limits: Limits) {
     this.#t = t;
-    this.#chunkSize = chunkSize;
+    this.#chunkSize = limits.chunkSize;
+    this.#limits = limits;
   }
 
   async getManifest(image: ImageName, accept: string[] = [...DEFAULT_MANIFEST_ACCEPT]): Promise<Manifest> {
@@ -86,17 +114,8 @@ class DistributionClient implements RegistryClient {
       url: `/v2/${repository}/manifests/${reference}`,
       headers: { accept: accept.join(", ") },
       ok: [200],
+      limit: this.#limits.manifest,
     });
-    if (r.body.length > MAX_MANIFEST_BYTES) {
-      throw new RegistryError(
-        `manifest ${formatImageName(image)} is ${r.body.length} bytes; refusing more than 4 MiB`,
-        {
-          registry,
-          repository,
-          code: "MANIFEST_INVALID",
-        },
-      );
-    }
     const digest = sha256Digest(r.body);
     if (image.digest && image.digest !== digest) {
       throw new RegistryError(`manifest ${formatImageName(image)} served with digest ${digest}`, {
@@ -116,8 +135,7 @@ class DistributionClient implements RegistryClient {
       });
     }
     const header = r.headers.get("content-type")?.split(";")[0]?.trim();
-    const field =
-      typeof json === "object" && json !== null ? (json as { mediaType?: unknown }).mediaType : undefined;
+    const field = isRecord(json) ? json.mediaType : undefined;
     const mediaType =
       header && header !== "application/json" ? header : typeof field === "string" ? field : "";
     return { mediaType, digest, bytes: r.body, json };
@@ -202,6 +220,9 @@ class DistributionClient implements RegistryClient {
       method: "POST",
       url,
       ok: [201, 202],
+      // The registry may have mounted the blob (or opened a session) before a reply was lost, so
+      // the POST is repeated only when it provably did nothing; otherwise ensureBlob asks with HEAD.
+      retry: "unprocessed",
     });
     if (r.status === 201) return true;
     // 202: the registry could not mount and opened an upload session instead; don't leave it dangling.
@@ -210,17 +231,52 @@ class DistributionClient implements RegistryClient {
     return false;
   }
 
-  async getBlob(registry: string, repository: string, digest: string): Promise<NodeJS.ReadableStream> {
+  async getBlobBytes(registry: string, repository: string, digest: string, size: number): Promise<Buffer> {
     checkDigest(registry, repository, digest);
-    const r = await this.#openBlob({ registry, repository }, digest, 0);
-    const hash = createHash("sha256");
+    const max = this.#limits.blobRead;
+    if (size > max) {
+      throw new RegistryError(
+        `blob ${registry}/${repository}@${digest} is ${size} bytes by its descriptor, more than the ${max} read into memory (maxBlobReadBytes)`,
+        { registry, repository, operation: "GET blob", code: "SIZE_INVALID" },
+      );
+    }
+    const r = await this.#t.send({
+      registry,
+      repository,
+      scopes: [repositoryScope(repository, "pull")],
+      operation: "GET blob",
+      method: "GET",
+      url: `/v2/${repository}/blobs/${digest}`,
+      ok: [200],
+      followRedirects: true,
+      limit: { maxBytes: size, option: "the size its descriptor gives", code: "SIZE_INVALID" },
+    });
+    const got = sha256Digest(r.body);
+    if (got !== digest || r.body.length !== size) {
+      throw new RegistryError(
+        `blob ${registry}/${repository}@${digest} arrived as ${r.body.length} bytes with digest ${got}`,
+        { registry, repository, operation: "GET blob", code: "DIGEST_INVALID" },
+      );
+    }
+    return r.body;
+  }
+
+  async getBlob(
+    registry: string,
+    repository: string,
+    digest: string,
+    size?: number,
+  ): Promise<NodeJS.ReadableStream> {
+    checkDigest(registry, repository, digest);
+    const r = await this.#openBlob({ registry, repository }, digest, 0, size);
+    const hash = new DigestHasher();
     const verify = new Transform({
       transform(chunk: Buffer, _enc, done) {
         hash.update(chunk);
         done(null, chunk);
       },
       flush(done) {
-        const got = `sha256:${hash.digest("hex")}`;
+        const got = hash.digest();
         done(
           got === digest
             ? null
@@ -233,14 +289,19 @@ class DistributionClient implements RegistryClient {
       },
     });
     r.on("error", (e) => verify.destroy(e));
+    verify.on("close", () => r.destroy());
     return r.pipe(verify);
   }
 
-  /** GET a blob from `offset` (Range), skipping bytes itself when the registry ignores the Range. */
+  /**
+   * GET a blob from `offset` (Range), skipping bytes itself when the registry ignores the Range.
+   * With `size`, more bytes than the blob has fail the stream.
+   */
   async #openBlob(
     from: BlobLocation,
     digest: string,
     offset: number,
+    size?: number,
   ): Promise<NodeJS.ReadableStream & Transform> {
     const r = await this.#t.sendStream({
       registry: from.registry,
@@ -252,6 +313,10 @@ class DistributionClient implements RegistryClient {
       headers: offset > 0 ? { range: `bytes=${offset}-` } : {},
       ok: [200, 206],
       followRedirects: true,
+      // A 206 carries what follows the offset, a 200 (Range ignored) the whole blob: never more than size.
+      ...(size === undefined
+        ? {}
+        : { limit: { maxBytes: size, option: "the size its descriptor gives", code: "SIZE_INVALID" } }),
     });
     let skip = r.status === 200 ? offset : 0;
     const out = new Transform({
@@ -266,6 +331,8 @@ class DistributionClient implements RegistryClient {
       },
     });
     r.stream.on("error", (e) => out.destroy(e));
+    // A reader that stops early (a copy has what it needs) lets go of the connection as well.
+    out.on("close", () => r.stream.destroy());
     return r.stream.pipe(out);
   }
 
@@ -291,6 +358,11 @@ class DistributionClient implements RegistryClient {
       } catch (err) {
         // A source we may not read is not fatal: other sources or the content itself may do.
         this.#t.log(`blob ${short} → ${where}: mount from ${s.repository} failed: ${messageOf(err)}`);
+        // The mount may have gone through before its reply was lost: ask rather than mount again.
+        if (await this.#hasBlob(registry, repository, blob.digest, "pull,push").catch(() => false)) {
+          this.#t.log(`blob ${short} → ${where}: mounted from ${s.repository} (found there afterwards)`);
+          return { uploadedBytes: 0, how: "mounted" };
+        }
       }
     }
 
@@ -309,7 +381,7 @@ class DistributionClient implements RegistryClient {
           size: blob.size,
           chunkSize: this.#chunkSize,
           what: `copied from ${s.registry}/${s.repository}`,
-          open: (offset) => this.#openBlob(s, blob.digest, offset),
+          open: (offset) => this.#openBlob(s, blob.digest, offset, blob.size),
         });
         this.#t.log(
           `blob ${short} → ${where}: copied from ${s.registry}/${s.repository} (${uploadedBytes} bytes sent)`,

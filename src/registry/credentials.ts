@@ -2,6 +2,7 @@
 // (action inputs), combined in priority order. credsStore/credHelpers (external helper binaries) are
 // deliberately not supported: CI runners hand credentials over as inputs or as a plain config.json.
 
+import { isRecord } from "../util/record.js";
 import { DOCKER_HUB } from "./image-name.js";
 import type { CredentialSource, Credentials } from "./types.js";
 
@@ -14,10 +15,6 @@ export function registryKey(hostOrUrl: string): string {
   if (host === "docker.io" || host === "index.docker.io" || host === "registry-1.docker.io")
     return DOCKER_HUB;
   return host;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 /** Reads `auths.<host>.auth` (base64 "user:pass"), `username`/`password` and `identitytoken`. */

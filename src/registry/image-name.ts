@@ -1,6 +1,7 @@
 // Image references: parsing "python:3.12", "ghcr.io/o/r@sha256:…", "127.0.0.1:5000/x:y" into
 // ImageName (Docker's normalisation rules) and formatting them back. Pure.
 
+import { SHA256_DIGEST } from "./digest.js";
 import type { ImageName } from "./types.js";
 
 export const DOCKER_HUB = "registry-1.docker.io";
@@ -11,7 +12,6 @@ const DOCKER_HUB_ALIASES = new Set(["docker.io", "index.docker.io", "registry-1.
 const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const TAG = /^\w[\w.-]{0,127}$/;
 const DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
-const SHA256 = /^sha256:[a-f0-9]{64}$/;
 const HOST =
   /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:.]+\])(?::\d{1,5})?$/;
 const MAX_NAME = 255;
@@ -30,7 +30,8 @@ export function parseImageName(ref: string): ImageName {
     digest = rest.slice(at + 1);
     rest = rest.slice(0, at);
     if (!DIGEST.test(digest)) fail(`bad digest ${JSON.stringify(digest)}`);
-    if (digest.startsWith("sha256:") && !SHA256.test(digest)) fail("sha256 digest must be 64 hex characters");
+    if (digest.startsWith("sha256:") && !SHA256_DIGEST.test(digest))
+      fail("sha256 digest must be 64 hex characters");
   }
 
   let tag: string | undefined;

@@ -1,18 +1,24 @@
 // One HTTP exchange with a registry, done right once: base URL (http only for insecure hosts),
-// authentication (401 → challenge → retry), retries with backoff for 5xx/429/network errors, a
-// timeout on every attempt, manual redirects that drop Authorization across hosts, and errors that
-// name the registry, repository and operation but never a secret.
+// authentication (401 → challenge → retry), retries with backoff where the request allows them
+// (retry.ts), bounded reads with timers on every attempt (bounded.ts), and errors that name the
+// registry, repository and operation but never a secret. Credentials go only to the registry's own origin (scheme, host and port): redirects and
+// upload Locations elsewhere, or to the same host over plain http, are sent without them, and a 401
+// from anywhere but that origin is an error, never a challenge to answer with the registry's secrets.
 
-import { Readable, Transform } from "node:stream";
-import type { ReadableStream as WebReadableStream } from "node:stream/web";
+import type { Readable } from "node:stream";
+import { isRecord } from "../util/record.js";
 import { Authenticator } from "./auth.js";
+import { AttemptClock, type CutoffError, discard, guardStream, readWhole } from "./bounded.js";
 import { errorCode, RegistryError, type SecretRedactor } from "./errors.js";
 import {
   backoffDelay,
   isRetryableStatus,
   isTransientError,
+  mayRetryError,
+  mayRetryStatus,
   parseRetryAfter,
   type RetryPolicy,
+  type RetryRule,
   sleep,
 } from "./retry.js";
 import type { CredentialSource } from "./types.js";
@@ -20,10 +26,22 @@ import type { CredentialSource } from "./types.js";
 export interface TransportOptions {
   credentials: CredentialSource | undefined;
   insecure: (registry: string) => boolean;
+  /** Longest wait for response headers, and longest silence inside a body. */
   timeoutMs: number;
+  /** Longest a reply may take, headers and body; a streamed body gets it per streamWindowBytes. */
+  deadlineMs: number;
+  streamWindowBytes: number;
   policy: RetryPolicy;
   redactor: SecretRedactor;
   log: (line: string) => void;
+}
+
+/** A byte limit on a body, and the option that sets it (named in the error). */
+export interface BodyLimit {
+  maxBytes: number;
+  option: string;
+  /** Error code when it is passed, e.g. MANIFEST_INVALID. */
+  code: string;
 }
 
 export interface RequestSpec {
@@ -40,27 +58,44 @@ export interface RequestSpec {
   scopes: string[];
   /** Statuses returned to the caller; anything else becomes a RegistryError. */
   ok: number[];
-  /** Retry 5xx/429/network failures here (default). Uploads say no and recover themselves. */
-  retry?: boolean;
+  /**
+   * Which failures this request is sent again after (retry.ts). Default: "idempotent" for GET, HEAD,
+   * PUT and DELETE; "unprocessed" for POST and PATCH, which the registry may have acted on.
+   */
+  retry?: RetryRule;
   /** Follow 3xx (blob GETs are redirected to storage). */
   followRedirects?: boolean;
+  /**
+   * send(): read the body whole, up to this limit. Without it the body is not read at all: replies
+   * whose bodies the client does not use (uploads, mounts) are let go unread.
+   * sendStream(): the body may not be longer (a blob's size).
+   */
+  limit?: BodyLimit;
 }
 
 export interface Reply {
   status: number;
   headers: Headers;
-  url: string;
+  /** Empty unless the request asked for the body with `limit`. */
   body: Buffer;
 }
 
 export interface StreamReply {
   status: number;
   headers: Headers;
-  url: string;
   stream: Readable;
 }
 
 const MAX_REDIRECTS = 5;
+const REDIRECTS = [301, 302, 303, 307, 308];
+/** Error replies are read this far for their OCI error code and message, no further. */
+const MAX_ERROR_BODY_BYTES = 64 * 1024;
+/** A token reply is a few KiB of JSON; nothing honest comes near this. */
+const TOKEN_REPLY_LIMIT: BodyLimit = {
+  maxBytes: 1024 * 1024,
+  option: "token reply limit",
+  code: "TOKEN_INVALID",
+};
 
 /** Errors worth retrying at a higher level (an upload resumes; a copy re-opens its source). */
 const transientErrors = new WeakSet<Error>();
@@ -77,6 +112,12 @@ const LOOPBACK = /^(?:localhost|127(?:\.\d{1,3}){3}|\[::1\])(?::\d+)?$/;
 /** Plain HTTP only for loopback unless told otherwise: credentials must not cross a network in clear. */
 export function defaultInsecure(registry: string): boolean {
   return LOOPBACK.test(registry);
+}
+
+interface Where {
+  registry: string;
+  repository: string;
+  operation: string;
 }
 
 export class Transport {
@@ -106,89 +147,107 @@ export class Transport {
     return new URL(url, this.baseUrl(registry));
   }
 
-  /** Sends and reads the whole body (manifests, errors, empty upload replies). */
+  /** Scheme, host and port of the registry: the one place its credentials may be sent. */
+  origin(registry: string): string {
+    return new URL(this.baseUrl(registry)).origin;
+  }
+
+  /** Sends; reads the body whole when `spec.limit` asks for it (manifests, configs). */
   async send(spec: RequestSpec): Promise<Reply> {
-    return this.#exchange(spec, async (res, url) => ({
+    const limit = spec.limit;
+    return this.#exchange(spec, async (res, clock) => ({
       status: res.status,
       headers: res.headers,
-      url,
-      body: Buffer.from(await res.arrayBuffer()),
+      body: limit
+        ? await readWhole(res, clock, limit.maxBytes, this.#cutoff(spec, limit))
+        : await discard(res).then(() => Buffer.alloc(0)),
     }));
   }
 
   /**
-   * Sends and hands back the body as a stream. The attempt timeout covers the response headers; after
-   * that an idle timeout (no byte for timeoutMs) guards the body, so large blobs are not cut short.
+   * Sends and hands back the body as a stream. The attempt's timer covers the response headers; after
+   * that the body may fall silent for no longer than timeoutMs and must deliver every
+   * streamWindowBytes within deadlineMs, so a large blob at honest speed is never cut and a trickle is.
    */
   async sendStream(spec: RequestSpec): Promise<StreamReply> {
-    return this.#exchange(spec, async (res, url) => {
-      const web = res.body as WebReadableStream<Uint8Array> | null;
-      const source = web ? Readable.fromWeb(web) : Readable.from([]);
-      return { status: res.status, headers: res.headers, url, stream: this.#idleGuard(source, spec) };
+    return this.#exchange(spec, async (res, clock) => {
+      clock.stop();
+      const opts: Parameters<typeof guardStream>[1] = {
+        idleMs: this.opts.timeoutMs,
+        deadlineMs: this.opts.deadlineMs,
+        windowBytes: this.opts.streamWindowBytes,
+      };
+      if (spec.limit) opts.maxBytes = spec.limit.maxBytes;
+      const stream = guardStream(res, opts, this.#cutoff(spec, spec.limit), (e) =>
+        e instanceof RegistryError ? e : this.networkError(spec, e, 1),
+      );
+      return { status: res.status, headers: res.headers, stream };
     });
   }
 
-  #idleGuard(source: Readable, spec: RequestSpec): Readable {
-    const ms = this.opts.timeoutMs;
-    let timer: NodeJS.Timeout | undefined;
-    const guard = new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        arm();
-        done(null, chunk);
-      },
-      flush(done) {
-        clearTimeout(timer);
-        done();
-      },
-    });
-    const arm = () => {
-      clearTimeout(timer);
-      timer = setTimeout(() => {
-        const err = new RegistryError(
-          `${spec.operation} ${spec.registry}/${spec.repository}: no data for ${ms} ms`,
-          {
-            registry: spec.registry,
-            repository: spec.repository,
-            operation: spec.operation,
+  /** The error each kind of cutoff fails the reading with; each names the registry and the bound. */
+  #cutoff(where: Where, limit: BodyLimit | undefined): CutoffError {
+    const at = `${where.operation} ${where.registry}/${where.repository}`;
+    const details = { registry: where.registry, repository: where.repository, operation: where.operation };
+    return (c) => {
+      switch (c.kind) {
+        case "headers":
+          // A network-level timeout like any other (retried when the request allows).
+          return new DOMException(`timed out after ${c.ms} ms`, "TimeoutError");
+        case "idle": {
+          const e = new RegistryError(`${at}: no data for ${c.ms} ms (timeoutMs) after ${c.bytes} bytes`, {
+            ...details,
             code: "ETIMEDOUT",
-          },
-        );
-        transientErrors.add(err);
-        source.destroy(err);
-        guard.destroy(err);
-      }, ms);
-      timer.unref();
+          });
+          transientErrors.add(e);
+          return e;
+        }
+        case "deadline":
+          return new RegistryError(
+            c.windowBytes === undefined
+              ? `${at}: reply not complete within the ${c.ms} ms deadline (deadlineMs); stopped after ${c.bytes} bytes`
+              : `${at}: fewer than ${c.windowBytes} bytes in ${c.ms} ms (deadlineMs, per ${c.windowBytes} bytes streamed); stopped after ${c.bytes} bytes`,
+            { ...details, code: "DEADLINE_EXCEEDED" },
+          );
+        case "limit":
+          return new RegistryError(
+            c.declared !== undefined
+              ? `${at}: reply announces ${c.declared} bytes, more than the ${c.limit} allowed (${limit?.option}); not read`
+              : `${at}: reply exceeds the ${c.limit} bytes allowed (${limit?.option}); stopped reading`,
+            { ...details, code: limit?.code ?? "SIZE_INVALID" },
+          );
+      }
     };
-    arm();
-    source.on("error", (e) => {
-      clearTimeout(timer);
-      guard.destroy(e instanceof RegistryError ? e : this.networkError(spec, e, 1));
-    });
-    guard.on("close", () => clearTimeout(timer));
-    return source.pipe(guard);
   }
 
   async #exchange<T extends { status: number }>(
     spec: RequestSpec,
-    consume: (res: Response, url: string) => Promise<T>,
+    consume: (res: Response, clock: AttemptClock) => Promise<T>,
   ): Promise<T> {
-    const retry = spec.retry ?? true;
+    const rule: RetryRule =
+      spec.retry ?? (spec.method === "POST" || spec.method === "PATCH" ? "unprocessed" : "idempotent");
     const { attempts } = this.opts.policy;
     let scopes = spec.scopes;
     let authRetried = false;
     for (let attempt = 1; ; attempt++) {
       const authorization = await this.auth.authorization(spec.registry, spec.repository, scopes);
-      const controller = new AbortController();
-      const timer = setTimeout(
-        () => controller.abort(new DOMException(`timed out after ${this.opts.timeoutMs} ms`, "TimeoutError")),
+      const clock = new AttemptClock(
         this.opts.timeoutMs,
+        this.opts.deadlineMs,
+        this.#cutoff(spec, spec.limit),
       );
       let result: T | undefined;
-      let res: Response | undefined;
       let failure: unknown;
       try {
-        const out = await this.#fetchFollowing(spec, authorization, controller.signal);
-        res = out.res;
+        const out = await this.#fetchFollowing(spec, authorization, clock.signal);
+        const res = out.res;
+        clock.headers();
+        if (res.status === 401 && out.url.origin !== this.origin(spec.registry)) {
+          // A storage host or upload Location answering 401 is not the registry asking for its
+          // credentials: answering its challenge would hand them (or a token) to whoever it names.
+          await discard(res);
+          throw this.foreignChallenge(spec, out.url);
+        }
         if (res.status === 401 && authRetried) {
           // Throws the "not authorized … as user X" error when credentials or a token were refused.
           await this.auth.challenge(
@@ -201,7 +260,7 @@ export class Transport {
           );
         }
         if (res.status === 401 && !authRetried) {
-          await res.arrayBuffer().catch(() => undefined);
+          await discard(res);
           authRetried = true;
           scopes = await this.auth.challenge(
             spec.registry,
@@ -213,13 +272,13 @@ export class Transport {
           attempt--; // an auth round trip is not a failed attempt
           continue;
         }
-        if (retry && isRetryableStatus(res.status) && attempt < attempts) {
+        if (mayRetryStatus(rule, res.status) && attempt < attempts) {
           const wait = backoffDelay(
             this.opts.policy,
             attempt,
             parseRetryAfter(res.headers.get("retry-after")),
           );
-          await res.arrayBuffer().catch(() => undefined);
+          await discard(res);
           this.log(
             `${spec.operation} ${spec.registry}/${spec.repository}: HTTP ${res.status}, retry ${attempt}/${attempts - 1} in ${wait} ms`,
           );
@@ -227,22 +286,25 @@ export class Transport {
           continue;
         }
         if (!spec.ok.includes(res.status)) {
-          const body = await res.arrayBuffer().then(
-            (b) => Buffer.from(b),
-            () => Buffer.alloc(0),
-          );
+          const body = await readWhole(
+            res,
+            clock,
+            MAX_ERROR_BODY_BYTES,
+            this.#cutoff(spec, undefined),
+            true,
+          ).catch(() => Buffer.alloc(0));
           throw this.errorFromReply(spec, res.status, body, attempt);
         }
-        result = await consume(res, out.url);
+        result = await consume(res, clock);
       } catch (err) {
         failure = err;
       } finally {
-        // Streams keep their own idle guard; everything else is done with the attempt's timer.
-        clearTimeout(timer);
+        // A stream has its own guard by now; everything else is done with the attempt's timers.
+        clock.stop();
       }
       if (result !== undefined) return result;
-      if (failure instanceof RegistryError) throw failure;
-      if (retry && isTransientError(failure) && attempt < attempts) {
+      if (failure instanceof RegistryError && !transientErrors.has(failure)) throw failure;
+      if (mayRetryError(rule, failure) && attempt < attempts) {
         const wait = backoffDelay(this.opts.policy, attempt);
         this.log(
           `${spec.operation} ${spec.registry}/${spec.repository}: ${describeNetworkError(failure)}, retry ${attempt}/${attempts - 1} in ${wait} ms`,
@@ -258,24 +320,27 @@ export class Transport {
     spec: RequestSpec,
     authorization: string | undefined,
     signal: AbortSignal,
-  ): Promise<{ res: Response; url: string }> {
+  ): Promise<{ res: Response; url: URL }> {
+    const home = this.origin(spec.registry);
     let url = this.resolve(spec.registry, spec.url);
-    const origin = url.host;
     for (let hop = 0; ; hop++) {
       const headers: Record<string, string> = { ...spec.headers };
-      // Storage backends behind a redirect get no registry credentials (a presigned URL is its own auth).
-      if (authorization && url.host === origin) headers.authorization = authorization;
+      // Only the registry's own origin gets its credentials. Not a storage backend behind a redirect
+      // (a presigned URL is its own auth), not an upload Location on another host, and not the
+      // registry's own host over plain http when the registry is https: that would put them on the
+      // network in clear.
+      if (authorization && url.origin === home) headers.authorization = authorization;
       const init: RequestInit = { method: spec.method, headers, signal, redirect: "manual" };
       if (spec.body !== undefined) init.body = spec.body;
       const res = await fetch(url, init);
       const location = res.headers.get("location");
-      if (spec.followRedirects && [301, 302, 303, 307, 308].includes(res.status) && location) {
-        if (hop >= MAX_REDIRECTS) return { res, url: url.href };
-        await res.arrayBuffer().catch(() => undefined);
+      if (spec.followRedirects && REDIRECTS.includes(res.status) && location) {
+        if (hop >= MAX_REDIRECTS) return { res, url };
+        await discard(res);
         url = new URL(location, url);
         continue;
       }
-      return { res, url: url.href };
+      return { res, url };
     }
   }
 
@@ -285,30 +350,35 @@ export class Transport {
     ctx: { registry: string; repository: string },
   ): Promise<{ status: number; body: Buffer }> {
     const { attempts } = this.opts.policy;
+    const where: Where = { ...ctx, operation: `authenticate (token service ${url.host})` };
     for (let attempt = 1; ; attempt++) {
+      const clock = new AttemptClock(
+        this.opts.timeoutMs,
+        this.opts.deadlineMs,
+        this.#cutoff(where, TOKEN_REPLY_LIMIT),
+      );
       try {
-        const req: RequestInit = {
-          method: init.method,
-          headers: init.headers,
-          signal: AbortSignal.timeout(this.opts.timeoutMs),
-        };
-        if (init.body !== undefined) req.body = init.body;
-        const res = await fetch(url, req);
-        const body = Buffer.from(await res.arrayBuffer());
+        const res = await this.#fetchTokenFollowing(url, init, ctx, clock.signal);
+        clock.headers();
+        // Asking the realm again is harmless, GET or OAuth POST alike: it only issues another token.
         if (isRetryableStatus(res.status) && attempt < attempts) {
           const wait = backoffDelay(
             this.opts.policy,
             attempt,
             parseRetryAfter(res.headers.get("retry-after")),
           );
+          await discard(res);
           this.log(
             `token service ${url.host}: HTTP ${res.status}, retry ${attempt}/${attempts - 1} in ${wait} ms`,
           );
           await sleep(wait);
           continue;
         }
+        const limit = TOKEN_REPLY_LIMIT;
+        const body = await readWhole(res, clock, limit.maxBytes, this.#cutoff(where, limit));
         return { status: res.status, body };
       } catch (err) {
+        if (err instanceof RegistryError && !transientErrors.has(err)) throw err;
         if (isTransientError(err) && attempt < attempts) {
           const wait = backoffDelay(this.opts.policy, attempt);
           this.log(
@@ -323,7 +393,43 @@ export class Transport {
           ),
           { ...ctx, operation: "authenticate", code: "NETWORK", cause: this.opts.redactor.sanitize(err) },
         );
+      } finally {
+        clock.stop();
       }
+    }
+  }
+
+  /**
+   * The realm's redirects are followed within its origin only when the request carries credentials
+   * (a Basic header or a refresh token in the body): a 307 would re-send them wherever it points.
+   */
+  async #fetchTokenFollowing(
+    start: URL,
+    init: { method: "GET" | "POST"; headers: Record<string, string>; body?: string },
+    ctx: { registry: string; repository: string },
+    signal: AbortSignal,
+  ): Promise<Response> {
+    const secret = init.headers.authorization !== undefined || init.body !== undefined;
+    let url = start;
+    let req: RequestInit = { method: init.method, headers: init.headers, signal, redirect: "manual" };
+    if (init.body !== undefined) req.body = init.body;
+    for (let hop = 0; ; hop++) {
+      const res = await fetch(url, req);
+      const location = res.headers.get("location");
+      if (!REDIRECTS.includes(res.status) || !location || hop >= MAX_REDIRECTS) return res;
+      await discard(res);
+      const next = new URL(location, url);
+      if (secret && next.origin !== start.origin) {
+        throw new RegistryError(
+          `authenticate ${ctx.registry}/${ctx.repository}: token service ${start.host} redirected to ${next.host}; credentials are sent only to the realm the registry named (${start.origin})`,
+          { ...ctx, operation: "authenticate", code: "REALM_REDIRECT" },
+        );
+      }
+      // As fetch does (RFC 9110 §15.4): 303, and 301/302 after a POST, continue as a GET without body.
+      if (res.status === 303 || ((res.status === 301 || res.status === 302) && req.method === "POST")) {
+        req = { method: "GET", headers: init.headers, signal, redirect: "manual" };
+      }
+      url = next;
     }
   }
 
@@ -339,6 +445,20 @@ export class Transport {
     };
     if (code) details.code = code;
     return new RegistryError(this.opts.redactor.redact(text), details);
+  }
+
+  foreignChallenge(spec: RequestSpec, url: URL): RegistryError {
+    const home = this.origin(spec.registry);
+    return new RegistryError(
+      `${spec.operation} ${spec.registry}/${spec.repository}: ${url.origin} (reached through the registry, not the registry itself) answered HTTP 401; registry credentials are sent only to ${home}`,
+      {
+        registry: spec.registry,
+        repository: spec.repository,
+        operation: spec.operation,
+        status: 401,
+        code: "UNAUTHORIZED",
+      },
+    );
   }
 
   networkError(spec: RequestSpec, err: unknown, attempts: number): RegistryError {
@@ -376,19 +496,29 @@ export function describeNetworkError(err: unknown): string {
   return parts.length > 0 ? parts.join(": ") : String(err);
 }
 
+/** Longest piece of a registry's own error text that reaches a message. */
+const MAX_ERROR_TEXT = 200;
+
+/**
+ * A registry's text on one short line: it ends up in logs, where a line break followed by "::" would
+ * be read as a workflow command.
+ */
+function oneLine(text: string, max: number): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is removed
+  const flat = text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, " ").trim();
+  return flat.length > max ? `${flat.slice(0, max)}…` : flat;
+}
+
 /** The OCI error envelope: {"errors":[{"code","message","detail"}]}. */
 export function parseOciError(body: Buffer): { code?: string; message?: string } {
   try {
     const json: unknown = JSON.parse(body.toString("utf8"));
-    if (typeof json === "object" && json !== null && Array.isArray((json as { errors?: unknown }).errors)) {
-      const first: unknown = (json as { errors: unknown[] }).errors[0];
-      if (typeof first === "object" && first !== null) {
-        const f = first as { code?: unknown; message?: unknown };
-        const out: { code?: string; message?: string } = {};
-        if (typeof f.code === "string") out.code = f.code;
-        if (typeof f.message === "string") out.message = f.message;
-        return out;
-      }
+    const first: unknown = isRecord(json) && Array.isArray(json.errors) ? json.errors[0] : undefined;
+    if (isRecord(first)) {
+      const out: { code?: string; message?: string } = {};
+      if (typeof first.code === "string") out.code = oneLine(first.code, 64);
+      if (typeof first.message === "string") out.message = oneLine(first.message, MAX_ERROR_TEXT);
+      return out;
     }
   } catch {
     // not JSON: the status says enough

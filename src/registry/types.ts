@@ -22,11 +22,33 @@ export interface CredentialSource {
 
 export interface RegistryClientOptions {
   credentials?: CredentialSource;
-  /** Plain HTTP for this registry? Default: true for 127.0.0.0/8, ::1 and localhost. */
+  /**
+   * Is this registry (host[:port]) reached over plain http? The workflow says so for a registry it
+   * marks plain-http; by default true for 127.0.0.0/8, ::1 and localhost only. Credentials travel
+   * over http only to a registry this says is plain http (and to an http token realm only when it
+   * says so of the realm's host as well): an https registry's credentials are never downgraded.
+   */
   insecure?: (registry: string) => boolean;
-  /** Per request; a chunk of a streamed upload is one request, so this is also the per-chunk timeout. */
+  /**
+   * Longest wait for a reply's headers (a chunk of a streamed upload is sent within it too, so this is
+   * also the per-chunk upload timeout) and longest silence inside a reply's body. Default 60 s.
+   */
   timeoutMs?: number;
-  /** Attempts per request (and per blob upload) before giving up. Default 5. */
+  /**
+   * Longest a reply may take, headers and body: a manifest, config, token or error reply within it
+   * whole, a streamed blob within it for every chunkSize bytes (so a large blob at honest speed is
+   * never cut, and a registry trickling bytes is). Not retried when passed. Default: the larger of
+   * 60 s and timeoutMs.
+   */
+  deadlineMs?: number;
+  /** Largest manifest read; reading stops the moment a reply passes it. Default 4 MiB (OCI: SHOULD accept 4 MiB). */
+  maxManifestBytes?: number;
+  /** Largest blob getBlobBytes reads into memory (image configs). Default 8 MiB. */
+  maxBlobReadBytes?: number;
+  /**
+   * Attempts per request (and consecutive failed attempts per blob upload) before giving up; so also
+   * the most upload sessions one blob opens without hearing back (see upload.ts). Default 5.
+   */
   retries?: number;
   /** Blobs smaller than this go up in one PUT; larger ones in PATCH chunks of this size. Default 8 MiB. */
   chunkSize?: number;
@@ -74,5 +96,19 @@ export interface RegistryClient {
   hasBlob(registry: string, repository: string, digest: string): Promise<boolean>;
   mountBlob(registry: string, repository: string, digest: string, fromRepository: string): Promise<boolean>;
   ensureBlob(target: BlobLocation, blob: BlobSpec): Promise<EnsureBlobResult>;
-  getBlob(registry: string, repository: string, digest: string): Promise<NodeJS.ReadableStream>;
+  /**
+   * The blob as a stream, its digest verified at the end. With `size` (the descriptor's), the
+   * stream fails as soon as more bytes than that arrive.
+   */
+  getBlob(
+    registry: string,
+    repository: string,
+    digest: string,
+    size?: number,
+  ): Promise<NodeJS.ReadableStream>;
+  /**
+   * A small blob (an image config) read whole into memory and verified: at most `size` bytes (the
+   * descriptor's) and at most maxBlobReadBytes; a larger descriptor is refused before any request.
+   */
+  getBlobBytes(registry: string, repository: string, digest: string, size: number): Promise<Buffer>;
 }

@@ -4,7 +4,8 @@
 // Range) and the source is re-opened at that offset. distribution 2.8 invalidates a session whose
 // stored offset disagrees with the signed `_state` in our URL (any partially written request does
 // that), so there the session is restarted from 0 — measured, not assumed. A blob that did land
-// (final PUT applied, reply lost) is detected with HEAD and never sent again.
+// (final PUT applied, reply lost) is detected with HEAD and never sent again. Session POSTs whose
+// outcome is unknown count against the blob's attempt budget (see startSession).
 
 import { repositoryScope } from "./auth.js";
 import { RegistryError } from "./errors.js";
@@ -77,16 +78,18 @@ export function parseUploadRange(value: string | null): number | undefined {
 export async function uploadBlob(t: Transport, p: UploadParams): Promise<number> {
   const { registry, repository } = p.target;
   const scopes = [repositoryScope(repository, "pull,push")];
-  const base = { registry, repository, scopes, retry: false } as const;
+  // Chunks and the closing PUT are never repeated blindly: after a failure the registry is asked
+  // where it stands (below), and the upload goes on from its offset.
+  const base = { registry, repository, scopes, retry: "never" } as const;
   const short = p.digest.slice(0, 19);
   let uploaded = 0;
-  let location = await startSession(t, p.target);
+  let location: string | undefined;
   let offset = 0;
-  let reader = new ChunkReader(await p.open(0));
+  let reader: ChunkReader | undefined;
   let failures = 0;
 
-  const readExactly = async (n: number): Promise<Buffer> => {
-    const buf = await reader.read(n);
+  const readExactly = async (source: ChunkReader, n: number): Promise<Buffer> => {
+    const buf = await source.read(n);
     if (buf.length !== n) {
       throw new RegistryError(
         `blob ${p.digest} for ${registry}/${repository}: source ended after ${offset + buf.length} of ${p.size} bytes`,
@@ -100,27 +103,31 @@ export async function uploadBlob(t: Transport, p: UploadParams): Promise<number>
     u.searchParams.set("digest", p.digest);
     return u.href;
   };
+  const putDigest = (loc: string, operation: string, body: Buffer) =>
+    t.send({
+      ...base,
+      operation,
+      method: "PUT",
+      url: withDigest(loc),
+      headers: { "content-type": OCTET },
+      body,
+      ok: [201],
+    });
 
   try {
     for (;;) {
       try {
+        location ??= await startSession(t, p.target);
+        reader ??= new ChunkReader(await p.open(offset));
         if (offset === 0 && p.size < p.chunkSize) {
-          const body = await readExactly(p.size);
+          const body = await readExactly(reader, p.size);
           uploaded += body.length;
-          await t.send({
-            ...base,
-            operation: "PUT blob",
-            method: "PUT",
-            url: withDigest(location),
-            headers: { "content-type": OCTET },
-            body,
-            ok: [201],
-          });
+          await putDigest(location, "PUT blob", body);
           return uploaded;
         }
         while (offset < p.size) {
           const n = Math.min(p.chunkSize, p.size - offset);
-          const chunk = await readExactly(n);
+          const chunk = await readExactly(reader, n);
           uploaded += n;
           const r = await t.send({
             ...base,
@@ -135,26 +142,18 @@ export async function uploadBlob(t: Transport, p: UploadParams): Promise<number>
           offset += n;
           failures = 0; // progress: the attempt budget is for consecutive failures
         }
-        await t.send({
-          ...base,
-          operation: "PUT blob (complete)",
-          method: "PUT",
-          url: withDigest(location),
-          headers: { "content-type": OCTET },
-          body: Buffer.alloc(0),
-          ok: [201],
-        });
+        await putDigest(location, "PUT blob (complete)", Buffer.alloc(0));
         return uploaded;
       } catch (err) {
         if (!isTransientRegistryError(err) && !(err instanceof RegistryError && err.status === 416)) {
-          await cancelSession(t, registry, repository, location);
+          if (location) await cancelSession(t, registry, repository, location);
           throw err;
         }
         failures++;
         const attempts = t.opts.policy.attempts;
         const reason = err instanceof Error ? err.message : String(err);
         if (failures >= attempts) {
-          await cancelSession(t, registry, repository, location);
+          if (location) await cancelSession(t, registry, repository, location);
           throw new RegistryError(
             `blob ${p.digest} (${p.what}) to ${registry}/${repository} failed after ${failures} attempts; last error: ${reason}`,
             {
@@ -171,11 +170,12 @@ export async function uploadBlob(t: Transport, p: UploadParams): Promise<number>
           `blob ${short}… → ${registry}/${repository}: interrupted at byte ${offset} (${reason}); recovering in ${wait} ms`,
         );
         await sleep(wait);
-        reader.close();
+        reader?.close();
+        reader = undefined;
         // The final PUT may have been applied with its reply lost: never send a stored blob again.
         const head = await t.send({
           ...base,
-          retry: true,
+          retry: "idempotent",
           operation: "HEAD blob",
           method: "HEAD",
           url: `/v2/${repository}/blobs/${p.digest}`,
@@ -185,21 +185,25 @@ export async function uploadBlob(t: Transport, p: UploadParams): Promise<number>
           t.log(`blob ${short}… → ${registry}/${repository}: already complete on the registry`);
           return uploaded;
         }
+        if (location === undefined) {
+          // The session POST failed or its reply was lost: the next turn starts another (see startSession).
+          t.log(`blob ${short}… → ${registry}/${repository}: no upload session; starting another`);
+          continue;
+        }
         const resumed = await uploadStatus(t, registry, repository, location);
         if (resumed) {
           location = resumed.location;
           offset = resumed.offset;
           t.log(`blob ${short}… → ${registry}/${repository}: registry has ${offset} bytes; resuming there`);
         } else {
-          location = await startSession(t, p.target);
+          location = undefined;
           offset = 0;
           t.log(`blob ${short}… → ${registry}/${repository}: upload session gone; restarting from byte 0`);
         }
-        reader = new ChunkReader(await p.open(offset));
       }
     }
   } finally {
-    reader.close();
+    reader?.close();
   }
 }
 
@@ -208,6 +212,16 @@ function nextLocation(t: Transport, registry: string, header: string | null, cur
   return header ? t.resolve(registry, header).href : current;
 }
 
+/**
+ * Opens an upload session (POST). Not idempotent: a POST whose reply is lost may have opened a
+ * session on the registry. Starting another one is still safe, since an empty session holds
+ * nothing, is never linked into a repository and expires by itself (OCI: "uploads will time out if
+ * not completed"; distribution purges them after a week by default), but the number has to be
+ * bounded. So the transport repeats the POST only when it provably did nothing (no connection,
+ * 429, 503), and any other failure comes back to uploadBlob, where it counts against the blob's
+ * budget of `retries` consecutive failures: one blob opens at most `retries` sessions it never
+ * hears of. Those it does know of, it cancels when it gives up.
+ */
 async function startSession(t: Transport, target: BlobLocation): Promise<string> {
   const r = await t.send({
     registry: target.registry,
@@ -217,6 +231,7 @@ async function startSession(t: Transport, target: BlobLocation): Promise<string>
     method: "POST",
     url: `/v2/${target.repository}/blobs/uploads/`,
     ok: [202],
+    retry: "unprocessed",
   });
   const loc = r.headers.get("location");
   if (!loc) {
@@ -270,7 +285,7 @@ export async function cancelSession(
       method: "DELETE",
       url: location,
       ok: [200, 202, 204, 400, 404],
-      retry: false,
+      retry: "never",
     });
   } catch {
     // Best effort: registries expire abandoned sessions themselves.

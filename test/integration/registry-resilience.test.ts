@@ -6,49 +6,48 @@
 
 import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import type { ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Endpoint } from "../../src/config/types.js";
+import { silentLog } from "../../src/image/log.js";
+import { RegistryBuilder } from "../../src/image/registry-builder.js";
 import {
-  createRegistryClient,
   OCI_CONFIG,
-  OCI_LAYER_GZIP,
   OCI_MANIFEST,
   type RegistryClient,
   type RegistryClientOptions,
-  RegistryError,
   staticCredentials,
 } from "../../src/registry/index.js";
-import { blob, readAll } from "../support/blobs.js";
+import { blob, oneLayerManifest, readAll } from "../support/blobs.js";
 import { type CuttingProxy, startCuttingProxy } from "../support/cutting-proxy.js";
-import { type RegistryInstance, startRegistry } from "../support/registry-instance.js";
+import {
+  basicGate,
+  type HostileServer,
+  type ReceivedRequest,
+  type ReplyReport,
+  sendEndless,
+  sendTrickle,
+  startHostileServer,
+} from "../support/hostile-registry.js";
+import { type RegistryInstance, startRegistry, tokenAuth } from "../support/registry-instance.js";
+import { SecretScan, scannedClient, secretForms } from "../support/secret-scan.js";
 import { startTokenIssuer, type TokenIssuer } from "../support/token-issuer.js";
 
 const USER = "ci-bot";
 const PASS = `token-${randomBytes(12).toString("hex")}`;
 
 let dir: string;
-const logLines: string[] = [];
+const scan = new SecretScan();
+/** Every token issuer started, so the final scan knows every token handed out. */
+const issuers: TokenIssuer[] = [];
 
-function client(extra: Partial<RegistryClientOptions> = {}): RegistryClient {
-  return createRegistryClient({
-    retryBaseDelayMs: 5,
-    retryMaxDelayMs: 50,
-    timeoutMs: 5_000,
-    log: (l) => logLines.push(l),
-    ...extra,
-  });
+function client(extra: RegistryClientOptions = {}): RegistryClient {
+  return scannedClient(scan, { timeoutMs: 5_000, ...extra });
 }
 
-async function captureError(p: Promise<unknown>): Promise<RegistryError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(RegistryError);
-    return err as RegistryError;
-  }
-  throw new Error("expected the call to fail");
-}
+const captureError = (p: Promise<unknown>) => scan.capture(p);
 
 /** A one-layer image: layer, config, manifest — every request needs push on the repository. */
 async function pushImage(c: RegistryClient, registry: string, repository: string, tag: string) {
@@ -56,14 +55,7 @@ async function pushImage(c: RegistryClient, registry: string, repository: string
   const config = blob(Buffer.from(JSON.stringify({ architecture: "amd64", os: "linux", tag })));
   await c.ensureBlob({ registry, repository }, layer);
   await c.ensureBlob({ registry, repository }, config);
-  const manifest = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: OCI_MANIFEST,
-      config: { mediaType: OCI_CONFIG, digest: config.digest, size: config.size },
-      layers: [{ mediaType: OCI_LAYER_GZIP, digest: layer.digest, size: layer.size }],
-    }),
-  );
+  const manifest = oneLayerManifest(config, layer);
   return c.putManifest({ registry, repository, tag }, OCI_MANIFEST, manifest);
 }
 
@@ -86,15 +78,8 @@ async function tokenSetup(name: string, lifetime: { expiresInS: number; accepted
   const own = join(dir, name);
   await mkdir(own);
   const issuer = await startTokenIssuer({ dir: own, users: { [USER]: PASS }, ...lifetime });
-  const registry = await startRegistry({
-    auth: {
-      kind: "token",
-      realm: issuer.realm,
-      service: issuer.service,
-      issuer: issuer.issuer,
-      rootCertBundle: issuer.rootCertBundle,
-    },
-  });
+  issuers.push(issuer);
+  const registry = await startRegistry({ auth: tokenAuth(issuer) });
   const proxy = await startCuttingProxy(registry.host);
   return { issuer, registry, proxy };
 }
@@ -137,14 +122,14 @@ describe("token expiry", () => {
   it("fetches a fresh token once the old one expired, before the registry has to refuse it", async () => {
     const s = short as TokenSetup;
     const c = client({ credentials: staticCredentials(s.proxy.host, { username: USER, password: PASS }) });
-    const t0 = Date.now();
     await pushImage(c, s.proxy.host, "ml/short", "v1");
     expect(s.issuer.requests).toHaveLength(1);
     const first = s.issuer.issued[0] as string;
 
     expect(await untilRefused(s, "ml/short", first)).toContain('error="invalid_token"');
-    // The client renews a 2 s token 10% early; be past that as well as past the registry's refusal.
-    const wait = t0 + 2_000 - Date.now();
+    // The client renews a 2 s token 10% early, counting from before it asked for it (at the latest
+    // when it was issued); be past that as well as past the registry's refusal.
+    const wait = (s.issuer.requests[0]?.at ?? 0) + 2_000 - Date.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
 
     const before = s.proxy.requests.length;
@@ -234,7 +219,7 @@ describe("a registry that stalls mid-chunk", () => {
     // distribution 2.8 drops a session that received part of a chunk (GET status → 404), so the
     // client starts over rather than resuming; a registry that kept it would be resumed instead.
     expect(opens).toEqual([0, 0]);
-    const mine = logLines.filter((l) => l.includes("/app/stall:"));
+    const mine = scan.logs.filter((l) => l.includes("/app/stall:"));
     expect(
       mine.some((l) =>
         l.includes(
@@ -355,9 +340,294 @@ describe("416 Range Not Satisfiable on a chunk", () => {
     expect(res.how).toBe("uploaded");
     expect(opens).toEqual([0, 0]);
     expect(stand.proxy.requests.slice(before).filter((r) => r.method === "POST")).toHaveLength(2);
-    expect(logLines.some((l) => l.includes("upload session gone; restarting from byte 0"))).toBe(true);
+    expect(scan.logs.some((l) => l.includes("upload session gone; restarting from byte 0"))).toBe(true);
     expect(
       (await readAll(await c.getBlob(stand.plain.host, "app/range-gone", b.digest))).equals(b.bytes),
     ).toBe(true);
+  });
+});
+
+describe("repeating only what is safe to repeat (a proxy that loses replies the registry acted on)", () => {
+  const stand = proxiedRegistry();
+  const chunkSize = 32 * 1024;
+  /** POSTs that reached the registry for `repository`, as [status, reply lost]. */
+  const posts = (since: number, repository: string) =>
+    stand.proxy.requests
+      .slice(since)
+      .filter((r) => r.method === "POST" && r.url.includes(`/${repository}/blobs/uploads/`))
+      .map((r) => [r.status, r.replyDropped === true]);
+
+  it("asks with HEAD whether a mount whose reply was lost went through, rather than mounting again", async () => {
+    const c = client({ chunkSize });
+    const b = blob(randomBytes(5000));
+    await c.ensureBlob({ registry: stand.proxy.host, repository: "app/mount-src" }, b);
+    stand.proxy.dropReply({ match: (m, u) => m === "POST" && u.includes("/app/mount-dst/") });
+    const before = stand.proxy.requests.length;
+    const res = await c.ensureBlob(
+      { registry: stand.proxy.host, repository: "app/mount-dst" },
+      {
+        digest: b.digest,
+        size: b.size,
+        sources: [{ registry: stand.proxy.host, repository: "app/mount-src" }],
+      },
+    );
+    expect(res).toEqual({ uploadedBytes: 0, how: "mounted" });
+    // One mount, which the registry carried out; then a HEAD found the blob there.
+    expect(posts(before, "app/mount-dst")).toEqual([[201, true]]);
+    expect(stand.proxy.requests.at(-1)).toMatchObject({ method: "HEAD", status: 200 });
+  });
+
+  it("starts another session when the reply to the session POST was lost, and the blob lands", async () => {
+    const c = client({ chunkSize });
+    const b = blob(randomBytes(3 * chunkSize));
+    stand.proxy.dropReply({ match: (m, u) => m === "POST" && u.includes("/app/session-lost/") });
+    const before = stand.proxy.requests.length;
+    expect((await c.ensureBlob({ registry: stand.proxy.host, repository: "app/session-lost" }, b)).how).toBe(
+      "uploaded",
+    );
+    // The first session is left behind empty (the registry expires it); the second carries the blob.
+    expect(posts(before, "app/session-lost")).toEqual([
+      [202, true],
+      [202, false],
+    ]);
+    expect(scan.logs.some((l) => l.includes("/app/session-lost: no upload session; starting another"))).toBe(
+      true,
+    );
+    expect(
+      (await readAll(await c.getBlob(stand.plain.host, "app/session-lost", b.digest))).equals(b.bytes),
+    ).toBe(true);
+  });
+
+  it("opens at most `retries` sessions for one blob, however many replies are lost", async () => {
+    const retries = 3;
+    const c = client({ chunkSize, retries });
+    const b = blob(randomBytes(4 * chunkSize));
+    const mine = (u: string) => u.includes("/app/orphans/");
+    // The first chunk fails, the registry no longer knows the session, and every later session
+    // POST is carried out by the registry with its reply lost.
+    stand.proxy.inject({ match: (m, u) => m === "PATCH" && mine(u), status: 503 });
+    stand.proxy.inject({
+      match: (m, u) => m === "GET" && u.includes("/blobs/uploads/") && mine(u),
+      status: 404,
+      body: JSON.stringify({ errors: [{ code: "BLOB_UPLOAD_UNKNOWN", message: "blob upload unknown" }] }),
+    });
+    stand.proxy.dropReply({
+      match: (m, u) => m === "POST" && mine(u),
+      skip: 1,
+      times: Number.POSITIVE_INFINITY,
+    });
+    const before = stand.proxy.requests.length;
+    const err = await captureError(
+      c.ensureBlob({ registry: stand.proxy.host, repository: "app/orphans" }, b),
+    );
+    // The first session (its chunk failed, then forgotten) and two whose replies were lost: `retries` failures.
+    expect(posts(before, "app/orphans")).toEqual([
+      [202, false],
+      [202, true],
+      [202, true],
+    ]);
+    expect(err.operation).toBe("upload blob");
+    expect(err.message).toContain(`to ${stand.proxy.host}/app/orphans failed after ${retries} attempts`);
+    expect(err.message).toContain("start blob upload");
+  });
+});
+
+describe("a hostile registry's replies are bounded by the client's limits, not by its goodwill", () => {
+  // Stand-ins that answer with bodies that never end, lie about their length, or trickle a byte a
+  // second. Each stops by itself at CAP bytes (or after CAP_TRICKLE bytes); the client must let go
+  // long before, at the limit it was given, and say which limit ended it. Every request first
+  // passes a Basic challenge, so the password is in play for the secret scan below.
+  const LIMIT = 64 * 1024;
+  const CAP = 256 * 1024 * 1024;
+  const CAP_TRICKLE = 20;
+  const servers: HostileServer[] = [];
+  const sha = `sha256:${"c".repeat(64)}`;
+  afterAll(async () => {
+    await Promise.all(servers.map((s) => s.close()));
+  });
+  /** A hostile registry whose every reply (after the Basic challenge) is `reply`. */
+  async function hostile(reply: (req: ReceivedRequest, res: ServerResponse) => ReplyReport | undefined) {
+    const replies: ReplyReport[] = [];
+    const server = await startHostileServer({
+      handle: (req, res) => {
+        if (!basicGate(req, res, USER, PASS)) return;
+        const r = reply(req, res);
+        if (r) replies.push(r);
+      },
+    });
+    servers.push(server);
+    const credentials = staticCredentials(server.host, { username: USER, password: PASS });
+    /** The requests that got past the challenge. */
+    const answered = () => server.requests.filter((r) => r.headers.authorization !== undefined);
+    return { server, replies, credentials, answered };
+  }
+  const endless = (res: ServerResponse, headers: Record<string, string> = {}) =>
+    sendEndless(res, { chunkBytes: 16 * 1024, capBytes: CAP, headers });
+  /** Let go of early: the stand-in saw the client leave, and never got near its own cap. */
+  async function expectAbandoned(replies: ReplyReport[]) {
+    expect(replies.length).toBeGreaterThan(0);
+    for (const r of replies) {
+      await r.ended;
+      expect(r.abandoned).toBe(true);
+      // What it wrote past the client's limit sat in socket buffers (Linux autotunes them to tens of MiB at most).
+      expect(r.bytesWritten).toBeLessThan(CAP / 4);
+    }
+  }
+
+  it("stops reading an endless manifest at maxManifestBytes", async () => {
+    const h = await hostile((_req, res) => endless(res));
+    const c = client({ credentials: h.credentials, maxManifestBytes: LIMIT });
+    const err = await captureError(
+      c.getManifest({ registry: h.server.host, repository: "app/endless", tag: "v1" }),
+    );
+    expect(err.code).toBe("MANIFEST_INVALID");
+    expect(err.registry).toBe(h.server.host);
+    expect(err.message).toContain(`GET manifest v1 ${h.server.host}/app/endless`);
+    expect(err.message).toContain(`exceeds the ${LIMIT} bytes allowed (maxManifestBytes)`);
+    expect(h.answered()).toHaveLength(1);
+    await expectAbandoned(h.replies);
+  });
+
+  it("does not start reading a manifest whose Content-Length is past the limit", async () => {
+    const h = await hostile((_req, res) => endless(res, { "content-length": String(10 * 1024 ** 3) }));
+    const c = client({ credentials: h.credentials, maxManifestBytes: LIMIT });
+    const err = await captureError(
+      c.getManifest({ registry: h.server.host, repository: "app/big", tag: "v1" }),
+    );
+    expect(err.code).toBe("MANIFEST_INVALID");
+    expect(err.message).toContain(`${h.server.host}/app/big`);
+    expect(err.message).toContain(
+      `announces ${10 * 1024 ** 3} bytes, more than the ${LIMIT} allowed (maxManifestBytes)`,
+    );
+    await expectAbandoned(h.replies);
+  });
+
+  it("reads a base image's config no further than its descriptor's size, and never past maxBlobReadBytes", async () => {
+    // A base image whose manifest is fine and whose config blob never ends.
+    const config = { mediaType: OCI_CONFIG, digest: sha, size: 1000 };
+    const manifest = JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config, layers: [] });
+    const h = await hostile((req, res) => {
+      if (req.url.includes("/manifests/latest")) {
+        res.writeHead(200, { "content-type": OCI_MANIFEST }).end(manifest);
+        return undefined;
+      }
+      if (req.url.includes("/manifests/")) {
+        res.writeHead(404).end();
+        return undefined;
+      }
+      return endless(res);
+    });
+    const c = client({ credentials: h.credentials, maxBlobReadBytes: LIMIT });
+    const builder = new RegistryBuilder(c, silentLog);
+    const endpoint: Endpoint = {
+      name: "predict",
+      image: `${h.server.host}/base/python:latest`,
+      port: 8000,
+      server: { kind: "wsgi", module: "app", callable: "app" },
+      files: [],
+      tolerations: [],
+      location: { file: "valohai.yaml", line: 1, column: 1 },
+    };
+    const source = { time: new Date(0) };
+    const build = (image: string) =>
+      builder.build({
+        endpoint: { ...endpoint, image },
+        imageRepository: `${h.server.host}/app/v`,
+        tag: "v1",
+        layers: [],
+        source,
+      });
+    const err = await captureError(build(endpoint.image));
+    expect(err.code).toBe("SIZE_INVALID");
+    expect(err.message).toContain(`GET blob ${h.server.host}/base/python`);
+    expect(err.message).toContain("exceeds the 1000 bytes allowed (the size its descriptor gives)");
+    await expectAbandoned(h.replies);
+
+    // A descriptor claiming more than maxBlobReadBytes is refused before anything is read.
+    const before = h.answered().length;
+    const huge = await captureError(c.getBlobBytes(h.server.host, "base/python", sha, 10 * 1024 ** 3));
+    expect(huge.code).toBe("SIZE_INVALID");
+    expect(huge.message).toContain(`more than the ${LIMIT} read into memory (maxBlobReadBytes)`);
+    expect(h.answered()).toHaveLength(before);
+  });
+
+  it("ends a streamed blob that goes past its size", async () => {
+    const h = await hostile((_req, res) => endless(res));
+    const c = client({ credentials: h.credentials });
+    const err = await captureError(c.getBlob(h.server.host, "app/blob", sha, 1000).then(readAll));
+    expect(err.code).toBe("SIZE_INVALID");
+    expect(err.message).toContain(`GET blob ${h.server.host}/app/blob`);
+    expect(err.message).toContain("exceeds the 1000 bytes allowed");
+    await expectAbandoned(h.replies);
+  });
+
+  it("reads an error reply only as far as it needs", async () => {
+    const h = await hostile((_req, res) =>
+      sendEndless(res, { chunkBytes: 16 * 1024, capBytes: CAP, status: 404 }),
+    );
+    const c = client({ credentials: h.credentials });
+    const err = await captureError(
+      c.getManifest({ registry: h.server.host, repository: "app/none", tag: "v1" }),
+    );
+    expect(err.status).toBe(404);
+    expect(err.message).toContain(`${h.server.host}/app/none`);
+    await expectAbandoned(h.replies);
+  });
+
+  it("stops reading an endless token reply", async () => {
+    const realm = await startHostileServer({ handle: (_req, res) => void endless(res) });
+    servers.push(realm);
+    // The registry's challenge names the endless realm (both plain http on loopback).
+    const registry = await startHostileServer({
+      handle: (_req, res) =>
+        void res
+          .writeHead(401, { "www-authenticate": `Bearer realm="http://${realm.host}/token",service="s"` })
+          .end(),
+    });
+    servers.push(registry);
+    const c = client({ credentials: staticCredentials(registry.host, { username: USER, password: PASS }) });
+    const err = await captureError(c.hasBlob(registry.host, "app/x", sha));
+    expect(err.message).toContain(`token service ${realm.host}`);
+    expect(err.message).toContain(`exceeds the ${1024 * 1024} bytes allowed (token reply limit)`);
+    expect(realm.requests).toHaveLength(1);
+  });
+
+  it("ends a manifest that trickles a byte a second at deadlineMs, and does not ask again", async () => {
+    const deadlineMs = 2_500;
+    // The idle timer never fires (a byte comes every second); only the deadline can end this.
+    const h = await hostile((_req, res) => sendTrickle(res, { intervalMs: 1_000, capBytes: CAP_TRICKLE }));
+    const c = client({ credentials: h.credentials, timeoutMs: 10_000, deadlineMs, retries: 3 });
+    const err = await captureError(
+      c.getManifest({ registry: h.server.host, repository: "app/slow", tag: "v1" }),
+    );
+    expect(err.code).toBe("DEADLINE_EXCEEDED");
+    expect(err.message).toContain(`GET manifest v1 ${h.server.host}/app/slow`);
+    expect(err.message).toContain(`not complete within the ${deadlineMs} ms deadline (deadlineMs)`);
+    expect(h.answered()).toHaveLength(1);
+    await expectAbandoned(h.replies);
+    expect(h.replies[0]?.bytesWritten).toBeLessThan(CAP_TRICKLE);
+  });
+
+  it("ends a blob stream that trickles, at deadlineMs for each chunkSize bytes", async () => {
+    const deadlineMs = 2_500;
+    const chunkSize = 64 * 1024;
+    const h = await hostile((_req, res) => sendTrickle(res, { intervalMs: 1_000, capBytes: CAP_TRICKLE }));
+    const c = client({ credentials: h.credentials, timeoutMs: 10_000, deadlineMs, chunkSize });
+    const err = await captureError(c.getBlob(h.server.host, "app/slow-blob", sha).then(readAll));
+    expect(err.code).toBe("DEADLINE_EXCEEDED");
+    expect(err.message).toContain(`GET blob ${h.server.host}/app/slow-blob`);
+    expect(err.message).toContain(`fewer than ${chunkSize} bytes in ${deadlineMs} ms (deadlineMs`);
+    await expectAbandoned(h.replies);
+    expect(h.replies[0]?.bytesWritten).toBeLessThan(CAP_TRICKLE);
+  });
+});
+
+describe("secrets", () => {
+  it("never appear in a log line or an error, hostile registries included", () => {
+    expect(scan.logs.length).toBeGreaterThan(10);
+    expect(scan.errors.length).toBeGreaterThan(10);
+    const tokens = issuers.flatMap((i) => i.issued);
+    expect(tokens.length).toBeGreaterThan(3);
+    scan.expectClean([...secretForms(PASS, USER), ...tokens]);
   });
 });

@@ -1,8 +1,10 @@
 // Test support: an HTTP proxy on loopback in front of one registry that counts request-body bytes,
 // can cut the connection once after N body bytes (the registry sees a client that vanished
 // mid-upload, the client sees a reset), can stall a request after N body bytes (nothing more moves
-// either way and nothing is closed: only the client's own timeout ends it), and can answer matching
-// requests itself with any status (5xx/429, 416).
+// either way and nothing is closed: only the client's own timeout ends it), can answer matching
+// requests itself with any status (5xx/429, 416), and can lose a reply: the request reaches the
+// registry whole and the registry acts on it, then the connection drops before the client hears
+// back (a non-idempotent request whose outcome the client cannot know).
 // The Host header passes through unchanged, so the registry's Location URLs point back at the proxy.
 
 import { Agent, createServer, type IncomingMessage, request, type ServerResponse } from "node:http";
@@ -16,6 +18,8 @@ export interface ProxiedRequest {
   injected?: boolean;
   cut?: boolean;
   stalled?: boolean;
+  /** The registry answered (with `status`) and the client never got the reply. */
+  replyDropped?: boolean;
 }
 
 export interface InjectRule {
@@ -45,6 +49,14 @@ export interface StallRule {
   upstreamLingerMs?: number;
 }
 
+export interface DropReplyRule {
+  match: (method: string, url: string) => boolean;
+  /** How many matching requests lose their reply (default 1; Infinity for always). */
+  times?: number;
+  /** Let this many matching requests through first. */
+  skip?: number;
+}
+
 export interface CuttingProxy {
   host: string;
   /** Body bytes received from clients (what a client put on the wire). */
@@ -56,6 +68,7 @@ export interface CuttingProxy {
   cutOnce(afterBytes: number, match?: (method: string, url: string) => boolean): void;
   inject(rule: InjectRule): void;
   stall(rule: StallRule): void;
+  dropReply(rule: DropReplyRule): void;
   close(): Promise<void>;
 }
 
@@ -67,6 +80,7 @@ export async function startCuttingProxy(upstream: string): Promise<CuttingProxy>
   const requests: ProxiedRequest[] = [];
   const rules: Array<InjectRule & { seen: number; used: number }> = [];
   const stalls: Array<StallRule & { seen: number; used: number }> = [];
+  const drops: Array<DropReplyRule & { seen: number; used: number }> = [];
   const lingering = new Set<NodeJS.Timeout>();
   let cut: { remaining: number; match: (m: string, u: string) => boolean } | undefined;
 
@@ -101,6 +115,10 @@ export async function startCuttingProxy(upstream: string): Promise<CuttingProxy>
       (r) => r.match(method, url) && r.seen++ >= (r.skip ?? 0) && r.used < (r.times ?? 1),
     );
     if (stall) stall.used++;
+    const drop = drops.find(
+      (r) => r.match(method, url) && r.seen++ >= (r.skip ?? 0) && r.used < (r.times ?? 1),
+    );
+    if (drop) drop.used++;
     let stallIn = stall?.afterBytes;
     const armed = cut?.match(method, url) ? cut : undefined;
     const up = request(
@@ -111,6 +129,13 @@ export async function startCuttingProxy(upstream: string): Promise<CuttingProxy>
           return;
         }
         record.status = upRes.statusCode ?? 0;
+        if (drop) {
+          // The registry has answered, so it has acted; the client hears nothing but a closed socket.
+          record.replyDropped = true;
+          upRes.resume();
+          upRes.on("end", () => req.socket.destroy());
+          return;
+        }
         res.writeHead(upRes.statusCode ?? 502, upRes.headers);
         upRes.pipe(res);
       },
@@ -180,6 +205,9 @@ export async function startCuttingProxy(upstream: string): Promise<CuttingProxy>
     },
     stall(rule) {
       stalls.push({ ...rule, seen: 0, used: 0 });
+    },
+    dropReply(rule) {
+      drops.push({ ...rule, seen: 0, used: 0 });
     },
     close: () =>
       new Promise<void>((r) => {

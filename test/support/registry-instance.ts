@@ -14,6 +14,17 @@ export type RegistryAuth =
   | { kind: "htpasswd"; users: Record<string, string> }
   | { kind: "token"; realm: string; service: string; issuer: string; rootCertBundle: string };
 
+/** Token auth with this issuer as the realm (the registry's `auth.token` settings). */
+export function tokenAuth(issuer: {
+  realm: string;
+  service: string;
+  issuer: string;
+  rootCertBundle: string;
+}): RegistryAuth {
+  const { realm, service, rootCertBundle } = issuer;
+  return { kind: "token", realm, service, issuer: issuer.issuer, rootCertBundle };
+}
+
 export interface RegistryInstance {
   /** "127.0.0.1:<port>", the form ImageName.registry takes. */
   host: string;

@@ -3,11 +3,9 @@
 // with an ES256 JWT whose x5c header carries a self-signed certificate — the same certificate the
 // registry trusts through `rootcertbundle`. Every request is recorded for assertions.
 
-import { execFileSync } from "node:child_process";
 import { createPrivateKey, randomUUID, sign, X509Certificate } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import { join } from "node:path";
+import { makeTestCert } from "./test-cert.js";
 
 export interface TokenRequestRecord {
   method: string;
@@ -15,6 +13,8 @@ export interface TokenRequestRecord {
   subject: string;
   scopes: string[];
   granted: Array<{ type: string; name: string; actions: string[] }>;
+  /** When the reply was sent (Date.now()); a client asked no later than this. */
+  at: number;
 }
 
 export interface TokenIssuerOptions {
@@ -62,32 +62,10 @@ export interface TokenIssuer {
 const b64url = (b: Buffer | string) => Buffer.from(b).toString("base64url");
 
 export async function startTokenIssuer(opts: TokenIssuerOptions): Promise<TokenIssuer> {
-  const keyPath = join(opts.dir, "token-key.pem");
-  const certPath = join(opts.dir, "token-cert.pem");
-  // node:crypto makes keys but not certificates; openssl makes both in one step.
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-keyout",
-      keyPath,
-      "-out",
-      certPath,
-      "-days",
-      "2",
-      "-subj",
-      "/CN=slipway test token issuer",
-    ],
-    { stdio: "ignore" },
-  );
-  const key = createPrivateKey(readFileSync(keyPath));
-  const certDer = new X509Certificate(readFileSync(certPath)).raw.toString("base64");
+  const tls = makeTestCert(opts.dir, "token", "slipway test token issuer");
+  const key = createPrivateKey(tls.key);
+  const certDer = new X509Certificate(tls.cert).raw.toString("base64");
+  const certPath = tls.certPath;
   const service = opts.service ?? "slipway-test-registry";
   const issuer = opts.issuer ?? "slipway-test-issuer";
   const expiresIn = opts.expiresInS ?? 300;
@@ -182,7 +160,7 @@ export async function startTokenIssuer(opts: TokenIssuerOptions): Promise<TokenI
       }
     }
     const granted = grant(subject, scopes);
-    requests.push({ method: req.method ?? "GET", subject, scopes, granted });
+    requests.push({ method: req.method ?? "GET", subject, scopes, granted, at: Date.now() });
     const token = jwt(subject, granted);
     issued.push(token);
     res.writeHead(200, { "content-type": "application/json" });
@@ -196,7 +174,7 @@ export async function startTokenIssuer(opts: TokenIssuerOptions): Promise<TokenI
     );
   };
   const reject = (req: IncomingMessage, res: ServerResponse, scopes: string[]) => {
-    requests.push({ method: req.method ?? "GET", subject: "rejected", scopes, granted: [] });
+    requests.push({ method: req.method ?? "GET", subject: "rejected", scopes, granted: [], at: Date.now() });
     res.writeHead(401, { "content-type": "application/json" });
     res.end(JSON.stringify({ details: "incorrect username or password" }));
   };

@@ -13,6 +13,8 @@ import {
   backoffDelay,
   isRetryableStatus,
   isTransientError,
+  mayRetryError,
+  mayRetryStatus,
   parseRetryAfter,
 } from "../../src/registry/retry.js";
 import { defaultInsecure, describeNetworkError, parseOciError } from "../../src/registry/transport.js";
@@ -81,6 +83,48 @@ describe("a 401 after a Bearer token was sent", () => {
   });
 });
 
+describe("where a token realm may be called with credentials", () => {
+  const plain = new Set(["127.0.0.1:5000", "127.0.0.1:5001", "10.0.0.5:5000"]);
+  const token = JSON.stringify({ token: "tok-from-realm", expires_in: 300 });
+  it.each([
+    // [registry, realm, credentials?, outcome]
+    ["ghcr.io", "https://ghcr.io/token", true, "called"],
+    ["registry-1.docker.io", "https://auth.docker.io/token", true, "called"],
+    ["127.0.0.1:5000", "http://127.0.0.1:5001/token", true, "called"],
+    // An https registry naming an http realm, even on a host that is plain http by configuration.
+    ["ghcr.io", "http://127.0.0.1:5001/token", true, "INSECURE_REALM"],
+    ["ghcr.io", "http://ghcr.io/token", true, "INSECURE_REALM"],
+    // A plain-http registry naming an http realm on a host not configured as plain http.
+    ["10.0.0.5:5000", "http://auth.example.com/token", true, "INSECURE_REALM"],
+    // Without credentials there is nothing to protect.
+    ["ghcr.io", "http://127.0.0.1:5001/token", false, "called"],
+  ])("%s → %s (credentials: %s): %s", async (registry, realm, withCreds, outcome) => {
+    const calls: string[] = [];
+    const auth = new Authenticator({
+      credentials: {
+        forRegistry: () => (withCreds ? { username: "u", password: "secret-pass" } : undefined),
+      },
+      redactor: new SecretRedactor(),
+      insecure: (h) => plain.has(h),
+      fetchToken: async (url) => {
+        calls.push(url.origin);
+        return { status: 200, body: Buffer.from(token) };
+      },
+      log: () => {},
+    });
+    const scope = repositoryScope("a/b", "pull");
+    await auth.challenge(registry, "a/b", `Bearer realm="${realm}",service="s"`, [scope], undefined);
+    const got = auth.authorization(registry, "a/b", [scope]);
+    if (outcome === "called") {
+      await expect(got).resolves.toBe("Bearer tok-from-realm");
+      expect(calls).toEqual([new URL(realm).origin]);
+    } else {
+      await expect(got).rejects.toMatchObject({ code: outcome });
+      expect(calls).toEqual([]);
+    }
+  });
+});
+
 describe("parseTokenResponse", () => {
   const j = (o: unknown) => Buffer.from(JSON.stringify(o));
   it.each([
@@ -138,6 +182,31 @@ describe("retry policy", () => {
     expect(isTransientError(err)).toBe(expected);
   });
 
+  const lost = new TypeError("fetch failed", { cause: withCode("other side closed", "UND_ERR_SOCKET") });
+  const refused = new TypeError("fetch failed", { cause: withCode("connect ECONNREFUSED", "ECONNREFUSED") });
+  const timedOut = new DOMException("timed out", "TimeoutError");
+  it.each([
+    // [rule, what happened, sent again?]
+    ["idempotent", 500, true],
+    ["idempotent", 429, true],
+    ["idempotent", lost, true],
+    ["idempotent", timedOut, true],
+    ["idempotent", 404, false],
+    // The registry may have acted: repeated only when it provably did not.
+    ["unprocessed", refused, true],
+    ["unprocessed", 429, true],
+    ["unprocessed", 503, true],
+    ["unprocessed", lost, false],
+    ["unprocessed", timedOut, false],
+    ["unprocessed", 500, false],
+    ["unprocessed", 502, false],
+    ["never", refused, false],
+    ["never", 503, false],
+  ] as const)("%s after %s: %s", (rule, outcome, expected) => {
+    const again = typeof outcome === "number" ? mayRetryStatus(rule, outcome) : mayRetryError(rule, outcome);
+    expect(again).toBe(expected);
+  });
+
   it("describes the socket-level cause", () => {
     const err = new TypeError("fetch failed", { cause: withCode("read ECONNRESET", "ECONNRESET") });
     expect(describeNetworkError(err)).toBe("fetch failed: read ECONNRESET");
@@ -161,6 +230,17 @@ describe("registry replies", () => {
     );
     expect(parseOciError(body)).toEqual({ code: "BLOB_UNKNOWN", message: "blob unknown" });
     expect(parseOciError(Buffer.from("not json"))).toEqual({});
+  });
+
+  it("keeps a hostile registry's error text to one short line", () => {
+    const body = (message: string) => Buffer.from(JSON.stringify({ errors: [{ code: "DENIED", message }] }));
+    // A line break followed by "::" would be a workflow command in the Action's log.
+    expect(parseOciError(body("denied\n::error::forged annotation\r\n"))).toEqual({
+      code: "DENIED",
+      message: "denied ::error::forged annotation",
+    });
+    const long = parseOciError(body("x".repeat(10_000))).message ?? "";
+    expect(long).toBe(`${"x".repeat(200)}…`);
   });
 
   it.each([
