@@ -4,6 +4,8 @@
 // httpGet/tcpSocket/exec probes, Pod status, container logs, and port forwarding into the pod's namespace.
 // Volumes (volumes.ts) are set up before the sandbox, as kubelet waits for them, and bind-mounted into
 // every container; init containers run one after another to completion before the app containers start.
+// A pod whose deletion has started is terminated as kubelet does it (preStop, the stop signal, SIGKILL at
+// the end of the grace period, a terminal phase), and only then is its API object removed.
 //
 // Reaching a pod: Docker here has only host/none networks, so each sandbox runs with `none` (loopback only).
 // Per pod we start one relay process inside the sandbox's network namespace (`nsenter --net`), listening on
@@ -25,7 +27,16 @@ import type { IContainerStatus } from "kubernetes-models/v1/ContainerStatus";
 import type { IPod } from "kubernetes-models/v1/Pod";
 import type { IPodCondition } from "kubernetes-models/v1/PodCondition";
 import type { IProbe } from "kubernetes-models/v1/Probe";
-import { asKube, type ClusterStore, isNotFound, nowIso, podKey, recordEvent, sleep } from "./controllers.js";
+import {
+  asKube,
+  type ClusterStore,
+  isConflict,
+  isNotFound,
+  nowIso,
+  podKey,
+  recordEvent,
+  sleep,
+} from "./controllers.js";
 import { badRequest } from "./store.js";
 import {
   type HostVolume,
@@ -73,6 +84,8 @@ export interface LogOptions {
 }
 
 const KUBELET_BACKOFF: Backoff = { baseMs: 10_000, maxMs: 300_000 };
+/** kubelet's minimumGracePeriodInSeconds: the least time a container gets between its stop signal and SIGKILL. */
+const MINIMUM_GRACE_SECONDS = 2;
 const KUBELET_MOUNT_BACKOFF: Backoff = { baseMs: 500, maxMs: 122_000 };
 
 // The relay that runs inside a pod's network namespace. Protocol: first line is "<port>" (pipe a stream to
@@ -128,11 +141,25 @@ interface ContainerRun {
   /** Docker ids of the current and the previous instance (kept for `logs --previous`). */
   currentDockerId?: string;
   previousDockerId?: string;
+  /** Aborted when the current instance exits: ends its probes and interrupts its preStop hook. */
+  instance?: AbortController;
 }
 
 /** One pod's runtime: sandbox, relay, containers and their loops. Stopped by `abort`. */
 class PodRuntime {
+  /** Aborted when the runtime is torn down: everything stops at once. */
   readonly abort = new AbortController();
+  /**
+   * Aborted when the pod's deletion starts (and at teardown): nothing is pulled, started or restarted any
+   * more, and liveness and startup probes stop; running containers are stopped by `terminate`.
+   */
+  readonly stopping = new AbortController();
+  /** Set when graceful termination starts: when (ms) and with which grace period (seconds). */
+  termination?: { readonly startedMs: number; readonly graceSeconds: number };
+  /** The pod's whole run (runPod), awaited by termination once it has stopped the containers. */
+  running?: Promise<void>;
+  /** Container stops in flight, by Docker id: a container is stopped once, whoever asks. */
+  readonly kills = new Map<string, Promise<void>>();
   readonly containers: ContainerRun[];
   readonly initContainers: ContainerRun[];
   /** The pod's volumes on the host, once set up. */
@@ -148,6 +175,8 @@ class PodRuntime {
   readonly startTime = nowIso();
   private writing = false;
   private dirty = false;
+  /** Set by termination once every container has stopped: the status may show the terminal phase. */
+  terminated = false;
 
   constructor(
     readonly node: TestNode,
@@ -206,7 +235,8 @@ class PodRuntime {
     })();
   }
 
-  private writeStatus(): void {
+  /** Writes the status now, even after teardown began (the last status kubelet reports before deleting). */
+  writeStatus(): void {
     const store = this.node.store;
     // The store is synchronous: read-modify-write in one turn cannot conflict with another writer.
     const current = store.get("v1", "Pod", this.ns, this.name);
@@ -271,6 +301,12 @@ class PodRuntime {
     if (finished && policy !== "Always") {
       phase = this.containers.every((c) => c.state.terminated?.exitCode === 0) ? "Succeeded" : "Failed";
     }
+    // A pod whose deletion has stopped every container ends in a terminal phase whatever its restart
+    // policy: Succeeded if they all exited 0, else Failed (pod-lifecycle.md#pod-termination, step 5).
+    const allStopped = this.allRuns.every((c) => c.state.running === undefined);
+    if (this.termination !== undefined && allStopped && this.terminated) {
+      phase = this.containers.every((c) => c.state.terminated?.exitCode === 0) ? "Succeeded" : "Failed";
+    }
     // An init container that failed under restartPolicy Never fails the pod.
     const initFailed = this.initContainers.some(
       (c) => !c.sidecar && c.state.terminated !== undefined && c.state.terminated.exitCode !== 0,
@@ -283,7 +319,8 @@ class PodRuntime {
         imageID: c.imageID,
         ready: c.ready,
         restartCount: c.restartCount,
-        started: c.started && c.state.running !== undefined,
+        // Started only once the startup probe (if any) has succeeded, for this instance.
+        started: c.state.running !== undefined && (c.spec.startupProbe === undefined || c.startupPassed),
         state: c.state,
         lastState: c.lastState,
       };
@@ -405,7 +442,11 @@ export class TestNode {
     this.unwatch.push(
       this.store.watch("v1", "Pod", (ev) => {
         const pod = asKube<IPod>(ev.object);
-        if (ev.type === "DELETED" || pod.metadata?.deletionTimestamp) void this.teardown(pod);
+        // A deletion with a grace period sets deletionTimestamp and leaves the object for the kubelet to
+        // terminate the pod and delete it again with 0; an object that is gone (force deletion, grace 0)
+        // has nothing left to wait for.
+        if (ev.type === "DELETED") void this.teardown(pod);
+        else if (pod.metadata?.deletionTimestamp) this.startTermination(pod);
         else this.admit(pod);
       }),
     );
@@ -422,7 +463,11 @@ export class TestNode {
         }),
       );
     }
-    for (const obj of await this.store.list("v1", "Pod")) this.admit(asKube<IPod>(obj));
+    for (const obj of await this.store.list("v1", "Pod")) {
+      const pod = asKube<IPod>(obj);
+      if (pod.metadata?.deletionTimestamp) this.startTermination(pod);
+      else this.admit(pod);
+    }
   }
 
   /** Removes every container and relay this node started; the node is unusable afterwards. */
@@ -447,7 +492,7 @@ export class TestNode {
     this.pods.set(uid, runtime);
     // Watch handlers run inside the store write that caused them: start work on a later turn.
     setImmediate(() => {
-      if (runtime.abort.signal.aborted) return;
+      if (runtime.stopping.signal.aborted) return;
       recordEvent(
         this.store,
         pod,
@@ -456,7 +501,7 @@ export class TestNode {
         `Successfully assigned ${podKey(pod)} to ${NODE_NAME}`,
         "default-scheduler",
       );
-      void this.runPod(runtime).catch((e: unknown) => {
+      runtime.running = this.runPod(runtime).catch((e: unknown) => {
         if (runtime.abort.signal.aborted) return;
         recordEvent(
           this.store,
@@ -477,6 +522,7 @@ export class TestNode {
     const rt = this.pods.get(uid);
     if (!rt) return;
     this.pods.delete(uid);
+    rt.stopping.abort();
     rt.abort.abort();
     for (const server of rt.forwards.values()) void server.then((s) => s.close()).catch(() => undefined);
     rt.relay?.kill("SIGKILL");
@@ -494,6 +540,77 @@ export class TestNode {
     rmSync(rt.socketPath, { force: true });
     // emptyDir contents go with the pod.
     rmSync(rt.volumeDir, { recursive: true, force: true });
+  }
+
+  /** Starts graceful termination once per pod; a pod this node never ran is deleted at once, as kubelet does. */
+  private startTermination(pod: IPod): void {
+    const uid = pod.metadata?.uid;
+    const rt = uid === undefined ? undefined : this.pods.get(uid);
+    if (rt === undefined) {
+      // Nothing runs for it here: kubelet's status manager finds it can be deleted and does so.
+      if (!this.stopped && pod.spec?.nodeName === NODE_NAME) setImmediate(() => this.finishDeletion(pod));
+      return;
+    }
+    rt.pod = pod;
+    if (rt.termination !== undefined) return;
+    const grace = pod.metadata?.deletionGracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? 30;
+    rt.termination = { startedMs: Date.now(), graceSeconds: grace };
+    rt.stopping.abort();
+    // Watch handlers run inside the store write that caused them: terminate on a later turn.
+    setImmediate(() => {
+      void this.terminate(rt).catch((e: unknown) => {
+        if (!rt.abort.signal.aborted) console.error(`[test-node] terminating ${podKey(pod)} failed:`, e);
+      });
+    });
+  }
+
+  /**
+   * Graceful termination, as kubelet does it (pod-lifecycle.md#pod-termination): every running container
+   * is stopped (its preStop hook, then the stop signal, then SIGKILL when the grace period ends), regular
+   * containers together and sidecars after them in reverse order; the pod reports its terminal phase,
+   * its sandbox and volumes are removed, and kubelet deletes the object with grace period 0.
+   */
+  private async terminate(rt: PodRuntime): Promise<void> {
+    const t = rt.termination;
+    if (t === undefined) return;
+    rt.publish();
+    // The grace period counts from the start of the deletion, preStop hooks included.
+    const remaining = () => Math.max(0, t.graceSeconds - Math.floor((Date.now() - t.startedMs) / 1000));
+    const sidecars = rt.initContainers.filter((r) => r.sidecar);
+    await Promise.all(
+      [...rt.initContainers.filter((r) => !r.sidecar), ...rt.containers].map((r) =>
+        this.stopRun(rt, r, remaining()),
+      ),
+    );
+    // Sidecars stop once the regular containers have (KEP-753's termination ordering), last one first.
+    for (const r of [...sidecars].reverse()) await this.stopRun(rt, r, remaining());
+    await rt.running;
+    if (rt.abort.signal.aborted) return; // torn down meanwhile (a forced deletion, or the node stopping)
+    rt.terminated = true;
+    rt.writeStatus();
+    await this.teardown(rt.pod);
+    this.finishDeletion(rt.pod);
+  }
+
+  /** Stops a container that is running, with `graceSeconds` left; resolves once it has exited. */
+  private async stopRun(rt: PodRuntime, run: ContainerRun, graceSeconds: number): Promise<void> {
+    const id = run.currentDockerId;
+    if (id === undefined || run.state.running === undefined) return;
+    await this.killContainer(rt, run, id, { graceSeconds });
+  }
+
+  /** kubelet's last step: delete the pod object with grace period 0, guarded by its uid. */
+  private finishDeletion(pod: IPod): void {
+    const uid = pod.metadata?.uid;
+    try {
+      this.store.delete("v1", "Pod", pod.metadata?.namespace, pod.metadata?.name ?? "", {
+        gracePeriodSeconds: 0,
+        ...(uid !== undefined ? { preconditions: { uid } } : {}),
+      });
+    } catch (e) {
+      // Gone already, or a new pod of the same name: nothing of ours is left to delete.
+      if (!isNotFound(e) && !isConflict(e)) throw e;
+    }
   }
 
   private runtimeFor(ns: string, name: string): PodRuntime | undefined {
@@ -576,6 +693,7 @@ export class TestNode {
     rt.relay = await startRelay(pid, rt.socketPath);
     if (rt.abort.signal.aborted) rt.relay.kill("SIGKILL");
     rt.publish();
+    if (rt.stopping.signal.aborted) return;
     if (!(await this.runInitContainers(rt))) return;
     const policy = rt.pod.spec?.restartPolicy ?? "Always";
     await Promise.all([...rt.sidecarRuns, ...rt.containers.map((c) => this.runContainer(rt, c, policy))]);
@@ -583,7 +701,7 @@ export class TestNode {
 
   /** Sets up the pod's volumes, retrying with backoff and a FailedMount event per failure; false once the pod is gone. */
   private async mountVolumes(rt: PodRuntime): Promise<boolean> {
-    const signal = rt.abort.signal;
+    const signal = rt.stopping.signal;
     for (let failures = 0; !signal.aborted; ) {
       try {
         rt.volumes = setUpVolumes(rt.pod, rt.volumeDir, this.lookup);
@@ -619,7 +737,7 @@ export class TestNode {
    * the next; false when the pod stops or an init container failed under restartPolicy Never.
    */
   private async runInitContainers(rt: PodRuntime): Promise<boolean> {
-    const signal = rt.abort.signal;
+    const signal = rt.stopping.signal;
     // Under Always or OnFailure a failed init container is retried; under Never the pod fails.
     const policy = rt.pod.spec?.restartPolicy === "Never" ? "Never" : "OnFailure";
     for (const run of rt.initContainers) {
@@ -648,11 +766,15 @@ export class TestNode {
     };
   }
 
-  /** One container's whole life: pull, create, run, probe, restart with backoff, until the pod goes away. */
+  /**
+   * One container's whole life: pull, create, run, probe, restart with backoff, until the pod's deletion
+   * starts (then the current instance runs until `terminate` stops it, and nothing starts again) or the
+   * pod goes away.
+   */
   private async runContainer(rt: PodRuntime, run: ContainerRun, policy: string): Promise<void> {
-    const signal = rt.abort.signal;
+    const stopping = rt.stopping.signal;
     let crashes = 0;
-    for (let attempt = 0; !signal.aborted; attempt++) {
+    for (let attempt = 0; !stopping.aborted; attempt++) {
       const image = run.spec.image ?? "";
       if (!(await this.pullWithBackoff(rt, run, image))) return;
       let config: Docker.ContainerCreateOptions;
@@ -663,9 +785,10 @@ export class TestNode {
         run.state = { waiting: { reason: "CreateContainerConfigError", message: e.message } };
         rt.publish();
         recordEvent(this.store, rt.pod, "Warning", "Failed", `Error: ${e.message}`, "kubelet");
-        if (!(await sleep(backoffDelay(this.pullBackoff, attempt + 1), signal))) return;
+        if (!(await sleep(backoffDelay(this.pullBackoff, attempt + 1), stopping))) return;
         continue;
       }
+      if (stopping.aborted) return;
       const container = await this.docker.createContainer(config);
       if (run.previousDockerId) {
         await this.docker
@@ -675,7 +798,8 @@ export class TestNode {
       }
       if (run.currentDockerId !== undefined) run.previousDockerId = run.currentDockerId;
       run.currentDockerId = container.id;
-      if (signal.aborted) return;
+      // kubelet starts no container once the pod is terminating.
+      if (stopping.aborted) return;
       recordEvent(this.store, rt.pod, "Normal", "Created", `Created container ${run.spec.name}`, "kubelet");
       const startedAt = nowIso();
       const startedMs = Date.now();
@@ -684,24 +808,33 @@ export class TestNode {
       } catch (e) {
         run.state = { waiting: { reason: "RunContainerError", message: errorMessage(e) } };
         rt.publish();
-        if (!(await sleep(backoffDelay(this.restartBackoff, ++crashes), signal))) return;
+        if (!(await sleep(backoffDelay(this.restartBackoff, ++crashes), stopping))) return;
         continue;
       }
       recordEvent(this.store, rt.pod, "Normal", "Started", `Started container ${run.spec.name}`, "kubelet");
       run.containerID = `docker://${container.id}`;
       run.state = { running: { startedAt } };
       run.started = true;
+      // A new instance must pass its own startup probe.
+      run.startupPassed = false;
       run.ready = run.spec.readinessProbe === undefined && run.spec.startupProbe === undefined;
       rt.publish();
 
-      const probes = new AbortController();
-      const onAbort = () => probes.abort();
-      signal.addEventListener("abort", onAbort, { once: true });
-      void this.runProbes(rt, run, container, probes.signal);
+      const instance = new AbortController();
+      run.instance = instance;
+      const onAbort = () => instance.abort();
+      rt.abort.signal.addEventListener("abort", onAbort, { once: true });
+      void this.runProbes(rt, run, container, instance.signal, startedMs);
+      // Started while the deletion was beginning: stop it with what is left of the grace period.
+      if (stopping.aborted && rt.termination !== undefined) {
+        const t = rt.termination;
+        const left = Math.max(0, t.graceSeconds - Math.floor((Date.now() - t.startedMs) / 1000));
+        void this.killContainer(rt, run, container.id, { graceSeconds: left });
+      }
       const exit = await container.wait().catch(() => ({ StatusCode: 137 }));
-      probes.abort();
-      signal.removeEventListener("abort", onAbort);
-      if (signal.aborted) return;
+      instance.abort();
+      rt.abort.signal.removeEventListener("abort", onAbort);
+      if (rt.abort.signal.aborted) return;
       const info = await container.inspect().catch(() => undefined);
       const exitCode = info?.State.ExitCode ?? exit.StatusCode;
       const terminated = {
@@ -715,7 +848,7 @@ export class TestNode {
         containerID: run.containerID,
       };
       run.ready = false;
-      if (!willRestart(policy, exitCode)) {
+      if (stopping.aborted || !willRestart(policy, exitCode)) {
         run.state = { terminated };
         rt.publish();
         return;
@@ -734,7 +867,7 @@ export class TestNode {
         rt.publish();
         // Shown until kubelet's next sync finds the back-off, as ErrImagePull is before ImagePullBackOff.
         const shown = Math.min(1000, delay / 2);
-        if (shown > 0 && !(await sleep(shown, signal))) return;
+        if (shown > 0 && !(await sleep(shown, stopping))) return;
       }
       if (delay > 0) {
         run.state = {
@@ -752,15 +885,108 @@ export class TestNode {
           "Back-off restarting failed container",
           "kubelet",
         );
-        if (!(await sleep(delay - (run.init ? Math.min(1000, delay / 2) : 0), signal))) return;
+        if (!(await sleep(delay - (run.init ? Math.min(1000, delay / 2) : 0), stopping))) return;
       }
       if (!run.init) run.state = { waiting: { reason: "ContainerCreating" } };
     }
   }
 
+  /**
+   * kubelet's killContainer (kuberuntime_container.go): a Killing event, the preStop hook (if any and the
+   * grace period is not 0) for at most the grace period, then the container's stop signal with what is
+   * left of it, never less than 2 seconds (minimumGracePeriodInSeconds), then SIGKILL. Docker's stop does
+   * the last two steps exactly so: it sends the image's STOPSIGNAL (SIGTERM by default) to PID 1 and
+   * SIGKILL after the timeout. Once per instance, however many callers ask.
+   */
+  private killContainer(
+    rt: PodRuntime,
+    run: ContainerRun,
+    dockerId: string,
+    opts: { readonly graceSeconds: number; readonly message?: string },
+  ): Promise<void> {
+    const inFlight = rt.kills.get(dockerId);
+    if (inFlight !== undefined) return inFlight;
+    const kill = (async () => {
+      recordEvent(
+        this.store,
+        rt.pod,
+        "Normal",
+        "Killing",
+        opts.message ?? `Stopping container ${run.spec.name}`,
+        "kubelet",
+      );
+      let grace = opts.graceSeconds;
+      const preStop = run.spec.lifecycle?.preStop;
+      if (preStop !== undefined && grace > 0) {
+        const t0 = Date.now();
+        await this.runPreStop(rt, run, dockerId, preStop, grace * 1000);
+        grace -= Math.floor((Date.now() - t0) / 1000);
+      }
+      grace = Math.max(grace, MINIMUM_GRACE_SECONDS);
+      await this.docker
+        .getContainer(dockerId)
+        .stop({ t: grace })
+        .catch(() => undefined); // already stopped (304) or gone
+    })();
+    rt.kills.set(dockerId, kill);
+    return kill;
+  }
+
+  /**
+   * Runs a preStop hook for at most `budgetMs` (kubelet's executePreStopHook then goes on regardless). A
+   * failure is a FailedPreStopHook event, as kubelet records it, and the container is stopped anyway.
+   */
+  private async runPreStop(
+    rt: PodRuntime,
+    run: ContainerRun,
+    dockerId: string,
+    hook: NonNullable<NonNullable<IContainer["lifecycle"]>["preStop"]>,
+    budgetMs: number,
+  ): Promise<void> {
+    const exited = run.instance?.signal;
+    const work = (async (): Promise<void> => {
+      if (hook.sleep) {
+        // The sleep action ends early if the container exits first (its API documentation says so).
+        await sleep(hook.sleep.seconds * 1000, exited);
+      } else if (hook.exec) {
+        const exec = await this.docker.getContainer(dockerId).exec({
+          Cmd: hook.exec.command ?? [],
+          AttachStdout: true,
+          AttachStderr: true,
+        });
+        const stream = await exec.start({});
+        stream.resume();
+        await new Promise((r) => {
+          stream.on("end", r);
+          stream.on("close", r);
+        });
+        const code = (await exec.inspect()).ExitCode;
+        if (code !== 0) throw new Error(`command ${JSON.stringify(hook.exec.command)} exited with ${code}`);
+      } else if (hook.httpGet) {
+        const port = resolvePort(run.spec, hook.httpGet.port);
+        const local = await this.forward(rt.ns, rt.name, port);
+        if (local === undefined) throw new Error("pod sandbox is not ready");
+        const headers = Object.fromEntries((hook.httpGet.httpHeaders ?? []).map((h) => [h.name, h.value]));
+        const status = await httpStatus(local, hook.httpGet.path ?? "/", headers, budgetMs);
+        if (status < 200 || status >= 400)
+          throw new Error(`HTTP lifecycle hook failed with statuscode: ${status}`);
+      } else {
+        // tcpSocket is accepted by the API for compatibility only; kubelet fails such a hook.
+        throw new Error("tcpSocket lifecycle handlers are not supported");
+      }
+    })();
+    const timedOut = sleep(budgetMs).then(() => "timeout" as const);
+    try {
+      await Promise.race([work, timedOut]);
+    } catch {
+      recordEvent(this.store, rt.pod, "Warning", "FailedPreStopHook", "PreStopHook failed", "kubelet");
+    }
+    work.catch(() => undefined);
+  }
+
   /** Pulls per imagePullPolicy, reporting ErrImagePull then ImagePullBackOff; false once the pod is gone. */
   private async pullWithBackoff(rt: PodRuntime, run: ContainerRun, image: string): Promise<boolean> {
-    const signal = rt.abort.signal;
+    const signal = rt.stopping.signal;
     for (let failures = 0; !signal.aborted; ) {
       try {
         run.imageID = await this.ensureImage(rt, image, run.spec.imagePullPolicy);
@@ -984,24 +1210,31 @@ export class TestNode {
   }
 
   // ---- probes --------------------------------------------------------------------------------------
+  // As kubelet's prober workers run them (pkg/kubelet/prober/worker.go): each probe ticks every
+  // periodSeconds from the container's start, skips ticks before initialDelaySeconds, and changes its
+  // result only after failureThreshold (or successThreshold) equal results in a row. Liveness and
+  // readiness do not run until the startup probe has succeeded; liveness and startup stop once the pod's
+  // deletion starts, readiness keeps running until the container exits.
 
   private async runProbes(
     rt: PodRuntime,
     run: ContainerRun,
     container: Docker.Container,
-    signal: AbortSignal,
+    instance: AbortSignal,
+    startedMs: number,
   ): Promise<void> {
     const { startupProbe, livenessProbe, readinessProbe } = run.spec;
+    const untilDeletion = AbortSignal.any([instance, rt.stopping.signal]);
     if (startupProbe) {
-      const ok = await this.probeLoop(rt, run, container, startupProbe, "Startup", signal, "untilSuccess");
+      const ok = await this.probeLoop(rt, run, container, startupProbe, "Startup", untilDeletion, startedMs);
       if (!ok) return;
     }
     await Promise.all([
       livenessProbe
-        ? this.probeLoop(rt, run, container, livenessProbe, "Liveness", signal, "forever")
+        ? this.probeLoop(rt, run, container, livenessProbe, "Liveness", untilDeletion, startedMs)
         : undefined,
       readinessProbe
-        ? this.probeLoop(rt, run, container, readinessProbe, "Readiness", signal, "forever")
+        ? this.probeLoop(rt, run, container, readinessProbe, "Readiness", instance, startedMs)
         : undefined,
     ]);
   }
@@ -1014,56 +1247,68 @@ export class TestNode {
     probe: IProbe,
     kind: "Startup" | "Liveness" | "Readiness",
     signal: AbortSignal,
-    mode: "untilSuccess" | "forever",
+    startedMs: number,
   ): Promise<boolean> {
-    const period = (probe.periodSeconds ?? 10) * 1000;
+    // The API server defaults these (SetDefaults_Probe); objects written before that still get them here.
+    const periodMs = (probe.periodSeconds ?? 10) * 1000;
+    const initialDelaySeconds = probe.initialDelaySeconds ?? 0;
     const failureThreshold = probe.failureThreshold ?? 3;
     const successThreshold = probe.successThreshold ?? 1;
-    if (!(await sleep((probe.initialDelaySeconds ?? 0) * 1000, signal))) return false;
-    let successes = 0;
-    let failures = 0;
+    let last: boolean | undefined;
+    let runLength = 0;
+    // The first tick that is not in the past; a probe that overruns its period skips ticks, as a Go
+    // ticker drops them.
+    let tick = Math.max(0, Math.ceil((Date.now() - startedMs) / periodMs));
     while (!signal.aborted) {
-      const result = await this.probeOnce(rt, run, container, probe);
+      if (!(await sleep(Math.max(0, startedMs + tick * periodMs - Date.now()), signal))) return false;
+      tick = Math.floor((Date.now() - startedMs) / periodMs) + 1;
+      // "Probe disabled for InitialDelaySeconds", in whole seconds since the container started.
+      if (Math.floor((Date.now() - startedMs) / 1000) < initialDelaySeconds) continue;
+      const failure = await this.probeOnce(rt, run, container, probe);
       if (signal.aborted) return false;
-      if (result === undefined) {
-        successes++;
-        failures = 0;
-        if (kind === "Startup" && successes >= 1) {
+      const ok = failure === undefined;
+      if (failure !== undefined) {
+        recordEvent(
+          this.store,
+          rt.pod,
+          "Warning",
+          "Unhealthy",
+          `${kind} probe failed: ${failure}`,
+          "kubelet",
+        );
+      }
+      runLength = ok === last ? runLength + 1 : 1;
+      last = ok;
+      if (runLength < (ok ? successThreshold : failureThreshold)) continue;
+      if (kind === "Readiness") {
+        if (run.ready !== ok) {
+          run.ready = ok;
+          rt.publish();
+        }
+        continue;
+      }
+      if (ok) {
+        if (kind === "Startup") {
           run.startupPassed = true;
           run.ready = run.spec.readinessProbe === undefined;
           rt.publish();
           return true;
         }
-        if (kind === "Readiness" && successes >= successThreshold && !run.ready) {
-          run.ready = true;
-          rt.publish();
-        }
-      } else {
-        failures++;
-        successes = 0;
-        recordEvent(this.store, rt.pod, "Warning", "Unhealthy", `${kind} probe failed: ${result}`, "kubelet");
-        if (failures >= failureThreshold) {
-          if (kind === "Readiness") {
-            if (run.ready) {
-              run.ready = false;
-              rt.publish();
-            }
-          } else {
-            recordEvent(
-              this.store,
-              rt.pod,
-              "Normal",
-              "Killing",
-              `Container ${run.spec.name} failed ${kind.toLowerCase()} probe, will be restarted`,
-              "kubelet",
-            );
-            await container.kill().catch(() => undefined);
-            return false;
-          }
-        }
+        continue;
       }
-      if (mode === "untilSuccess" && successes > 0) return true;
-      if (!(await sleep(period, signal))) return false;
+      // A failed liveness or startup probe kills the container, which is then restarted per the pod's
+      // restartPolicy; the probe's own terminationGracePeriodSeconds wins over the pod's.
+      const pod = rt.pod;
+      const grace =
+        pod.metadata?.deletionGracePeriodSeconds ??
+        probe.terminationGracePeriodSeconds ??
+        pod.spec?.terminationGracePeriodSeconds ??
+        30;
+      await this.killContainer(rt, run, container.id, {
+        graceSeconds: grace,
+        message: `Container ${run.spec.name} failed ${kind.toLowerCase()} probe, will be restarted`,
+      });
+      return false;
     }
     return false;
   }
@@ -1076,18 +1321,13 @@ export class TestNode {
     probe: IProbe,
   ): Promise<string | undefined> {
     const timeoutMs = (probe.timeoutSeconds ?? 1) * 1000;
-    const resolvePort = (p: number | string): number => {
-      if (typeof p === "number") return p;
-      const named = run.spec.ports?.find((cp) => cp.name === p)?.containerPort;
-      return named ?? Number(p);
-    };
     try {
       if (probe.httpGet) {
-        const port = await this.forward(rt.ns, rt.name, resolvePort(probe.httpGet.port));
+        const port = await this.forward(rt.ns, rt.name, resolvePort(run.spec, probe.httpGet.port));
         if (port === undefined) return "pod sandbox is not ready";
         const headers = Object.fromEntries((probe.httpGet.httpHeaders ?? []).map((h) => [h.name, h.value]));
         const path = probe.httpGet.path ?? "/";
-        const containerPort = resolvePort(probe.httpGet.port);
+        const containerPort = resolvePort(run.spec, probe.httpGet.port);
         const status = await httpStatus(port, path, headers, timeoutMs).catch((e: unknown) => {
           // The relay drops the connection when nothing listens in the pod: say it as kubelet would.
           const refused = e instanceof Error && /socket hang up|ECONNRESET/.test(e.message);
@@ -1098,7 +1338,11 @@ export class TestNode {
         return status >= 200 && status < 400 ? undefined : `HTTP probe failed with statuscode: ${status}`;
       }
       if (probe.tcpSocket) {
-        const ok = await relayDialCheck(rt.socketPath, resolvePort(probe.tcpSocket.port), timeoutMs);
+        const ok = await relayDialCheck(
+          rt.socketPath,
+          resolvePort(run.spec, probe.tcpSocket.port),
+          timeoutMs,
+        );
         return ok
           ? undefined
           : `dial tcp 127.0.0.1:${String(probe.tcpSocket.port)}: connect: connection refused`;
@@ -1123,6 +1367,13 @@ export class TestNode {
       return errorMessage(e);
     }
   }
+}
+
+/** A probe's or hook's port: a number, or the name of one of the container's ports. */
+function resolvePort(c: IContainer, p: number | string): number {
+  if (typeof p === "number") return p;
+  const named = c.ports?.find((cp) => cp.name === p)?.containerPort;
+  return named ?? Number(p);
 }
 
 function fieldRef(pod: IPod, path: string): string {
