@@ -19,6 +19,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, realpathSync, rmSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
+import { totalmem } from "node:os";
 import { isAbsolute, join, relative } from "node:path";
 import type Docker from "dockerode";
 import type { IContainer } from "kubernetes-models/v1/Container";
@@ -37,6 +38,7 @@ import {
   recordEvent,
   sleep,
 } from "./controllers.js";
+import { parseQuantity } from "./quantity.js";
 import { badRequest } from "./store.js";
 import {
   type HostVolume,
@@ -160,6 +162,8 @@ class PodRuntime {
   running?: Promise<void>;
   /** Container stops in flight, by Docker id: a container is stopped once, whoever asks. */
   readonly kills = new Map<string, Promise<void>>();
+  /** Docker volumes created for the pod (memory-backed emptyDirs), removed with it. */
+  readonly dockerVolumes = new Map<string, string>();
   readonly containers: ContainerRun[];
   readonly initContainers: ContainerRun[];
   /** The pod's volumes on the host, once set up. */
@@ -378,31 +382,6 @@ function qosClass(pod: IPod): "BestEffort" | "Burstable" | "Guaranteed" {
   return guaranteed ? "Guaranteed" : "Burstable";
 }
 
-/** Parses a Kubernetes resource quantity ("128Mi", "500m", "1.5", "2G", "1e3") into base units. */
-export function parseQuantity(q: string | number): number {
-  if (typeof q === "number") return q;
-  const m = /^([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$/.exec(q.trim());
-  if (!m?.[1]) throw new Error(`invalid quantity ${JSON.stringify(q)}`);
-  const factors: Record<string, number> = {
-    Ki: 2 ** 10,
-    Mi: 2 ** 20,
-    Gi: 2 ** 30,
-    Ti: 2 ** 40,
-    Pi: 2 ** 50,
-    Ei: 2 ** 60,
-    n: 1e-9,
-    u: 1e-6,
-    m: 1e-3,
-    k: 1e3,
-    M: 1e6,
-    G: 1e9,
-    T: 1e12,
-    P: 1e15,
-    E: 1e18,
-  };
-  return Number(m[1]) * (m[2] ? (factors[m[2]] ?? 1) : 1);
-}
-
 /** Kubernetes `$(VAR)` expansion: known names are replaced, `$$` escapes, unknown references stay as written. */
 export function expandVars(input: string, env: ReadonlyMap<string, string>): string {
   return input.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)/g, (whole, name: string | undefined) => {
@@ -538,8 +517,16 @@ export class TestNode {
         ),
     );
     rmSync(rt.socketPath, { force: true });
-    // emptyDir contents go with the pod.
+    // emptyDir contents go with the pod, memory-backed ones with their Docker volume.
     rmSync(rt.volumeDir, { recursive: true, force: true });
+    await Promise.all(
+      [...rt.dockerVolumes.values()].map((name) =>
+        this.docker
+          .getVolume(name)
+          .remove()
+          .catch(() => undefined),
+      ),
+    );
   }
 
   /** Starts graceful termination once per pod; a pod this node never ran is deleted at once, as kubelet does. */
@@ -676,14 +663,23 @@ export class TestNode {
     rt.publish();
     // kubelet waits for every volume before it creates the sandbox.
     if (!(await this.mountVolumes(rt))) return;
+    await this.createDockerVolumes(rt);
     await this.ensureImage(rt, this.opts.pauseImage, "IfNotPresent");
     const sandbox = await this.docker.createContainer({
       Image: this.opts.pauseImage,
       Cmd: ["sleep", "2147483647"],
       Hostname: rt.name.slice(0, 63),
       Labels: this.labels(rt, "sandbox", "POD"),
-      // The sandbox owns the namespaces the pod's containers join, as the pause container does.
-      HostConfig: { NetworkMode: "none", IpcMode: "shareable", AutoRemove: false },
+      // The sandbox owns the namespaces the pod's containers join, as the pause container does. It also
+      // holds the pod's memory-backed volumes, so they stay mounted while containers restart.
+      HostConfig: {
+        NetworkMode: "none",
+        IpcMode: "shareable",
+        AutoRemove: false,
+        Mounts: [...rt.dockerVolumes].map(([volume, name]) =>
+          volumeMount(name, `/slipway-volumes/${volume}`, false),
+        ),
+      },
       name: `slipway-${this.opts.clusterId}-${rt.ns}-${rt.name}-POD`,
     });
     rt.sandboxId = sandbox.id;
@@ -704,7 +700,7 @@ export class TestNode {
     const signal = rt.stopping.signal;
     for (let failures = 0; !signal.aborted; ) {
       try {
-        rt.volumes = setUpVolumes(rt.pod, rt.volumeDir, this.lookup);
+        rt.volumes = setUpVolumes(rt.pod, rt.volumeDir, this.lookup, totalmem());
         return !signal.aborted;
       } catch (e) {
         if (!(e instanceof VolumeMountError)) throw e;
@@ -716,6 +712,25 @@ export class TestNode {
     return false;
   }
 
+  /**
+   * A Docker tmpfs volume per memory-backed emptyDir (`size=` as kubelet mounts it; the tmpfs root keeps
+   * its 1777 mode because nothing is copied into it). One volume serves every container of the pod, and
+   * the sandbox keeps it mounted, so its contents live as long as the pod, as an emptyDir's do.
+   */
+  private async createDockerVolumes(rt: PodRuntime): Promise<void> {
+    for (const [volume, hv] of rt.volumes ?? []) {
+      if (hv.tmpfsBytes === undefined || rt.dockerVolumes.has(volume)) continue;
+      const name = `slipway-${this.opts.clusterId}-${rt.pod.metadata?.uid ?? ""}-${volume}`;
+      rt.dockerVolumes.set(volume, name);
+      await this.docker.createVolume({
+        Name: name,
+        Driver: "local",
+        DriverOpts: { type: "tmpfs", device: "tmpfs", o: `size=${hv.tmpfsBytes}` },
+        Labels: { [CLUSTER_LABEL]: this.opts.clusterId, "io.kubernetes.pod.uid": rt.pod.metadata?.uid ?? "" },
+      });
+    }
+  }
+
   /** ConfigMaps and Secrets as the volume plugins read them (the store holds plain API objects). */
   private readonly lookup: ObjectLookup = (kind, ns, name) =>
     this.store.get("v1", kind, ns, name) as ReturnType<ObjectLookup>;
@@ -724,7 +739,7 @@ export class TestNode {
   private refreshVolumes(rt: PodRuntime): void {
     if (rt.abort.signal.aborted) return;
     try {
-      rt.volumes = setUpVolumes(rt.pod, rt.volumeDir, this.lookup);
+      rt.volumes = setUpVolumes(rt.pod, rt.volumeDir, this.lookup, totalmem());
     } catch (e) {
       if (!(e instanceof VolumeMountError)) throw e;
       // kubelet keeps the last good projection and reports the failure.
@@ -1117,6 +1132,17 @@ export class TestNode {
       const vol = rt.volumes?.get(m.name);
       if (vol === undefined) throw new ConfigError(`volume ${m.name} is not set up`);
       const sub = m.subPathExpr !== undefined ? expandVars(m.subPathExpr, env) : (m.subPath ?? "");
+      const target = m.mountPath.startsWith("/") ? m.mountPath : `/${m.mountPath}`;
+      const dockerVolume = rt.dockerVolumes.get(m.name);
+      if (vol.tmpfsBytes !== undefined && dockerVolume !== undefined) {
+        // Docker 20.10 cannot mount a sub-directory of a volume: refuse rather than mount the wrong thing.
+        if (sub !== "") {
+          throw new ConfigError(
+            `the test cluster does not support subPath on the memory-backed volume "${m.name}"`,
+          );
+        }
+        return volumeMount(dockerVolume, target, m.readOnly ?? false);
+      }
       let source = vol.path;
       if (sub !== "") {
         const wanted = join(vol.path, sub);
@@ -1134,7 +1160,7 @@ export class TestNode {
       return {
         Type: "bind" as const,
         Source: source,
-        Target: m.mountPath.startsWith("/") ? m.mountPath : `/${m.mountPath}`,
+        Target: target,
         ReadOnly: vol.readOnly || (m.readOnly ?? false),
       };
     });
@@ -1404,6 +1430,21 @@ function fieldRef(pod: IPod, path: string): string {
   }
 }
 
+/**
+ * A mount of an existing named Docker volume, with nothing copied into it from the image. (@types/dockerode
+ * requires the driver fields of a volume to create, which Docker does not need for an existing one.)
+ */
+function volumeMount(source: string, target: string, readOnly: boolean): Docker.MountSettings {
+  const mount = {
+    Type: "volume",
+    Source: source,
+    Target: target,
+    ReadOnly: readOnly,
+    VolumeOptions: { NoCopy: true },
+  };
+  return mount as Docker.MountSettings;
+}
+
 /** What kubelet says about a container that has no log yet. */
 function waitingMessage(reason: string | undefined): string {
   return reason === "ErrImagePull" || reason === "ImagePullBackOff"
@@ -1521,7 +1562,7 @@ function httpStatus(
   });
 }
 
-/** Removes every container labelled for this cluster id (all of them if id is undefined). */
+/** Removes every container and volume labelled for this cluster id (all of them if id is undefined). */
 export async function removeClusterContainers(docker: Docker, clusterId?: string): Promise<void> {
   const label = clusterId === undefined ? CLUSTER_LABEL : `${CLUSTER_LABEL}=${clusterId}`;
   const list = await docker.listContainers({ all: true, filters: { label: [label] } });
@@ -1530,6 +1571,15 @@ export async function removeClusterContainers(docker: Docker, clusterId?: string
       docker
         .getContainer(c.Id)
         .remove({ force: true, v: true })
+        .catch(() => undefined),
+    ),
+  );
+  const volumes = await docker.listVolumes({ filters: { label: [label] } });
+  await Promise.all(
+    (volumes.Volumes ?? []).map((v) =>
+      docker
+        .getVolume(v.Name)
+        .remove()
         .catch(() => undefined),
     ),
   );
