@@ -1008,10 +1008,18 @@ export class TestNode {
         return true;
       } catch (e) {
         failures++;
-        const message = `Failed to pull image "${image}": ${errorMessage(e)}`;
-        run.state = { waiting: { reason: "ErrImagePull", message } };
+        // The event names the image; the container status carries the runtime's error as it is
+        // (image_manager.go EnsureImageExists and evalCRIPullErr).
+        run.state = { waiting: { reason: "ErrImagePull", message: errorMessage(e) } };
         rt.publish();
-        recordEvent(this.store, rt.pod, "Warning", "Failed", message, "kubelet");
+        recordEvent(
+          this.store,
+          rt.pod,
+          "Warning",
+          "Failed",
+          `Failed to pull image "${image}": ${errorMessage(e)}`,
+          "kubelet",
+        );
         recordEvent(this.store, rt.pod, "Warning", "Failed", "Error: ErrImagePull", "kubelet");
         const delay = backoffDelay(this.pullBackoff, failures);
         // kubelet shows ErrImagePull until its next sync, then ImagePullBackOff for the rest of the wait.
@@ -1045,15 +1053,22 @@ export class TestNode {
     }
     recordEvent(this.store, rt.pod, "Normal", "Pulling", `Pulling image "${image}"`, "kubelet");
     const t0 = Date.now();
-    const authconfig = await this.pullAuth(rt, host);
-    const stream = await this.docker.pull(image, { authconfig: authconfig ?? {} });
-    await new Promise<void>((resolve, reject) => {
-      this.docker.modem.followProgress(stream, (err: Error | null, output: { error?: string }[]) => {
-        const failed = err ?? output.find((o) => o.error);
-        if (failed) reject(new Error(failed instanceof Error ? failed.message : String(failed.error)));
-        else resolve();
-      });
-    });
+    // kuberuntime_image.go PullImage: anonymous when no credential matches, else each matching one in
+    // turn until a pull succeeds, failing with all their errors.
+    const creds = this.pullCredentials(rt, repository(image));
+    const errors: string[] = [];
+    for (const authconfig of creds.length > 0 ? creds : [undefined]) {
+      try {
+        await this.pullOnce(image, authconfig);
+        errors.length = 0;
+        break;
+      } catch (e) {
+        errors.push(errorMessage(e));
+      }
+    }
+    // utilerrors.NewAggregate: one error as it is, several as "[a, b]".
+    if (errors.length === 1) throw new Error(errors[0]);
+    if (errors.length > 1) throw new Error(`[${errors.join(", ")}]`);
     const info = await this.docker.getImage(image).inspect();
     recordEvent(
       this.store,
@@ -1066,28 +1081,72 @@ export class TestNode {
     return info.RepoDigests?.[0] ?? info.Id;
   }
 
-  /** Credentials from the pod's imagePullSecrets (kubernetes.io/dockerconfigjson) for this registry host. */
-  private async pullAuth(rt: PodRuntime, host: string): Promise<Docker.AuthConfig | undefined> {
+  /**
+   * One pull through the Docker engine, failing with the message kubelet reports for it through
+   * cri-dockerd: the daemon's error (the registry's own words, e.g. "no basic auth credentials" or
+   * "unauthorized: authentication required") as a gRPC Unknown status.
+   */
+  private async pullOnce(image: string, authconfig: Docker.AuthConfig | undefined): Promise<void> {
+    const asKubeletSaysIt = (message: string) =>
+      new Error(
+        `rpc error: code = Unknown desc = Error response from daemon: ${message.replace(/^\(HTTP code \d+\) [^-]*- /, "").trim()}`,
+      );
+    let stream: NodeJS.ReadableStream;
+    try {
+      stream = await this.docker.pull(image, { authconfig: authconfig ?? {} });
+    } catch (e) {
+      throw asKubeletSaysIt(errorMessage(e));
+    }
+    await new Promise<void>((resolve, reject) => {
+      this.docker.modem.followProgress(stream, (err: Error | null, output: { error?: string }[]) => {
+        const failed = err ?? output.find((o) => o.error);
+        if (failed) reject(asKubeletSaysIt(failed instanceof Error ? failed.message : String(failed.error)));
+        else resolve();
+      });
+    });
+  }
+
+  /**
+   * The credentials kubelet's keyring offers for `repo` (credentialprovider/secrets MakeDockerKeyring and
+   * keyring.go BasicDockerKeyring.Lookup): from each imagePullSecret that exists and is of type
+   * kubernetes.io/dockerconfigjson (`.dockerconfigjson` → auths) or kubernetes.io/dockercfg (`.dockercfg`),
+   * every entry whose registry matches the image (same host and port, the entry's path a prefix of the
+   * repository's; a scheme and a leading /v1/ or /v2/ ignored), most specific entry first. Secrets that do
+   * not exist are skipped with kubelet's FailedToRetrieveImagePullSecret event.
+   */
+  private pullCredentials(rt: PodRuntime, repo: string): Docker.AuthConfig[] {
+    const missing: string[] = [];
+    const byKey = new Map<string, Docker.AuthConfig[]>();
     for (const ref of rt.pod.spec?.imagePullSecrets ?? []) {
       if (!ref.name) continue;
-      const secret = this.store.get("v1", "Secret", rt.ns, ref.name);
-      const data = (secret as { data?: Record<string, string> } | undefined)?.data?.[".dockerconfigjson"];
-      if (data === undefined) continue;
-      const parsed = JSON.parse(Buffer.from(data, "base64").toString()) as {
-        auths?: Record<string, { username?: string; password?: string; auth?: string }>;
-      };
-      const entry =
-        parsed.auths?.[host] ?? parsed.auths?.[`http://${host}`] ?? parsed.auths?.[`https://${host}`];
-      if (!entry) continue;
-      let { username, password } = entry;
-      if ((username === undefined || password === undefined) && entry.auth) {
-        const [u, ...p] = Buffer.from(entry.auth, "base64").toString().split(":");
-        username = u;
-        password = p.join(":");
+      const secret = this.store.get("v1", "Secret", rt.ns, ref.name) as
+        | { type?: string; data?: Record<string, string> }
+        | undefined;
+      if (secret === undefined) {
+        missing.push(ref.name);
+        continue;
       }
-      return { username: username ?? "", password: password ?? "", serveraddress: host };
+      const config = dockerConfigOf(secret);
+      for (const [location, entry] of Object.entries(config)) {
+        const key = keyringKey(location);
+        if (key === undefined) continue;
+        const cred = { ...credentialOf(entry), serveraddress: key.split("/")[0] ?? key };
+        byKey.set(key, [...(byKey.get(key) ?? []), cred]);
+      }
     }
-    return undefined;
+    if (missing.length > 0) {
+      recordEvent(
+        this.store,
+        rt.pod,
+        "Warning",
+        "FailedToRetrieveImagePullSecret",
+        `Unable to retrieve some image pull secrets (${missing.join(", ")}); attempting to pull the image may not succeed.`,
+        "kubelet",
+      );
+    }
+    // The index is reverse-sorted, so that more specific paths match first.
+    const keys = [...byKey.keys()].sort().reverse();
+    return keys.filter((k) => keyringMatches(k, repo)).flatMap((k) => byKey.get(k) ?? []);
   }
 
   private async containerConfig(
@@ -1393,6 +1452,83 @@ export class TestNode {
       return errorMessage(e);
     }
   }
+}
+
+type DockerConfigEntry = { username?: string; password?: string; auth?: string; email?: string };
+
+/** A pull secret's registry entries, by the rules of MakeDockerKeyring (other types hold none). */
+function dockerConfigOf(secret: {
+  type?: string;
+  data?: Record<string, string>;
+}): Record<string, DockerConfigEntry> {
+  const decode = (v: string | undefined): unknown => {
+    if (v === undefined || v === "") return undefined;
+    return JSON.parse(Buffer.from(v, "base64").toString("utf8")) as unknown;
+  };
+  const asEntries = (v: unknown): Record<string, DockerConfigEntry> =>
+    v !== null && typeof v === "object" ? (v as Record<string, DockerConfigEntry>) : {};
+  if (secret.type === "kubernetes.io/dockerconfigjson") {
+    const json = decode(secret.data?.[".dockerconfigjson"]);
+    return asEntries(
+      json !== null && typeof json === "object" ? (json as { auths?: unknown }).auths : undefined,
+    );
+  }
+  if (secret.type === "kubernetes.io/dockercfg") return asEntries(decode(secret.data?.[".dockercfg"]));
+  return {};
+}
+
+/** DockerConfigEntry's JSON: a non-empty `auth` (base64 "user:password") overrides username and password. */
+function credentialOf(e: DockerConfigEntry): { username: string; password: string } {
+  if (e.auth !== undefined && e.auth !== "") {
+    const decoded = Buffer.from(e.auth, "base64").toString("utf8");
+    const colon = decoded.indexOf(":");
+    if (colon >= 0) return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+  }
+  return { username: e.username ?? "", password: e.password ?? "" };
+}
+
+/** BasicDockerKeyring.Add's key for a config location: host[:port] plus any path but /v1/ or /v2/. */
+function keyringKey(location: string): string | undefined {
+  try {
+    const u = new URL(/^https?:\/\//.test(location) ? location : `https://${location}`);
+    let path = u.pathname;
+    if (path.startsWith("/v2/") || path.startsWith("/v1/")) path = path.slice(3);
+    return path.length > 0 && path !== "/" ? `${u.host}${path}` : u.host;
+  } catch {
+    return undefined; // kubelet ignores an entry it cannot parse
+  }
+}
+
+/** URLsMatchStr: same port, same number of host labels each matching (globs allowed), path a prefix. */
+function keyringMatches(key: string, repo: string): boolean {
+  const parse = (x: string) => new URL(`https://${x}`);
+  let glob: URL;
+  let target: URL;
+  try {
+    glob = parse(key);
+    target = parse(repo);
+  } catch {
+    return false;
+  }
+  if (glob.port !== target.port) return false;
+  const gl = glob.hostname.split(".");
+  const tl = target.hostname.split(".");
+  if (gl.length !== tl.length || !target.pathname.startsWith(glob.pathname === "/" ? "" : glob.pathname))
+    return false;
+  // filepath.Match on one host label: "*" any run of characters, "?" any one.
+  const globPart = (g: string) => {
+    const escaped = g.replace(/[.+^$()|{}[\]\\]/g, (c) => `\\${c}`);
+    return new RegExp(`^${escaped.replace(/\*/g, ".*").replace(/\?/g, ".")}$`);
+  };
+  return gl.every((g, i) => globPart(g).test(tl[i] ?? ""));
+}
+
+/** The repository an image reference names (no tag, no digest), as kubelet looks credentials up for it. */
+function repository(image: string): string {
+  const noDigest = image.split("@")[0] ?? image;
+  const lastSlash = noDigest.lastIndexOf("/");
+  const colon = noDigest.lastIndexOf(":");
+  return colon > lastSlash ? noDigest.slice(0, colon) : noDigest;
 }
 
 /** A probe's or hook's port: a number, or the name of one of the container's ports. */
