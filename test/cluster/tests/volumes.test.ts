@@ -315,7 +315,11 @@ describe("emptyDir and init containers", () => {
         { name: "cache", emptyDir: { medium: "Memory" } },
       ],
     });
-    const appLog = await waitFor("the app's df", () => containerLog("shm", "app"));
+    // df and grep write separately: wait for the last lines, not just the first.
+    const appLog = await waitFor("the app's df and mounts", () => {
+      const log = containerLog("shm", "app");
+      return log?.includes(" /dev/shm tmpfs ") && log.includes(" /cache tmpfs ") ? log : undefined;
+    });
     const df = (mount: string) =>
       appLog
         .split("\n")
