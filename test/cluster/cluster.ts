@@ -40,6 +40,13 @@ export interface TestClusterOptions {
   readonly schedulerBackoff?: Backoff;
   /** The Gateway routes attach to: `default/slipway-test` unless given. */
   readonly gateway?: { readonly namespace: string; readonly name: string };
+  /**
+   * How long the gateway's data plane takes to see a change to routes, Services or ready endpoints (ms).
+   * Default 1000: a real Gateway is never programmed at once, and a pod whose deletion starts keeps
+   * getting requests for about this long. 0 makes routing follow the API objects at once (for tests of
+   * the matching rules only; it is kinder than any real cluster).
+   */
+  readonly gatewayPropagationDelayMs?: number;
 }
 
 export interface TestCluster {
@@ -68,6 +75,7 @@ export interface TestCluster {
 }
 
 const TEST_BACKOFF: Backoff = { baseMs: 500, maxMs: 5000 };
+const GATEWAY_PROPAGATION_DELAY_MS = 1000;
 
 export async function startTestCluster(opts: TestClusterOptions = {}): Promise<TestCluster> {
   const stack = opts.stack ?? (await ensureStack());
@@ -94,7 +102,12 @@ export async function startTestCluster(opts: TestClusterOptions = {}): Promise<T
     mountBackoff: opts.mountBackoff ?? TEST_BACKOFF,
     volumeDir: join(workDir, "volumes"),
   });
-  const gateway = new TestGateway({ store, node, ...gatewayRef });
+  const gateway = new TestGateway({
+    store,
+    node,
+    ...gatewayRef,
+    propagationDelayMs: opts.gatewayPropagationDelayMs ?? GATEWAY_PROPAGATION_DELAY_MS,
+  });
   let api: ApiServer | undefined;
 
   let stopped = false;

@@ -952,18 +952,32 @@ export interface PodPortForwarder {
   forward(namespace: string, pod: string, port: number): Promise<number | undefined>;
 }
 
+/** One endpoint of a Service port, with the conditions an EndpointSlice would give it. */
+export interface ServiceEndpoint {
+  readonly pod: string;
+  readonly containerPort: number;
+  /** The pod is Ready and not terminating: the only endpoints traffic is sent to. */
+  readonly ready: boolean;
+  /** The pod's Ready condition, whether or not it is terminating. */
+  readonly serving: boolean;
+  readonly terminating: boolean;
+}
+
 /**
- * The in-process Service resolver: the ready Pods behind `ns/name` at service port `port`, each as a
- * 127.0.0.1:<forwarded port> address. Undefined when the Service (or that port on it) does not exist, so
- * callers can tell "BackendNotFound" from "no ready endpoints" (an empty list).
+ * The endpoints of Service `ns/name` at service port `port`, as the EndpointSlice controller derives them
+ * (https://kubernetes.io/docs/concepts/services-networking/endpoint-slices/#conditions): every pod the
+ * selector matches that is not in a terminal phase; `ready` mirrors the pod's Ready condition but is never
+ * true for a terminating pod (deletionTimestamp set), `serving` is Ready regardless, `terminating` says
+ * the pod is being deleted. Undefined when the Service (or that port on it) does not exist, so callers can
+ * tell "BackendNotFound" from "no endpoints" (an empty list). The test cluster serves no EndpointSlice
+ * objects: every pod here has the loopback address, which EndpointSlice validation refuses.
  */
-export async function resolveService(
+export function serviceEndpoints(
   store: Store,
-  node: PodPortForwarder,
   namespace: string,
   name: string,
   port: number,
-): Promise<string[] | undefined> {
+): ServiceEndpoint[] | undefined {
   const obj = store.get("v1", "Service", namespace, name);
   if (!obj) return undefined;
   const svc = asKube<IService>(obj);
@@ -972,23 +986,45 @@ export async function resolveService(
   const selector = svc.spec?.selector;
   if (!selector || Object.keys(selector).length === 0) return [];
   const target = sp.targetPort ?? sp.port;
-  const pods = store
-    .list("v1", "Pod", { namespace })
-    .map((p) => asKube<IPod>(p))
-    .filter(
-      (p) =>
-        isActive(p) &&
-        podReady(p).ready &&
-        matchesStructuredSelector({ matchLabels: selector }, p.metadata?.labels ?? {}),
-    );
-  const out: string[] = [];
-  for (const p of pods) {
+  const out: ServiceEndpoint[] = [];
+  for (const p of store.list("v1", "Pod", { namespace }).map((o) => asKube<IPod>(o))) {
+    const phase = p.status?.phase;
+    if (phase === "Succeeded" || phase === "Failed") continue;
+    if (!matchesStructuredSelector({ matchLabels: selector }, p.metadata?.labels ?? {})) continue;
     const containerPort =
       typeof target === "number"
         ? target
         : p.spec?.containers.flatMap((c) => c.ports ?? []).find((cp) => cp.name === target)?.containerPort;
     if (containerPort === undefined) continue;
-    const hostPort = await node.forward(namespace, p.metadata?.name ?? "", containerPort);
+    const serving = podReady(p).ready;
+    const terminating = p.metadata?.deletionTimestamp !== undefined;
+    out.push({
+      pod: p.metadata?.name ?? "",
+      containerPort,
+      ready: serving && !terminating,
+      serving,
+      terminating,
+    });
+  }
+  return out;
+}
+
+/**
+ * The in-process Service resolver: the ready endpoints of `ns/name` at service port `port`, each as a
+ * 127.0.0.1:<forwarded port> address (the control plane's view, with no propagation delay).
+ */
+export async function resolveService(
+  store: Store,
+  node: PodPortForwarder,
+  namespace: string,
+  name: string,
+  port: number,
+): Promise<string[] | undefined> {
+  const endpoints = serviceEndpoints(store, namespace, name, port);
+  if (endpoints === undefined) return undefined;
+  const out: string[] = [];
+  for (const e of endpoints.filter((x) => x.ready)) {
+    const hostPort = await node.forward(namespace, e.pod, e.containerPort);
     if (hostPort !== undefined) out.push(`127.0.0.1:${hostPort}`);
   }
   return out;

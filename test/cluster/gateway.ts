@@ -8,6 +8,13 @@
 // Attachment: only routes whose parentRefs name this cluster's Gateway (default `default/slipway-test`,
 // created at start) are served, like a real controller; routes for other parents get no status from us.
 // The matching and rewriting below are pure functions, unit-tested against the spec's own tables.
+//
+// Propagation: a real Gateway's data plane (Envoy, NGINX, …) is programmed by its controller some time
+// after the API objects change, so for a while it still routes by the old routes and to the old
+// endpoints; that is why a pod's preStop hook must keep it serving after its deletion starts
+// (https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#pod-termination). This gateway
+// serves from a snapshot of routes and ready endpoints taken when they change and installed
+// `propagationDelayMs` later, so it is never kinder than a real one.
 
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -17,7 +24,7 @@ import {
   type ClusterStore,
   nowIso,
   type PodPortForwarder,
-  resolveService,
+  serviceEndpoints,
   toKube,
 } from "./controllers.js";
 import { deepEqual, type KubeObject } from "./store.js";
@@ -280,6 +287,27 @@ export interface GatewayOptions {
   readonly node: PodPortForwarder;
   readonly namespace?: string;
   readonly name?: string;
+  /** How long a change to routes, Services or endpoints takes to reach the data plane (ms); 0 is at once. */
+  readonly propagationDelayMs?: number;
+}
+
+/** What the data plane serves from: the accepted routes and each backendRef's endpoints, as programmed. */
+interface DataPlane {
+  readonly routes: readonly RouteRef[];
+  /** By "namespace/name:port" of each backendRef of those routes. */
+  readonly backends: ReadonlyMap<string, BackendProblem | readonly Upstream[]>;
+}
+
+interface Upstream {
+  readonly namespace: string;
+  readonly pod: string;
+  readonly containerPort: number;
+}
+
+const EMPTY_DATA_PLANE: DataPlane = { routes: [], backends: new Map() };
+
+function backendKey(namespace: string, name: string, port: number | undefined): string {
+  return `${namespace}/${name}:${port ?? ""}`;
 }
 
 interface ParentRef {
@@ -300,11 +328,17 @@ export class TestGateway {
   private statusTimer: NodeJS.Timeout | undefined;
   private readonly namespace: string;
   private readonly name: string;
+  private readonly propagationDelayMs: number;
+  private dataPlane: DataPlane = EMPTY_DATA_PLANE;
+  private snapshotPending = false;
+  private readonly programming = new Set<NodeJS.Timeout>();
+  private stopped = false;
   url = "";
 
   constructor(private readonly opts: GatewayOptions) {
     this.namespace = opts.namespace ?? "default";
     this.name = opts.name ?? "slipway-test";
+    this.propagationDelayMs = opts.propagationDelayMs ?? 0;
   }
 
   async start(): Promise<string> {
@@ -330,24 +364,83 @@ export class TestGateway {
     await new Promise<void>((resolve) => this.server?.listen(0, "127.0.0.1", resolve));
     const port = (this.server.address() as AddressInfo).port;
     this.url = `http://127.0.0.1:${port}`;
-    const kick = () => this.scheduleStatus();
+    const kick = () => {
+      this.scheduleStatus();
+      this.program();
+    };
     this.unwatch.push(
       store.watch(`${GROUP}/v1`, "HTTPRoute", kick),
       store.watch(`${GROUP}/v1`, "Gateway", kick),
       store.watch("v1", "Service", kick),
+      store.watch("v1", "Pod", () => this.program()),
     );
     this.scheduleStatus();
+    this.dataPlane = this.snapshot();
     return this.url;
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     for (const u of this.unwatch) u();
+    for (const t of this.programming) clearTimeout(t);
+    this.programming.clear();
     if (this.statusTimer) clearTimeout(this.statusTimer);
     this.agent.destroy();
     const server = this.server;
     if (!server) return;
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /**
+   * Takes a snapshot of what the data plane should serve once the writes of this turn are done, and
+   * installs it `propagationDelayMs` later. Every snapshot waits the same time, so they land in order.
+   */
+  private program(): void {
+    if (this.snapshotPending || this.stopped) return;
+    this.snapshotPending = true;
+    setImmediate(() => {
+      this.snapshotPending = false;
+      if (this.stopped) return;
+      const next = this.snapshot();
+      if (this.propagationDelayMs <= 0) {
+        this.dataPlane = next;
+        return;
+      }
+      const timer = setTimeout(() => {
+        this.programming.delete(timer);
+        this.dataPlane = next;
+      }, this.propagationDelayMs);
+      this.programming.add(timer);
+    });
+  }
+
+  /** The accepted routes and, for each of their backendRefs, its problem or its ready endpoints now. */
+  private snapshot(): DataPlane {
+    const routes = this.attachedRoutes().filter(({ route }) => unsupportedReason(route) === undefined);
+    const backends = new Map<string, BackendProblem | readonly Upstream[]>();
+    for (const { ref } of routes) {
+      for (const rule of ref.rules) {
+        for (const b of rule.backendRefs ?? []) {
+          const ns = b.namespace ?? ref.namespace;
+          const key = backendKey(ns, b.name, b.port);
+          if (backends.has(key)) continue;
+          const problem = this.backendProblem(b, ref.namespace);
+          if (problem) {
+            backends.set(key, problem);
+            continue;
+          }
+          const endpoints = serviceEndpoints(this.opts.store, ns, b.name, b.port ?? 0) ?? [];
+          backends.set(
+            key,
+            endpoints
+              .filter((e) => e.ready)
+              .map((e) => ({ namespace: ns, pod: e.pod, containerPort: e.containerPort })),
+          );
+        }
+      }
+    }
+    return { routes: routes.map((r) => r.ref), backends };
   }
 
   private attaches(ref: ParentRef, routeNamespace: string): boolean {
@@ -409,11 +502,8 @@ export class TestGateway {
       headers: req.headers,
       query: url.searchParams,
     };
-    const attached = this.attachedRoutes().filter(({ route }) => unsupportedReason(route) === undefined);
-    const sel = selectRule(
-      attached.map((a) => a.ref),
-      facts,
-    );
+    const plane = this.dataPlane;
+    const sel = selectRule(plane.routes, facts);
     if (!sel) return reply(res, 404, "no matching HTTPRoute rule\n");
     const rule = sel.rule;
     const requestTimeout = rule.timeouts?.request
@@ -466,20 +556,26 @@ export class TestGateway {
     // No backends (or all weight 0) and no redirect: nothing can answer, so the spec's 500 applies.
     if (idx === undefined) return reply(res, 500, "no backend for this route rule\n");
     const backend = backends[idx];
-    if (!backend || this.backendProblem(backend, sel.route.namespace))
+    const upstreams = backend
+      ? plane.backends.get(backendKey(backend.namespace ?? sel.route.namespace, backend.name, backend.port))
+      : undefined;
+    if (!backend || upstreams === undefined || !Array.isArray(upstreams))
       return reply(res, 500, "invalid backendRef\n");
     if (!applyFilters(backend.filters ?? [])) return;
-    const endpoints = await resolveService(
-      this.opts.store,
-      this.opts.node,
-      backend.namespace ?? sel.route.namespace,
-      backend.name,
-      backend.port ?? 0,
-    );
     // The spec's SHOULD for a Service without ready endpoints.
-    if (!endpoints || endpoints.length === 0) return reply(res, 503, "no healthy upstream\n");
-    const endpoint = endpoints[Math.floor(Math.random() * endpoints.length)] ?? "";
-    const [ehost, eport] = endpoint.split(":");
+    if (upstreams.length === 0) return reply(res, 503, "no healthy upstream\n");
+    const upstream = upstreams[Math.floor(Math.random() * upstreams.length)] as Upstream;
+    // An endpoint the data plane still has but whose pod is gone cannot be reached, as on a real node.
+    const forwarded = await this.opts.node.forward(upstream.namespace, upstream.pod, upstream.containerPort);
+    if (forwarded === undefined) {
+      return reply(
+        res,
+        503,
+        "upstream connect error or disconnect/reset before headers. reset reason: connection failure\n",
+      );
+    }
+    const ehost = "127.0.0.1";
+    const eport = forwarded;
 
     for (const h of HOP_BY_HOP) delete headers[h];
     const prior = headers["x-forwarded-for"];

@@ -4,6 +4,8 @@
 // httpGet/tcpSocket/exec probes, Pod status, container logs, and port forwarding into the pod's namespace.
 // Volumes (volumes.ts) are set up before the sandbox, as kubelet waits for them, and bind-mounted into
 // every container; init containers run one after another to completion before the app containers start.
+// A pod whose deletion has started is terminated as kubelet does it (preStop, the stop signal, SIGKILL at
+// the end of the grace period, a terminal phase), and only then is its API object removed.
 //
 // Reaching a pod: Docker here has only host/none networks, so each sandbox runs with `none` (loopback only).
 // Per pod we start one relay process inside the sandbox's network namespace (`nsenter --net`), listening on
@@ -17,6 +19,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, realpathSync, rmSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
+import { totalmem } from "node:os";
 import { isAbsolute, join, relative } from "node:path";
 import type Docker from "dockerode";
 import type { IContainer } from "kubernetes-models/v1/Container";
@@ -83,6 +86,8 @@ export interface LogOptions {
 }
 
 const KUBELET_BACKOFF: Backoff = { baseMs: 10_000, maxMs: 300_000 };
+/** kubelet's minimumGracePeriodInSeconds: the least time a container gets between its stop signal and SIGKILL. */
+const MINIMUM_GRACE_SECONDS = 2;
 const KUBELET_MOUNT_BACKOFF: Backoff = { baseMs: 500, maxMs: 122_000 };
 
 // The relay that runs inside a pod's network namespace. Protocol: first line is "<port>" (pipe a stream to
@@ -138,11 +143,27 @@ interface ContainerRun {
   /** Docker ids of the current and the previous instance (kept for `logs --previous`). */
   currentDockerId?: string;
   previousDockerId?: string;
+  /** Aborted when the current instance exits: ends its probes and interrupts its preStop hook. */
+  instance?: AbortController;
 }
 
 /** One pod's runtime: sandbox, relay, containers and their loops. Stopped by `abort`. */
 class PodRuntime {
+  /** Aborted when the runtime is torn down: everything stops at once. */
   readonly abort = new AbortController();
+  /**
+   * Aborted when the pod's deletion starts (and at teardown): nothing is pulled, started or restarted any
+   * more, and liveness and startup probes stop; running containers are stopped by `terminate`.
+   */
+  readonly stopping = new AbortController();
+  /** Set when graceful termination starts: when (ms) and with which grace period (seconds). */
+  termination?: { readonly startedMs: number; readonly graceSeconds: number };
+  /** The pod's whole run (runPod), awaited by termination once it has stopped the containers. */
+  running?: Promise<void>;
+  /** Container stops in flight, by Docker id: a container is stopped once, whoever asks. */
+  readonly kills = new Map<string, Promise<void>>();
+  /** Docker volumes created for the pod (memory-backed emptyDirs), removed with it. */
+  readonly dockerVolumes = new Map<string, string>();
   readonly containers: ContainerRun[];
   readonly initContainers: ContainerRun[];
   /** The pod's volumes on the host, once set up. */
@@ -158,6 +179,8 @@ class PodRuntime {
   readonly startTime = nowIso();
   private writing = false;
   private dirty = false;
+  /** Set by termination once every container has stopped: the status may show the terminal phase. */
+  terminated = false;
 
   constructor(
     readonly node: TestNode,
@@ -216,7 +239,8 @@ class PodRuntime {
     })();
   }
 
-  private writeStatus(): void {
+  /** Writes the status now, even after teardown began (the last status kubelet reports before deleting). */
+  writeStatus(): void {
     const store = this.node.store;
     // The store is synchronous: read-modify-write in one turn cannot conflict with another writer.
     const current = store.get("v1", "Pod", this.ns, this.name);
@@ -281,6 +305,12 @@ class PodRuntime {
     if (finished && policy !== "Always") {
       phase = this.containers.every((c) => c.state.terminated?.exitCode === 0) ? "Succeeded" : "Failed";
     }
+    // A pod whose deletion has stopped every container ends in a terminal phase whatever its restart
+    // policy: Succeeded if they all exited 0, else Failed (pod-lifecycle.md#pod-termination, step 5).
+    const allStopped = this.allRuns.every((c) => c.state.running === undefined);
+    if (this.termination !== undefined && allStopped && this.terminated) {
+      phase = this.containers.every((c) => c.state.terminated?.exitCode === 0) ? "Succeeded" : "Failed";
+    }
     // An init container that failed under restartPolicy Never fails the pod.
     const initFailed = this.initContainers.some(
       (c) => !c.sidecar && c.state.terminated !== undefined && c.state.terminated.exitCode !== 0,
@@ -293,7 +323,8 @@ class PodRuntime {
         imageID: c.imageID,
         ready: c.ready,
         restartCount: c.restartCount,
-        started: c.started && c.state.running !== undefined,
+        // Started only once the startup probe (if any) has succeeded, for this instance.
+        started: c.state.running !== undefined && (c.spec.startupProbe === undefined || c.startupPassed),
         state: c.state,
         lastState: c.lastState,
       };
@@ -368,7 +399,6 @@ export class TestNode {
   readonly runDir: string;
   readonly volumeDir: string;
   private readonly pods = new Map<string, PodRuntime>();
-  private readonly releasing = new Set<string>();
   private readonly unwatch: (() => void)[] = [];
   private readonly restartBackoff: Backoff;
   private readonly pullBackoff: Backoff;
@@ -391,7 +421,12 @@ export class TestNode {
     this.unwatch.push(
       this.store.watch("v1", "Pod", (ev) => {
         const pod = asKube<IPod>(ev.object);
-        if (ev.type === "DELETED" || pod.metadata?.deletionTimestamp) void this.release(pod);
+        // A deletion with a grace period sets deletionTimestamp and leaves the object for the kubelet to
+        // terminate the pod and delete it again with 0; an object that is gone (force deletion, grace 0, or
+        // a pod never bound to a node, which the API server deletes at once) has nothing left to wait for.
+        // Only pods bound to this node (spec.nodeName, set by the scheduler or by their creator) are run.
+        if (ev.type === "DELETED") void this.teardown(pod);
+        else if (pod.metadata?.deletionTimestamp) this.startTermination(pod);
         else if (pod.spec?.nodeName === NODE_NAME) this.admit(pod);
       }),
     );
@@ -409,8 +444,11 @@ export class TestNode {
       );
     }
     // Only pods the scheduler bound to this node (or created with spec.nodeName) are this kubelet's.
-    for (const obj of this.store.list("v1", "Pod", { fieldSelector: `spec.nodeName=${NODE_NAME}` }))
-      this.admit(asKube<IPod>(obj));
+    for (const obj of this.store.list("v1", "Pod", { fieldSelector: `spec.nodeName=${NODE_NAME}` })) {
+      const pod = asKube<IPod>(obj);
+      if (pod.metadata?.deletionTimestamp) this.startTermination(pod);
+      else this.admit(pod);
+    }
   }
 
   /** Removes every container and relay this node started; the node is unusable afterwards. */
@@ -435,8 +473,9 @@ export class TestNode {
     this.pods.set(uid, runtime);
     // Watch handlers run inside the store write that caused them: start work on a later turn.
     setImmediate(() => {
-      if (runtime.abort.signal.aborted) return;
-      void this.runPod(runtime).catch((e: unknown) => {
+      // The Scheduled event is the scheduler's (scheduler.ts); a pod created with spec.nodeName has none.
+      if (runtime.stopping.signal.aborted) return;
+      runtime.running = this.runPod(runtime).catch((e: unknown) => {
         if (runtime.abort.signal.aborted) return;
         recordEvent(
           this.store,
@@ -451,31 +490,13 @@ export class TestNode {
     });
   }
 
-  /**
-   * Stops a deleted pod's containers; then, for a pod bound here that is being deleted gracefully, deletes
-   * the object for good (grace period 0), as kubelet does once the containers are gone.
-   */
-  private async release(pod: IPod): Promise<void> {
-    const { namespace, name, uid, deletionTimestamp } = pod.metadata ?? {};
-    if (uid === undefined || this.releasing.has(uid)) return;
-    this.releasing.add(uid);
-    try {
-      await this.teardown(pod);
-      if (deletionTimestamp === undefined || pod.spec?.nodeName !== NODE_NAME || !name) return;
-      this.store.delete("v1", "Pod", namespace, name, { gracePeriodSeconds: 0, preconditions: { uid } });
-    } catch (e) {
-      if (!isNotFound(e) && !isConflict(e)) throw e;
-    } finally {
-      this.releasing.delete(uid);
-    }
-  }
-
   private async teardown(pod: IPod): Promise<void> {
     const uid = pod.metadata?.uid;
     if (uid === undefined) return;
     const rt = this.pods.get(uid);
     if (!rt) return;
     this.pods.delete(uid);
+    rt.stopping.abort();
     rt.abort.abort();
     for (const server of rt.forwards.values()) void server.then((s) => s.close()).catch(() => undefined);
     rt.relay?.kill("SIGKILL");
@@ -491,8 +512,87 @@ export class TestNode {
         ),
     );
     rmSync(rt.socketPath, { force: true });
-    // emptyDir contents go with the pod.
+    // emptyDir contents go with the pod, memory-backed ones with their Docker volume.
     rmSync(rt.volumeDir, { recursive: true, force: true });
+    await Promise.all(
+      [...rt.dockerVolumes.values()].map((name) =>
+        this.docker
+          .getVolume(name)
+          .remove()
+          .catch(() => undefined),
+      ),
+    );
+  }
+
+  /** Starts graceful termination once per pod; a pod this node never ran is deleted at once, as kubelet does. */
+  private startTermination(pod: IPod): void {
+    const uid = pod.metadata?.uid;
+    const rt = uid === undefined ? undefined : this.pods.get(uid);
+    if (rt === undefined) {
+      // Nothing runs for it here: kubelet's status manager finds it can be deleted and does so.
+      if (!this.stopped && pod.spec?.nodeName === NODE_NAME) setImmediate(() => this.finishDeletion(pod));
+      return;
+    }
+    rt.pod = pod;
+    if (rt.termination !== undefined) return;
+    const grace = pod.metadata?.deletionGracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? 30;
+    rt.termination = { startedMs: Date.now(), graceSeconds: grace };
+    rt.stopping.abort();
+    // Watch handlers run inside the store write that caused them: terminate on a later turn.
+    setImmediate(() => {
+      void this.terminate(rt).catch((e: unknown) => {
+        if (!rt.abort.signal.aborted) console.error(`[test-node] terminating ${podKey(pod)} failed:`, e);
+      });
+    });
+  }
+
+  /**
+   * Graceful termination, as kubelet does it (pod-lifecycle.md#pod-termination): every running container
+   * is stopped (its preStop hook, then the stop signal, then SIGKILL when the grace period ends), regular
+   * containers together and sidecars after them in reverse order; the pod reports its terminal phase,
+   * its sandbox and volumes are removed, and kubelet deletes the object with grace period 0.
+   */
+  private async terminate(rt: PodRuntime): Promise<void> {
+    const t = rt.termination;
+    if (t === undefined) return;
+    rt.publish();
+    // The grace period counts from the start of the deletion, preStop hooks included.
+    const remaining = () => Math.max(0, t.graceSeconds - Math.floor((Date.now() - t.startedMs) / 1000));
+    const sidecars = rt.initContainers.filter((r) => r.sidecar);
+    await Promise.all(
+      [...rt.initContainers.filter((r) => !r.sidecar), ...rt.containers].map((r) =>
+        this.stopRun(rt, r, remaining()),
+      ),
+    );
+    // Sidecars stop once the regular containers have (KEP-753's termination ordering), last one first.
+    for (const r of [...sidecars].reverse()) await this.stopRun(rt, r, remaining());
+    await rt.running;
+    if (rt.abort.signal.aborted) return; // torn down meanwhile (a forced deletion, or the node stopping)
+    rt.terminated = true;
+    rt.writeStatus();
+    await this.teardown(rt.pod);
+    this.finishDeletion(rt.pod);
+  }
+
+  /** Stops a container that is running, with `graceSeconds` left; resolves once it has exited. */
+  private async stopRun(rt: PodRuntime, run: ContainerRun, graceSeconds: number): Promise<void> {
+    const id = run.currentDockerId;
+    if (id === undefined || run.state.running === undefined) return;
+    await this.killContainer(rt, run, id, { graceSeconds });
+  }
+
+  /** kubelet's last step: delete the pod object with grace period 0, guarded by its uid. */
+  private finishDeletion(pod: IPod): void {
+    const uid = pod.metadata?.uid;
+    try {
+      this.store.delete("v1", "Pod", pod.metadata?.namespace, pod.metadata?.name ?? "", {
+        gracePeriodSeconds: 0,
+        ...(uid !== undefined ? { preconditions: { uid } } : {}),
+      });
+    } catch (e) {
+      // Gone already, or a new pod of the same name: nothing of ours is left to delete.
+      if (!isNotFound(e) && !isConflict(e)) throw e;
+    }
   }
 
   private runtimeFor(ns: string, name: string): PodRuntime | undefined {
@@ -558,14 +658,23 @@ export class TestNode {
     rt.publish();
     // kubelet waits for every volume before it creates the sandbox.
     if (!(await this.mountVolumes(rt))) return;
+    await this.createDockerVolumes(rt);
     await this.ensureImage(rt, this.opts.pauseImage, "IfNotPresent");
     const sandbox = await this.docker.createContainer({
       Image: this.opts.pauseImage,
       Cmd: ["sleep", "2147483647"],
       Hostname: rt.name.slice(0, 63),
       Labels: this.labels(rt, "sandbox", "POD"),
-      // The sandbox owns the namespaces the pod's containers join, as the pause container does.
-      HostConfig: { NetworkMode: "none", IpcMode: "shareable", AutoRemove: false },
+      // The sandbox owns the namespaces the pod's containers join, as the pause container does. It also
+      // holds the pod's memory-backed volumes, so they stay mounted while containers restart.
+      HostConfig: {
+        NetworkMode: "none",
+        IpcMode: "shareable",
+        AutoRemove: false,
+        Mounts: [...rt.dockerVolumes].map(([volume, name]) =>
+          volumeMount(name, `/slipway-volumes/${volume}`, false),
+        ),
+      },
       name: `slipway-${this.opts.clusterId}-${rt.ns}-${rt.name}-POD`,
     });
     rt.sandboxId = sandbox.id;
@@ -575,6 +684,7 @@ export class TestNode {
     rt.relay = await startRelay(pid, rt.socketPath);
     if (rt.abort.signal.aborted) rt.relay.kill("SIGKILL");
     rt.publish();
+    if (rt.stopping.signal.aborted) return;
     if (!(await this.runInitContainers(rt))) return;
     const policy = rt.pod.spec?.restartPolicy ?? "Always";
     await Promise.all([...rt.sidecarRuns, ...rt.containers.map((c) => this.runContainer(rt, c, policy))]);
@@ -582,10 +692,10 @@ export class TestNode {
 
   /** Sets up the pod's volumes, retrying with backoff and a FailedMount event per failure; false once the pod is gone. */
   private async mountVolumes(rt: PodRuntime): Promise<boolean> {
-    const signal = rt.abort.signal;
+    const signal = rt.stopping.signal;
     for (let failures = 0; !signal.aborted; ) {
       try {
-        rt.volumes = setUpVolumes(rt.pod, rt.volumeDir, this.lookup);
+        rt.volumes = setUpVolumes(rt.pod, rt.volumeDir, this.lookup, totalmem());
         return !signal.aborted;
       } catch (e) {
         if (!(e instanceof VolumeMountError)) throw e;
@@ -597,6 +707,25 @@ export class TestNode {
     return false;
   }
 
+  /**
+   * A Docker tmpfs volume per memory-backed emptyDir (`size=` as kubelet mounts it; the tmpfs root keeps
+   * its 1777 mode because nothing is copied into it). One volume serves every container of the pod, and
+   * the sandbox keeps it mounted, so its contents live as long as the pod, as an emptyDir's do.
+   */
+  private async createDockerVolumes(rt: PodRuntime): Promise<void> {
+    for (const [volume, hv] of rt.volumes ?? []) {
+      if (hv.tmpfsBytes === undefined || rt.dockerVolumes.has(volume)) continue;
+      const name = `slipway-${this.opts.clusterId}-${rt.pod.metadata?.uid ?? ""}-${volume}`;
+      rt.dockerVolumes.set(volume, name);
+      await this.docker.createVolume({
+        Name: name,
+        Driver: "local",
+        DriverOpts: { type: "tmpfs", device: "tmpfs", o: `size=${hv.tmpfsBytes}` },
+        Labels: { [CLUSTER_LABEL]: this.opts.clusterId, "io.kubernetes.pod.uid": rt.pod.metadata?.uid ?? "" },
+      });
+    }
+  }
+
   /** ConfigMaps and Secrets as the volume plugins read them (the store holds plain API objects). */
   private readonly lookup: ObjectLookup = (kind, ns, name) =>
     this.store.get("v1", kind, ns, name) as ReturnType<ObjectLookup>;
@@ -605,7 +734,7 @@ export class TestNode {
   private refreshVolumes(rt: PodRuntime): void {
     if (rt.abort.signal.aborted) return;
     try {
-      rt.volumes = setUpVolumes(rt.pod, rt.volumeDir, this.lookup);
+      rt.volumes = setUpVolumes(rt.pod, rt.volumeDir, this.lookup, totalmem());
     } catch (e) {
       if (!(e instanceof VolumeMountError)) throw e;
       // kubelet keeps the last good projection and reports the failure.
@@ -618,7 +747,7 @@ export class TestNode {
    * the next; false when the pod stops or an init container failed under restartPolicy Never.
    */
   private async runInitContainers(rt: PodRuntime): Promise<boolean> {
-    const signal = rt.abort.signal;
+    const signal = rt.stopping.signal;
     // Under Always or OnFailure a failed init container is retried; under Never the pod fails.
     const policy = rt.pod.spec?.restartPolicy === "Never" ? "Never" : "OnFailure";
     for (const run of rt.initContainers) {
@@ -647,11 +776,15 @@ export class TestNode {
     };
   }
 
-  /** One container's whole life: pull, create, run, probe, restart with backoff, until the pod goes away. */
+  /**
+   * One container's whole life: pull, create, run, probe, restart with backoff, until the pod's deletion
+   * starts (then the current instance runs until `terminate` stops it, and nothing starts again) or the
+   * pod goes away.
+   */
   private async runContainer(rt: PodRuntime, run: ContainerRun, policy: string): Promise<void> {
-    const signal = rt.abort.signal;
+    const stopping = rt.stopping.signal;
     let crashes = 0;
-    for (let attempt = 0; !signal.aborted; attempt++) {
+    for (let attempt = 0; !stopping.aborted; attempt++) {
       const image = run.spec.image ?? "";
       if (!(await this.pullWithBackoff(rt, run, image))) return;
       let config: Docker.ContainerCreateOptions;
@@ -662,9 +795,10 @@ export class TestNode {
         run.state = { waiting: { reason: "CreateContainerConfigError", message: e.message } };
         rt.publish();
         recordEvent(this.store, rt.pod, "Warning", "Failed", `Error: ${e.message}`, "kubelet");
-        if (!(await sleep(backoffDelay(this.pullBackoff, attempt + 1), signal))) return;
+        if (!(await sleep(backoffDelay(this.pullBackoff, attempt + 1), stopping))) return;
         continue;
       }
+      if (stopping.aborted) return;
       const container = await this.docker.createContainer(config);
       if (run.previousDockerId) {
         await this.docker
@@ -674,7 +808,8 @@ export class TestNode {
       }
       if (run.currentDockerId !== undefined) run.previousDockerId = run.currentDockerId;
       run.currentDockerId = container.id;
-      if (signal.aborted) return;
+      // kubelet starts no container once the pod is terminating.
+      if (stopping.aborted) return;
       recordEvent(this.store, rt.pod, "Normal", "Created", `Created container ${run.spec.name}`, "kubelet");
       const startedAt = nowIso();
       const startedMs = Date.now();
@@ -683,24 +818,33 @@ export class TestNode {
       } catch (e) {
         run.state = { waiting: { reason: "RunContainerError", message: errorMessage(e) } };
         rt.publish();
-        if (!(await sleep(backoffDelay(this.restartBackoff, ++crashes), signal))) return;
+        if (!(await sleep(backoffDelay(this.restartBackoff, ++crashes), stopping))) return;
         continue;
       }
       recordEvent(this.store, rt.pod, "Normal", "Started", `Started container ${run.spec.name}`, "kubelet");
       run.containerID = `docker://${container.id}`;
       run.state = { running: { startedAt } };
       run.started = true;
+      // A new instance must pass its own startup probe.
+      run.startupPassed = false;
       run.ready = run.spec.readinessProbe === undefined && run.spec.startupProbe === undefined;
       rt.publish();
 
-      const probes = new AbortController();
-      const onAbort = () => probes.abort();
-      signal.addEventListener("abort", onAbort, { once: true });
-      void this.runProbes(rt, run, container, probes.signal);
+      const instance = new AbortController();
+      run.instance = instance;
+      const onAbort = () => instance.abort();
+      rt.abort.signal.addEventListener("abort", onAbort, { once: true });
+      void this.runProbes(rt, run, container, instance.signal, startedMs);
+      // Started while the deletion was beginning: stop it with what is left of the grace period.
+      if (stopping.aborted && rt.termination !== undefined) {
+        const t = rt.termination;
+        const left = Math.max(0, t.graceSeconds - Math.floor((Date.now() - t.startedMs) / 1000));
+        void this.killContainer(rt, run, container.id, { graceSeconds: left });
+      }
       const exit = await container.wait().catch(() => ({ StatusCode: 137 }));
-      probes.abort();
-      signal.removeEventListener("abort", onAbort);
-      if (signal.aborted) return;
+      instance.abort();
+      rt.abort.signal.removeEventListener("abort", onAbort);
+      if (rt.abort.signal.aborted) return;
       const info = await container.inspect().catch(() => undefined);
       const exitCode = info?.State.ExitCode ?? exit.StatusCode;
       const terminated = {
@@ -714,7 +858,7 @@ export class TestNode {
         containerID: run.containerID,
       };
       run.ready = false;
-      if (!willRestart(policy, exitCode)) {
+      if (stopping.aborted || !willRestart(policy, exitCode)) {
         run.state = { terminated };
         rt.publish();
         return;
@@ -733,7 +877,7 @@ export class TestNode {
         rt.publish();
         // Shown until kubelet's next sync finds the back-off, as ErrImagePull is before ImagePullBackOff.
         const shown = Math.min(1000, delay / 2);
-        if (shown > 0 && !(await sleep(shown, signal))) return;
+        if (shown > 0 && !(await sleep(shown, stopping))) return;
       }
       if (delay > 0) {
         run.state = {
@@ -751,25 +895,126 @@ export class TestNode {
           "Back-off restarting failed container",
           "kubelet",
         );
-        if (!(await sleep(delay - (run.init ? Math.min(1000, delay / 2) : 0), signal))) return;
+        if (!(await sleep(delay - (run.init ? Math.min(1000, delay / 2) : 0), stopping))) return;
       }
       if (!run.init) run.state = { waiting: { reason: "ContainerCreating" } };
     }
   }
 
+  /**
+   * kubelet's killContainer (kuberuntime_container.go): a Killing event, the preStop hook (if any and the
+   * grace period is not 0) for at most the grace period, then the container's stop signal with what is
+   * left of it, never less than 2 seconds (minimumGracePeriodInSeconds), then SIGKILL. Docker's stop does
+   * the last two steps exactly so: it sends the image's STOPSIGNAL (SIGTERM by default) to PID 1 and
+   * SIGKILL after the timeout. Once per instance, however many callers ask.
+   */
+  private killContainer(
+    rt: PodRuntime,
+    run: ContainerRun,
+    dockerId: string,
+    opts: { readonly graceSeconds: number; readonly message?: string },
+  ): Promise<void> {
+    const inFlight = rt.kills.get(dockerId);
+    if (inFlight !== undefined) return inFlight;
+    const kill = (async () => {
+      recordEvent(
+        this.store,
+        rt.pod,
+        "Normal",
+        "Killing",
+        opts.message ?? `Stopping container ${run.spec.name}`,
+        "kubelet",
+      );
+      let grace = opts.graceSeconds;
+      const preStop = run.spec.lifecycle?.preStop;
+      if (preStop !== undefined && grace > 0) {
+        const t0 = Date.now();
+        await this.runPreStop(rt, run, dockerId, preStop, grace * 1000);
+        grace -= Math.floor((Date.now() - t0) / 1000);
+      }
+      grace = Math.max(grace, MINIMUM_GRACE_SECONDS);
+      await this.docker
+        .getContainer(dockerId)
+        .stop({ t: grace })
+        .catch(() => undefined); // already stopped (304) or gone
+    })();
+    rt.kills.set(dockerId, kill);
+    return kill;
+  }
+
+  /**
+   * Runs a preStop hook for at most `budgetMs` (kubelet's executePreStopHook then goes on regardless). A
+   * failure is a FailedPreStopHook event, as kubelet records it, and the container is stopped anyway.
+   */
+  private async runPreStop(
+    rt: PodRuntime,
+    run: ContainerRun,
+    dockerId: string,
+    hook: NonNullable<NonNullable<IContainer["lifecycle"]>["preStop"]>,
+    budgetMs: number,
+  ): Promise<void> {
+    const exited = run.instance?.signal;
+    const work = (async (): Promise<void> => {
+      if (hook.sleep) {
+        // The sleep action ends early if the container exits first (its API documentation says so).
+        await sleep(hook.sleep.seconds * 1000, exited);
+      } else if (hook.exec) {
+        const exec = await this.docker.getContainer(dockerId).exec({
+          Cmd: hook.exec.command ?? [],
+          AttachStdout: true,
+          AttachStderr: true,
+        });
+        const stream = await exec.start({});
+        stream.resume();
+        await new Promise((r) => {
+          stream.on("end", r);
+          stream.on("close", r);
+        });
+        const code = (await exec.inspect()).ExitCode;
+        if (code !== 0) throw new Error(`command ${JSON.stringify(hook.exec.command)} exited with ${code}`);
+      } else if (hook.httpGet) {
+        const port = resolvePort(run.spec, hook.httpGet.port);
+        const local = await this.forward(rt.ns, rt.name, port);
+        if (local === undefined) throw new Error("pod sandbox is not ready");
+        const headers = Object.fromEntries((hook.httpGet.httpHeaders ?? []).map((h) => [h.name, h.value]));
+        const status = await httpStatus(local, hook.httpGet.path ?? "/", headers, budgetMs);
+        if (status < 200 || status >= 400)
+          throw new Error(`HTTP lifecycle hook failed with statuscode: ${status}`);
+      } else {
+        // tcpSocket is accepted by the API for compatibility only; kubelet fails such a hook.
+        throw new Error("tcpSocket lifecycle handlers are not supported");
+      }
+    })();
+    const timedOut = sleep(budgetMs).then(() => "timeout" as const);
+    try {
+      await Promise.race([work, timedOut]);
+    } catch {
+      recordEvent(this.store, rt.pod, "Warning", "FailedPreStopHook", "PreStopHook failed", "kubelet");
+    }
+    work.catch(() => undefined);
+  }
+
   /** Pulls per imagePullPolicy, reporting ErrImagePull then ImagePullBackOff; false once the pod is gone. */
   private async pullWithBackoff(rt: PodRuntime, run: ContainerRun, image: string): Promise<boolean> {
-    const signal = rt.abort.signal;
+    const signal = rt.stopping.signal;
     for (let failures = 0; !signal.aborted; ) {
       try {
         run.imageID = await this.ensureImage(rt, image, run.spec.imagePullPolicy);
         return true;
       } catch (e) {
         failures++;
-        const message = `Failed to pull image "${image}": ${errorMessage(e)}`;
-        run.state = { waiting: { reason: "ErrImagePull", message } };
+        // The event names the image; the container status carries the runtime's error as it is
+        // (image_manager.go EnsureImageExists and evalCRIPullErr).
+        run.state = { waiting: { reason: "ErrImagePull", message: errorMessage(e) } };
         rt.publish();
-        recordEvent(this.store, rt.pod, "Warning", "Failed", message, "kubelet");
+        recordEvent(
+          this.store,
+          rt.pod,
+          "Warning",
+          "Failed",
+          `Failed to pull image "${image}": ${errorMessage(e)}`,
+          "kubelet",
+        );
         recordEvent(this.store, rt.pod, "Warning", "Failed", "Error: ErrImagePull", "kubelet");
         const delay = backoffDelay(this.pullBackoff, failures);
         // kubelet shows ErrImagePull until its next sync, then ImagePullBackOff for the rest of the wait.
@@ -803,15 +1048,22 @@ export class TestNode {
     }
     recordEvent(this.store, rt.pod, "Normal", "Pulling", `Pulling image "${image}"`, "kubelet");
     const t0 = Date.now();
-    const authconfig = await this.pullAuth(rt, host);
-    const stream = await this.docker.pull(image, { authconfig: authconfig ?? {} });
-    await new Promise<void>((resolve, reject) => {
-      this.docker.modem.followProgress(stream, (err: Error | null, output: { error?: string }[]) => {
-        const failed = err ?? output.find((o) => o.error);
-        if (failed) reject(new Error(failed instanceof Error ? failed.message : String(failed.error)));
-        else resolve();
-      });
-    });
+    // kuberuntime_image.go PullImage: anonymous when no credential matches, else each matching one in
+    // turn until a pull succeeds, failing with all their errors.
+    const creds = this.pullCredentials(rt, repository(image));
+    const errors: string[] = [];
+    for (const authconfig of creds.length > 0 ? creds : [undefined]) {
+      try {
+        await this.pullOnce(image, authconfig);
+        errors.length = 0;
+        break;
+      } catch (e) {
+        errors.push(errorMessage(e));
+      }
+    }
+    // utilerrors.NewAggregate: one error as it is, several as "[a, b]".
+    if (errors.length === 1) throw new Error(errors[0]);
+    if (errors.length > 1) throw new Error(`[${errors.join(", ")}]`);
     const info = await this.docker.getImage(image).inspect();
     recordEvent(
       this.store,
@@ -824,28 +1076,72 @@ export class TestNode {
     return info.RepoDigests?.[0] ?? info.Id;
   }
 
-  /** Credentials from the pod's imagePullSecrets (kubernetes.io/dockerconfigjson) for this registry host. */
-  private async pullAuth(rt: PodRuntime, host: string): Promise<Docker.AuthConfig | undefined> {
+  /**
+   * One pull through the Docker engine, failing with the message kubelet reports for it through
+   * cri-dockerd: the daemon's error (the registry's own words, e.g. "no basic auth credentials" or
+   * "unauthorized: authentication required") as a gRPC Unknown status.
+   */
+  private async pullOnce(image: string, authconfig: Docker.AuthConfig | undefined): Promise<void> {
+    const asKubeletSaysIt = (message: string) =>
+      new Error(
+        `rpc error: code = Unknown desc = Error response from daemon: ${message.replace(/^\(HTTP code \d+\) [^-]*- /, "").trim()}`,
+      );
+    let stream: NodeJS.ReadableStream;
+    try {
+      stream = await this.docker.pull(image, { authconfig: authconfig ?? {} });
+    } catch (e) {
+      throw asKubeletSaysIt(errorMessage(e));
+    }
+    await new Promise<void>((resolve, reject) => {
+      this.docker.modem.followProgress(stream, (err: Error | null, output: { error?: string }[]) => {
+        const failed = err ?? output.find((o) => o.error);
+        if (failed) reject(asKubeletSaysIt(failed instanceof Error ? failed.message : String(failed.error)));
+        else resolve();
+      });
+    });
+  }
+
+  /**
+   * The credentials kubelet's keyring offers for `repo` (credentialprovider/secrets MakeDockerKeyring and
+   * keyring.go BasicDockerKeyring.Lookup): from each imagePullSecret that exists and is of type
+   * kubernetes.io/dockerconfigjson (`.dockerconfigjson` → auths) or kubernetes.io/dockercfg (`.dockercfg`),
+   * every entry whose registry matches the image (same host and port, the entry's path a prefix of the
+   * repository's; a scheme and a leading /v1/ or /v2/ ignored), most specific entry first. Secrets that do
+   * not exist are skipped with kubelet's FailedToRetrieveImagePullSecret event.
+   */
+  private pullCredentials(rt: PodRuntime, repo: string): Docker.AuthConfig[] {
+    const missing: string[] = [];
+    const byKey = new Map<string, Docker.AuthConfig[]>();
     for (const ref of rt.pod.spec?.imagePullSecrets ?? []) {
       if (!ref.name) continue;
-      const secret = this.store.get("v1", "Secret", rt.ns, ref.name);
-      const data = (secret as { data?: Record<string, string> } | undefined)?.data?.[".dockerconfigjson"];
-      if (data === undefined) continue;
-      const parsed = JSON.parse(Buffer.from(data, "base64").toString()) as {
-        auths?: Record<string, { username?: string; password?: string; auth?: string }>;
-      };
-      const entry =
-        parsed.auths?.[host] ?? parsed.auths?.[`http://${host}`] ?? parsed.auths?.[`https://${host}`];
-      if (!entry) continue;
-      let { username, password } = entry;
-      if ((username === undefined || password === undefined) && entry.auth) {
-        const [u, ...p] = Buffer.from(entry.auth, "base64").toString().split(":");
-        username = u;
-        password = p.join(":");
+      const secret = this.store.get("v1", "Secret", rt.ns, ref.name) as
+        | { type?: string; data?: Record<string, string> }
+        | undefined;
+      if (secret === undefined) {
+        missing.push(ref.name);
+        continue;
       }
-      return { username: username ?? "", password: password ?? "", serveraddress: host };
+      const config = dockerConfigOf(secret);
+      for (const [location, entry] of Object.entries(config)) {
+        const key = keyringKey(location);
+        if (key === undefined) continue;
+        const cred = { ...credentialOf(entry), serveraddress: key.split("/")[0] ?? key };
+        byKey.set(key, [...(byKey.get(key) ?? []), cred]);
+      }
     }
-    return undefined;
+    if (missing.length > 0) {
+      recordEvent(
+        this.store,
+        rt.pod,
+        "Warning",
+        "FailedToRetrieveImagePullSecret",
+        `Unable to retrieve some image pull secrets (${missing.join(", ")}); attempting to pull the image may not succeed.`,
+        "kubelet",
+      );
+    }
+    // The index is reverse-sorted, so that more specific paths match first.
+    const keys = [...byKey.keys()].sort().reverse();
+    return keys.filter((k) => keyringMatches(k, repo)).flatMap((k) => byKey.get(k) ?? []);
   }
 
   private async containerConfig(
@@ -890,6 +1186,17 @@ export class TestNode {
       const vol = rt.volumes?.get(m.name);
       if (vol === undefined) throw new ConfigError(`volume ${m.name} is not set up`);
       const sub = m.subPathExpr !== undefined ? expandVars(m.subPathExpr, env) : (m.subPath ?? "");
+      const target = m.mountPath.startsWith("/") ? m.mountPath : `/${m.mountPath}`;
+      const dockerVolume = rt.dockerVolumes.get(m.name);
+      if (vol.tmpfsBytes !== undefined && dockerVolume !== undefined) {
+        // Docker 20.10 cannot mount a sub-directory of a volume: refuse rather than mount the wrong thing.
+        if (sub !== "") {
+          throw new ConfigError(
+            `the test cluster does not support subPath on the memory-backed volume "${m.name}"`,
+          );
+        }
+        return volumeMount(dockerVolume, target, m.readOnly ?? false);
+      }
       let source = vol.path;
       if (sub !== "") {
         const wanted = join(vol.path, sub);
@@ -907,7 +1214,7 @@ export class TestNode {
       return {
         Type: "bind" as const,
         Source: source,
-        Target: m.mountPath.startsWith("/") ? m.mountPath : `/${m.mountPath}`,
+        Target: target,
         ReadOnly: vol.readOnly || (m.readOnly ?? false),
       };
     });
@@ -983,24 +1290,31 @@ export class TestNode {
   }
 
   // ---- probes --------------------------------------------------------------------------------------
+  // As kubelet's prober workers run them (pkg/kubelet/prober/worker.go): each probe ticks every
+  // periodSeconds from the container's start, skips ticks before initialDelaySeconds, and changes its
+  // result only after failureThreshold (or successThreshold) equal results in a row. Liveness and
+  // readiness do not run until the startup probe has succeeded; liveness and startup stop once the pod's
+  // deletion starts, readiness keeps running until the container exits.
 
   private async runProbes(
     rt: PodRuntime,
     run: ContainerRun,
     container: Docker.Container,
-    signal: AbortSignal,
+    instance: AbortSignal,
+    startedMs: number,
   ): Promise<void> {
     const { startupProbe, livenessProbe, readinessProbe } = run.spec;
+    const untilDeletion = AbortSignal.any([instance, rt.stopping.signal]);
     if (startupProbe) {
-      const ok = await this.probeLoop(rt, run, container, startupProbe, "Startup", signal, "untilSuccess");
+      const ok = await this.probeLoop(rt, run, container, startupProbe, "Startup", untilDeletion, startedMs);
       if (!ok) return;
     }
     await Promise.all([
       livenessProbe
-        ? this.probeLoop(rt, run, container, livenessProbe, "Liveness", signal, "forever")
+        ? this.probeLoop(rt, run, container, livenessProbe, "Liveness", untilDeletion, startedMs)
         : undefined,
       readinessProbe
-        ? this.probeLoop(rt, run, container, readinessProbe, "Readiness", signal, "forever")
+        ? this.probeLoop(rt, run, container, readinessProbe, "Readiness", instance, startedMs)
         : undefined,
     ]);
   }
@@ -1013,56 +1327,68 @@ export class TestNode {
     probe: IProbe,
     kind: "Startup" | "Liveness" | "Readiness",
     signal: AbortSignal,
-    mode: "untilSuccess" | "forever",
+    startedMs: number,
   ): Promise<boolean> {
-    const period = (probe.periodSeconds ?? 10) * 1000;
+    // The API server defaults these (SetDefaults_Probe); objects written before that still get them here.
+    const periodMs = (probe.periodSeconds ?? 10) * 1000;
+    const initialDelaySeconds = probe.initialDelaySeconds ?? 0;
     const failureThreshold = probe.failureThreshold ?? 3;
     const successThreshold = probe.successThreshold ?? 1;
-    if (!(await sleep((probe.initialDelaySeconds ?? 0) * 1000, signal))) return false;
-    let successes = 0;
-    let failures = 0;
+    let last: boolean | undefined;
+    let runLength = 0;
+    // The first tick that is not in the past; a probe that overruns its period skips ticks, as a Go
+    // ticker drops them.
+    let tick = Math.max(0, Math.ceil((Date.now() - startedMs) / periodMs));
     while (!signal.aborted) {
-      const result = await this.probeOnce(rt, run, container, probe);
+      if (!(await sleep(Math.max(0, startedMs + tick * periodMs - Date.now()), signal))) return false;
+      tick = Math.floor((Date.now() - startedMs) / periodMs) + 1;
+      // "Probe disabled for InitialDelaySeconds", in whole seconds since the container started.
+      if (Math.floor((Date.now() - startedMs) / 1000) < initialDelaySeconds) continue;
+      const failure = await this.probeOnce(rt, run, container, probe);
       if (signal.aborted) return false;
-      if (result === undefined) {
-        successes++;
-        failures = 0;
-        if (kind === "Startup" && successes >= 1) {
+      const ok = failure === undefined;
+      if (failure !== undefined) {
+        recordEvent(
+          this.store,
+          rt.pod,
+          "Warning",
+          "Unhealthy",
+          `${kind} probe failed: ${failure}`,
+          "kubelet",
+        );
+      }
+      runLength = ok === last ? runLength + 1 : 1;
+      last = ok;
+      if (runLength < (ok ? successThreshold : failureThreshold)) continue;
+      if (kind === "Readiness") {
+        if (run.ready !== ok) {
+          run.ready = ok;
+          rt.publish();
+        }
+        continue;
+      }
+      if (ok) {
+        if (kind === "Startup") {
           run.startupPassed = true;
           run.ready = run.spec.readinessProbe === undefined;
           rt.publish();
           return true;
         }
-        if (kind === "Readiness" && successes >= successThreshold && !run.ready) {
-          run.ready = true;
-          rt.publish();
-        }
-      } else {
-        failures++;
-        successes = 0;
-        recordEvent(this.store, rt.pod, "Warning", "Unhealthy", `${kind} probe failed: ${result}`, "kubelet");
-        if (failures >= failureThreshold) {
-          if (kind === "Readiness") {
-            if (run.ready) {
-              run.ready = false;
-              rt.publish();
-            }
-          } else {
-            recordEvent(
-              this.store,
-              rt.pod,
-              "Normal",
-              "Killing",
-              `Container ${run.spec.name} failed ${kind.toLowerCase()} probe, will be restarted`,
-              "kubelet",
-            );
-            await container.kill().catch(() => undefined);
-            return false;
-          }
-        }
+        continue;
       }
-      if (mode === "untilSuccess" && successes > 0) return true;
-      if (!(await sleep(period, signal))) return false;
+      // A failed liveness or startup probe kills the container, which is then restarted per the pod's
+      // restartPolicy; the probe's own terminationGracePeriodSeconds wins over the pod's.
+      const pod = rt.pod;
+      const grace =
+        pod.metadata?.deletionGracePeriodSeconds ??
+        probe.terminationGracePeriodSeconds ??
+        pod.spec?.terminationGracePeriodSeconds ??
+        30;
+      await this.killContainer(rt, run, container.id, {
+        graceSeconds: grace,
+        message: `Container ${run.spec.name} failed ${kind.toLowerCase()} probe, will be restarted`,
+      });
+      return false;
     }
     return false;
   }
@@ -1075,18 +1401,13 @@ export class TestNode {
     probe: IProbe,
   ): Promise<string | undefined> {
     const timeoutMs = (probe.timeoutSeconds ?? 1) * 1000;
-    const resolvePort = (p: number | string): number => {
-      if (typeof p === "number") return p;
-      const named = run.spec.ports?.find((cp) => cp.name === p)?.containerPort;
-      return named ?? Number(p);
-    };
     try {
       if (probe.httpGet) {
-        const port = await this.forward(rt.ns, rt.name, resolvePort(probe.httpGet.port));
+        const port = await this.forward(rt.ns, rt.name, resolvePort(run.spec, probe.httpGet.port));
         if (port === undefined) return "pod sandbox is not ready";
         const headers = Object.fromEntries((probe.httpGet.httpHeaders ?? []).map((h) => [h.name, h.value]));
         const path = probe.httpGet.path ?? "/";
-        const containerPort = resolvePort(probe.httpGet.port);
+        const containerPort = resolvePort(run.spec, probe.httpGet.port);
         const status = await httpStatus(port, path, headers, timeoutMs).catch((e: unknown) => {
           // The relay drops the connection when nothing listens in the pod: say it as kubelet would.
           const refused = e instanceof Error && /socket hang up|ECONNRESET/.test(e.message);
@@ -1097,7 +1418,11 @@ export class TestNode {
         return status >= 200 && status < 400 ? undefined : `HTTP probe failed with statuscode: ${status}`;
       }
       if (probe.tcpSocket) {
-        const ok = await relayDialCheck(rt.socketPath, resolvePort(probe.tcpSocket.port), timeoutMs);
+        const ok = await relayDialCheck(
+          rt.socketPath,
+          resolvePort(run.spec, probe.tcpSocket.port),
+          timeoutMs,
+        );
         return ok
           ? undefined
           : `dial tcp 127.0.0.1:${String(probe.tcpSocket.port)}: connect: connection refused`;
@@ -1122,6 +1447,90 @@ export class TestNode {
       return errorMessage(e);
     }
   }
+}
+
+type DockerConfigEntry = { username?: string; password?: string; auth?: string; email?: string };
+
+/** A pull secret's registry entries, by the rules of MakeDockerKeyring (other types hold none). */
+function dockerConfigOf(secret: {
+  type?: string;
+  data?: Record<string, string>;
+}): Record<string, DockerConfigEntry> {
+  const decode = (v: string | undefined): unknown => {
+    if (v === undefined || v === "") return undefined;
+    return JSON.parse(Buffer.from(v, "base64").toString("utf8")) as unknown;
+  };
+  const asEntries = (v: unknown): Record<string, DockerConfigEntry> =>
+    v !== null && typeof v === "object" ? (v as Record<string, DockerConfigEntry>) : {};
+  if (secret.type === "kubernetes.io/dockerconfigjson") {
+    const json = decode(secret.data?.[".dockerconfigjson"]);
+    return asEntries(
+      json !== null && typeof json === "object" ? (json as { auths?: unknown }).auths : undefined,
+    );
+  }
+  if (secret.type === "kubernetes.io/dockercfg") return asEntries(decode(secret.data?.[".dockercfg"]));
+  return {};
+}
+
+/** DockerConfigEntry's JSON: a non-empty `auth` (base64 "user:password") overrides username and password. */
+function credentialOf(e: DockerConfigEntry): { username: string; password: string } {
+  if (e.auth !== undefined && e.auth !== "") {
+    const decoded = Buffer.from(e.auth, "base64").toString("utf8");
+    const colon = decoded.indexOf(":");
+    if (colon >= 0) return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+  }
+  return { username: e.username ?? "", password: e.password ?? "" };
+}
+
+/** BasicDockerKeyring.Add's key for a config location: host[:port] plus any path but /v1/ or /v2/. */
+function keyringKey(location: string): string | undefined {
+  try {
+    const u = new URL(/^https?:\/\//.test(location) ? location : `https://${location}`);
+    let path = u.pathname;
+    if (path.startsWith("/v2/") || path.startsWith("/v1/")) path = path.slice(3);
+    return path.length > 0 && path !== "/" ? `${u.host}${path}` : u.host;
+  } catch {
+    return undefined; // kubelet ignores an entry it cannot parse
+  }
+}
+
+/** URLsMatchStr: same port, same number of host labels each matching (globs allowed), path a prefix. */
+function keyringMatches(key: string, repo: string): boolean {
+  const parse = (x: string) => new URL(`https://${x}`);
+  let glob: URL;
+  let target: URL;
+  try {
+    glob = parse(key);
+    target = parse(repo);
+  } catch {
+    return false;
+  }
+  if (glob.port !== target.port) return false;
+  const gl = glob.hostname.split(".");
+  const tl = target.hostname.split(".");
+  if (gl.length !== tl.length || !target.pathname.startsWith(glob.pathname === "/" ? "" : glob.pathname))
+    return false;
+  // filepath.Match on one host label: "*" any run of characters, "?" any one.
+  const globPart = (g: string) => {
+    const escaped = g.replace(/[.+^$()|{}[\]\\]/g, (c) => `\\${c}`);
+    return new RegExp(`^${escaped.replace(/\*/g, ".*").replace(/\?/g, ".")}$`);
+  };
+  return gl.every((g, i) => globPart(g).test(tl[i] ?? ""));
+}
+
+/** The repository an image reference names (no tag, no digest), as kubelet looks credentials up for it. */
+function repository(image: string): string {
+  const noDigest = image.split("@")[0] ?? image;
+  const lastSlash = noDigest.lastIndexOf("/");
+  const colon = noDigest.lastIndexOf(":");
+  return colon > lastSlash ? noDigest.slice(0, colon) : noDigest;
+}
+
+/** A probe's or hook's port: a number, or the name of one of the container's ports. */
+function resolvePort(c: IContainer, p: number | string): number {
+  if (typeof p === "number") return p;
+  const named = c.ports?.find((cp) => cp.name === p)?.containerPort;
+  return named ?? Number(p);
 }
 
 function fieldRef(pod: IPod, path: string): string {
@@ -1150,6 +1559,21 @@ function fieldRef(pod: IPod, path: string): string {
     default:
       throw new ConfigError(`unsupported fieldRef ${path}`);
   }
+}
+
+/**
+ * A mount of an existing named Docker volume, with nothing copied into it from the image. (@types/dockerode
+ * requires the driver fields of a volume to create, which Docker does not need for an existing one.)
+ */
+function volumeMount(source: string, target: string, readOnly: boolean): Docker.MountSettings {
+  const mount = {
+    Type: "volume",
+    Source: source,
+    Target: target,
+    ReadOnly: readOnly,
+    VolumeOptions: { NoCopy: true },
+  };
+  return mount as Docker.MountSettings;
 }
 
 /** What kubelet says about a container that has no log yet. */
@@ -1269,7 +1693,7 @@ function httpStatus(
   });
 }
 
-/** Removes every container labelled for this cluster id (all of them if id is undefined). */
+/** Removes every container and volume labelled for this cluster id (all of them if id is undefined). */
 export async function removeClusterContainers(docker: Docker, clusterId?: string): Promise<void> {
   const label = clusterId === undefined ? CLUSTER_LABEL : `${CLUSTER_LABEL}=${clusterId}`;
   const list = await docker.listContainers({ all: true, filters: { label: [label] } });
@@ -1278,6 +1702,15 @@ export async function removeClusterContainers(docker: Docker, clusterId?: string
       docker
         .getContainer(c.Id)
         .remove({ force: true, v: true })
+        .catch(() => undefined),
+    ),
+  );
+  const volumes = await docker.listVolumes({ filters: { label: [label] } });
+  await Promise.all(
+    (volumes.Volumes ?? []).map((v) =>
+      docker
+        .getVolume(v.Name)
+        .remove()
         .catch(() => undefined),
     ),
   );

@@ -1,6 +1,7 @@
 // Kubernetes resource quantities ("128Mi", "500m", "1.5", "2G", "1e3") as plain numbers in base units
 // (https://kubernetes.io/docs/reference/kubernetes-api/common-definitions/quantity/), for the node's
-// container limits, the scheduler's accounting and the API server's resource validation.
+// container limits, downward API values and memory-backed volume sizes, the scheduler's accounting and
+// the API server's resource validation.
 
 /** Parses a Kubernetes resource quantity ("128Mi", "500m", "1.5", "2G", "1e3") into base units. */
 export function parseQuantity(q: string | number): number {

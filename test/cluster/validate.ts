@@ -815,8 +815,104 @@ function resourceCauses(c: Rec, cAt: string): StatusCause[] {
   return out;
 }
 
+const NEGATIVE = "must be greater than or equal to 0";
+const forbidden = (field: string, detail: string): StatusCause => ({
+  reason: "FieldValueForbidden",
+  message: `Forbidden: ${detail}`,
+  field,
+});
+
+function portCauses(port: unknown, field: string): StatusCause[] {
+  return typeof port === "number" && (port < 1 || port > 65535)
+    ? [invalidValue(field, port, "must be between 1 and 65535, inclusive")]
+    : [];
+}
+
+/**
+ * validateHandler: exactly one handler type, each checked (exec needs a command, ports in range). A
+ * `sleep` action (lifecycle hooks only; PodLifecycleSleepAction, on by default since 1.30) must last more
+ * than 0 and at most terminationGracePeriodSeconds seconds: PodLifecycleSleepActionAllowZero is alpha and
+ * off in 1.32, so 0 is refused, with the 1.32 server's message. Without a grace period (a spec that was not
+ * defaulted) the sleep is not checked, as the real validation skips it.
+ */
+function handlerCauses(
+  h: Rec,
+  at: string,
+  types: readonly string[],
+  grace: number | undefined,
+): StatusCause[] {
+  const out: StatusCause[] = [];
+  let count = 0;
+  for (const type of types) {
+    if (h[type] === undefined || h[type] === null) continue;
+    if (count > 0) {
+      out.push(forbidden(`${at}.${type}`, "may not specify more than 1 handler type"));
+      continue;
+    }
+    count++;
+    const a = rec(h[type]);
+    if (type === "exec" && arr(a.command).length === 0) out.push(required(`${at}.exec.command`));
+    if (type === "httpGet" || type === "tcpSocket" || type === "grpc")
+      out.push(...portCauses(a.port, `${at}.${type}.port`));
+    if (type === "sleep" && grace !== undefined && typeof a.seconds === "number") {
+      if (a.seconds <= 0 || a.seconds > grace) {
+        out.push(
+          invalidValue(
+            `${at}.sleep`,
+            a.seconds,
+            `must be greater than 0 and less than terminationGracePeriodSeconds (${grace}). Enable AllowPodLifecycleSleepActionZeroValue feature gate for zero sleep.`,
+          ),
+        );
+      }
+    }
+  }
+  if (count === 0) out.push(required(at, "must specify a handler type"));
+  return out;
+}
+
+const PROBE_HANDLERS = ["exec", "httpGet", "tcpSocket", "grpc"] as const;
+const LIFECYCLE_HANDLERS = ["exec", "httpGet", "tcpSocket", "sleep"] as const;
+
+/** validateLifecycle and validate{Liveness,Readiness,Startup}Probe, for containers that may have them. */
+function lifecycleAndProbeCauses(c: Rec, cAt: string, grace: number | undefined): StatusCause[] {
+  const out: StatusCause[] = [];
+  const lifecycle = rec(c.lifecycle);
+  for (const hook of ["postStart", "preStop"]) {
+    if (lifecycle[hook] === undefined || lifecycle[hook] === null) continue;
+    out.push(...handlerCauses(rec(lifecycle[hook]), `${cAt}.lifecycle.${hook}`, LIFECYCLE_HANDLERS, grace));
+  }
+  for (const kind of ["livenessProbe", "readinessProbe", "startupProbe"]) {
+    if (c[kind] === undefined || c[kind] === null) continue;
+    const probe = rec(c[kind]);
+    const at = `${cAt}.${kind}`;
+    out.push(...handlerCauses(probe, at, PROBE_HANDLERS, grace));
+    for (const f of [
+      "initialDelaySeconds",
+      "timeoutSeconds",
+      "periodSeconds",
+      "successThreshold",
+      "failureThreshold",
+    ]) {
+      const v = probe[f];
+      if (typeof v === "number" && v < 0) out.push(invalidValue(`${at}.${f}`, v, NEGATIVE));
+    }
+    const tgps = probe.terminationGracePeriodSeconds;
+    if (typeof tgps === "number" && tgps <= 0)
+      out.push(invalidValue(`${at}.terminationGracePeriodSeconds`, tgps, "must be greater than 0"));
+    if (kind !== "readinessProbe" && probe.successThreshold !== undefined && probe.successThreshold !== 1)
+      out.push(invalidValue(`${at}.successThreshold`, probe.successThreshold, "must be 1"));
+    if (kind === "readinessProbe" && tgps !== undefined && tgps !== null)
+      out.push(
+        invalidValue(`${at}.terminationGracePeriodSeconds`, tgps, "must not be set for readinessProbes"),
+      );
+  }
+  return out;
+}
+
 function podSpecCauses(spec: Rec, at: string, restartAlways: boolean): StatusCause[] {
   const { causes: out, names: volumes } = volumeCauses(spec, at);
+  const grace =
+    typeof spec.terminationGracePeriodSeconds === "number" ? spec.terminationGracePeriodSeconds : undefined;
   const containers = arr(spec.containers);
   if (containers.length === 0) out.push(required(`${at}.containers`));
   const names = new Set<string>();
@@ -833,6 +929,7 @@ function podSpecCauses(spec: Rec, at: string, restartAlways: boolean): StatusCau
       });
     }
     names.add(name);
+    out.push(...lifecycleAndProbeCauses(c, cAt, grace));
     if (c.restartPolicy !== undefined && c.restartPolicy !== null) {
       out.push({
         reason: "FieldValueForbidden",
@@ -862,6 +959,7 @@ function podSpecCauses(spec: Rec, at: string, restartAlways: boolean): StatusCau
         field: `${cAt}.name`,
       });
     } else if (name !== "") names.add(name);
+    if (sidecar) out.push(...lifecycleAndProbeCauses(c, cAt, grace));
     if (!sidecar) {
       for (const field of ["lifecycle", "livenessProbe", "readinessProbe", "startupProbe"]) {
         if (c[field] === undefined || c[field] === null) continue;
@@ -1034,7 +1132,7 @@ function kindCauses(k: ResourceKind, obj: KubeObject, old: KubeObject | undefine
       return [];
     case "ConfigMap":
     case "Secret": {
-      const out: StatusCause[] = [];
+      const out: StatusCause[] = k.kind === "Secret" ? secretTypeCauses(obj) : [];
       for (const field of ["data", "binaryData"]) {
         for (const key of Object.keys(rec(obj[field]))) {
           if (!/^[-._a-zA-Z0-9]+$/.test(key) || key.length > 253) {
@@ -1051,6 +1149,44 @@ function kindCauses(k: ResourceKind, obj: KubeObject, old: KubeObject | undefine
     default:
       return [];
   }
+}
+
+/**
+ * ValidateSecret's checks for the registry credential types: the key must be there and hold JSON (the
+ * value is never echoed). A pull secret the kubelet could not read is refused here, as the real server does.
+ */
+function secretTypeCauses(obj: KubeObject): StatusCause[] {
+  const type = (obj as Rec).type;
+  const key =
+    type === "kubernetes.io/dockerconfigjson"
+      ? ".dockerconfigjson"
+      : type === "kubernetes.io/dockercfg"
+        ? ".dockercfg"
+        : undefined;
+  if (key === undefined) return [];
+  const value = rec((obj as Rec).data)[key];
+  if (typeof value !== "string") return [required(`data[${key}]`)];
+  const detail = jsonMapError(Buffer.from(value, "base64").toString("utf8"));
+  return detail === undefined ? [] : [invalidValue(`data[${key}]`, "<secret contents redacted>", detail)];
+}
+
+/**
+ * Why Go's json.Unmarshal into a map would fail on `text`, in its words for the common cases, and never
+ * quoting the text (it is a credential): undefined when it would succeed (an object, or null).
+ */
+function jsonMapError(text: string): string | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    const first = text.trimStart()[0];
+    if (first === undefined) return "unexpected end of JSON input";
+    if (!/[{["tfn0-9-]/.test(first)) return `invalid character '${first}' looking for beginning of value`;
+    return "invalid JSON";
+  }
+  if (parsed === null || (typeof parsed === "object" && !Array.isArray(parsed))) return undefined;
+  const kind = Array.isArray(parsed) ? "array" : typeof parsed === "boolean" ? "bool" : typeof parsed;
+  return `json: cannot unmarshal ${kind} into Go value of type map[string]interface {}`;
 }
 
 function withoutImages(spec: unknown): unknown {
@@ -1078,6 +1214,28 @@ function defaultContainer(c: Rec): void {
   setDefault(c, "terminationMessagePolicy", "File");
   setDefault(c, "resources", {});
   for (const p of arr(c.ports)) setDefault(rec(p), "protocol", "TCP");
+  // SetDefaults_Probe (a 0 counts as unset) and SetDefaults_HTTPGetAction, for probes and hooks alike.
+  const httpGet = (h: Rec) => {
+    if (h.httpGet === undefined || h.httpGet === null) return;
+    const g = rec(h.httpGet);
+    if (g.path === undefined || g.path === "") g.path = "/";
+    if (g.scheme === undefined || g.scheme === "") g.scheme = "HTTP";
+  };
+  for (const kind of ["livenessProbe", "readinessProbe", "startupProbe"]) {
+    if (c[kind] === undefined || c[kind] === null) continue;
+    const probe = rec(c[kind]);
+    for (const [f, v] of [
+      ["timeoutSeconds", 1],
+      ["periodSeconds", 10],
+      ["successThreshold", 1],
+      ["failureThreshold", 3],
+    ] as const) {
+      if (probe[f] === undefined || probe[f] === null || probe[f] === 0) probe[f] = v;
+    }
+    httpGet(probe);
+  }
+  const lifecycle = rec(c.lifecycle);
+  for (const hook of ["postStart", "preStop"]) if (lifecycle[hook]) httpGet(rec(lifecycle[hook]));
 }
 
 function defaultPodSpec(spec: Rec): void {

@@ -1,6 +1,7 @@
 // The node's volume plugins: sets up a Pod's volumes as directories on the host, which node.ts then
 // bind-mounts into the pod's containers. emptyDir is a plain world-writable directory shared by every
-// container of the pod; configMap and secret volumes are projected as kubelet's atomic writer lays them
+// container of the pod, or with `medium: Memory` a tmpfs of the size kubelet gives it (node.ts makes it a
+// Docker tmpfs volume the pod's sandbox holds mounted); configMap and secret volumes are projected as kubelet's atomic writer lays them
 // out (`..<timestamp>/` holding the files, `..data` pointing at it, one symlink per top-level entry), so
 // a later projection swaps every file at once and running containers see the new contents. Any other
 // volume type is refused with a mount error: the test cluster never pretends to have mounted it.
@@ -18,6 +19,7 @@ import {
 import { dirname, join } from "node:path";
 import type { IPod } from "kubernetes-models/v1/Pod";
 import type { IVolume } from "kubernetes-models/v1/Volume";
+import { parseQuantity } from "./quantity.js";
 import { VOLUME_SOURCE_FIELDS } from "./validate.js";
 
 /** What the node reads ConfigMaps and Secrets through. */
@@ -46,10 +48,56 @@ export class VolumeMountError extends Error {
 }
 
 export interface HostVolume {
-  /** The directory on the host that holds the volume's contents. */
+  /** The directory on the host that holds the volume's contents ("" for a memory-backed volume). */
   readonly path: string;
   /** configMap and secret volumes are always mounted read-only, as kubelet does. */
   readonly readOnly: boolean;
+  /** A memory-backed emptyDir: a tmpfs of this many bytes instead of a host directory. */
+  readonly tmpfsBytes?: number;
+}
+
+/**
+ * The size kubelet gives a `medium: Memory` emptyDir (pkg/volume/emptydir/empty_dir.go,
+ * calculateEmptyDirMemorySize, SizeMemoryBackedVolumes GA): the node's allocatable memory, lowered to the
+ * pod's memory limit when every container declares one, lowered again to `sizeLimit` when that is smaller
+ * (a zero or larger sizeLimit changes nothing).
+ */
+export function memoryVolumeBytes(
+  pod: IPod,
+  sizeLimit: string | number | undefined,
+  nodeAllocatable: number,
+): number {
+  let size = nodeAllocatable;
+  const podLimit = podMemoryLimit(pod);
+  if (podLimit !== undefined && podLimit > 0 && podLimit <= size) size = podLimit;
+  if (sizeLimit !== undefined) {
+    const wanted = Math.ceil(parseQuantity(sizeLimit));
+    if (wanted > 0 && wanted <= size) size = wanted;
+  }
+  return size;
+}
+
+/**
+ * The pod's memory limit as its cgroup gets it (cm.ResourceConfigForPod): only when every container,
+ * init containers included, declares one; the sum of the regular and sidecar containers' limits, or the
+ * largest init container's if that is more.
+ */
+function podMemoryLimit(pod: IPod): number | undefined {
+  const spec = pod.spec;
+  const all = [...(spec?.initContainers ?? []), ...(spec?.containers ?? [])];
+  const limitOf = (c: (typeof all)[number]) => c.resources?.limits?.memory;
+  if (all.length === 0 || all.some((c) => limitOf(c) === undefined)) return undefined;
+  const bytes = (c: (typeof all)[number]) => parseQuantity(limitOf(c) ?? 0);
+  const long = [
+    ...(spec?.containers ?? []),
+    ...(spec?.initContainers ?? []).filter((c) => c.restartPolicy === "Always"),
+  ];
+  const sum = long.reduce((n, c) => n + bytes(c), 0);
+  const maxInit = Math.max(
+    0,
+    ...(spec?.initContainers ?? []).filter((c) => c.restartPolicy !== "Always").map(bytes),
+  );
+  return Math.max(sum, maxInit);
 }
 
 const DEFAULT_MODE = 0o644;
@@ -65,13 +113,31 @@ export function volumeType(v: IVolume): string | undefined {
  * contents, configMap and secret volumes are projected again. Throws VolumeMountError for the first
  * volume that cannot be set up.
  */
-export function setUpVolumes(pod: IPod, podDir: string, lookup: ObjectLookup): Map<string, HostVolume> {
+export function setUpVolumes(
+  pod: IPod,
+  podDir: string,
+  lookup: ObjectLookup,
+  nodeAllocatableMemory: number,
+): Map<string, HostVolume> {
   const ns = pod.metadata?.namespace ?? "default";
   const out = new Map<string, HostVolume>();
   for (const v of pod.spec?.volumes ?? []) {
     const path = join(podDir, v.name);
     const type = volumeType(v);
-    if (type === "emptyDir") {
+    const medium = v.emptyDir?.medium ?? "";
+    if (type === "emptyDir" && medium === "Memory") {
+      out.set(v.name, {
+        path: "",
+        readOnly: false,
+        tmpfsBytes: memoryVolumeBytes(pod, v.emptyDir?.sizeLimit, nodeAllocatableMemory),
+      });
+    } else if (type === "emptyDir" && medium !== "") {
+      // HugePages media need huge pages on the node; kubelet fails the mount without them.
+      throw new VolumeMountError(
+        v.name,
+        `the test cluster does not support emptyDir medium ${JSON.stringify(medium)}`,
+      );
+    } else if (type === "emptyDir") {
       mkdirSync(path, { recursive: true });
       // World-writable (0777) whatever the umask, as kubelet makes it, so any container user can write.
       chmodSync(path, 0o777);

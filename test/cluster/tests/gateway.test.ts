@@ -98,7 +98,8 @@ async function get(path: string): Promise<{ status: number; body: string }> {
 }
 
 beforeAll(async () => {
-  cluster = await startTestCluster({ stack: inject("slipwayStack") });
+  // These cases check HTTPRoute matching and filters, not propagation: routes take effect at once here.
+  cluster = await startTestCluster({ stack: inject("slipwayStack"), gatewayPropagationDelayMs: 0 });
   const python = inject("slipwayStack").pythonImage;
   deployment("stable", 1, busybox("stable"));
   deployment("canary", 1, busybox("canary"));

@@ -42,6 +42,7 @@ function withResources(
 
 interface EventView {
   reason?: string;
+  count?: number;
   message?: string;
   type?: string;
   source?: { component?: string };
@@ -354,5 +355,99 @@ describe("on the whole cluster", () => {
     expect(eventsFor(cluster.store, "second").map((e) => e.reason)).toEqual(
       expect.arrayContaining(["FailedScheduling", "Scheduled"]),
     );
+  });
+
+  it("a pod deleted while Pending (never bound) is removed at once whatever its grace period, as no kubelet runs it", async () => {
+    cluster.store.create(
+      withResources(
+        "never-bound",
+        { requests: { cpu: "8" } },
+        { ...tolerateGpu, image: busybox(), terminationGracePeriodSeconds: 30 },
+      ),
+    );
+    await waitFor("FailedScheduling", () =>
+      eventsFor(cluster.store, "never-bound").find((e) => e.reason === "FailedScheduling"),
+    );
+    const deleted = await kubectl(cluster.kubeconfigPath, [
+      "delete",
+      "pod",
+      "never-bound",
+      "--grace-period=30",
+      "--wait=false",
+    ]);
+    expect(deleted.code).toBe(0);
+    // CheckGracefulDelete (pkg/registry/core/pod/strategy.go): a pod with no spec.nodeName gets grace 0,
+    // so the object is gone with the delete itself, never Terminating.
+    expect(cluster.store.get("v1", "Pod", "default", "never-bound")).toBeUndefined();
+    const reasons = eventsFor(cluster.store, "never-bound").map((e) => e.reason);
+    expect(reasons).not.toContain("Scheduled");
+    expect(reasons).not.toContain("Pulling");
+    expect(reasons).not.toContain("Killing");
+  });
+
+  it("a pod the scheduler bound is terminated gracefully by the node, with one Scheduled event, the scheduler's", async () => {
+    cluster.store.create(
+      pod("graceful", {
+        ...tolerateGpu,
+        terminationGracePeriodSeconds: 30,
+        containers: [
+          {
+            name: "main",
+            image: busybox(),
+            command: ["sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"],
+          },
+        ],
+      }),
+    );
+    await waitFor("graceful running", () =>
+      (cluster.store.get("v1", "Pod", "default", "graceful") as IPod).status?.phase === "Running"
+        ? true
+        : undefined,
+    );
+    const phases: string[] = [];
+    const stop = cluster.store.watch("v1", "Pod", (ev) => {
+      const p = ev.object as IPod;
+      if (p.metadata?.name === "graceful" && p.status?.phase) phases.push(p.status.phase);
+    });
+    try {
+      const t0 = Date.now();
+      cluster.store.delete("v1", "Pod", "default", "graceful");
+      const terminating = cluster.store.get("v1", "Pod", "default", "graceful") as IPod | undefined;
+      expect(terminating?.metadata?.deletionTimestamp).toBeDefined();
+      expect(terminating?.metadata?.deletionGracePeriodSeconds).toBe(30);
+      await waitFor("graceful gone", () =>
+        cluster.store.get("v1", "Pod", "default", "graceful") === undefined ? true : undefined,
+      );
+      // The container exits on SIGTERM: long before the 30 s at which SIGKILL would come.
+      expect(Date.now() - t0).toBeLessThan(15_000);
+      expect(phases.at(-1)).toBe("Succeeded");
+    } finally {
+      stop();
+    }
+    const events = eventsFor(cluster.store, "graceful");
+    expect(events.filter((e) => e.reason === "Scheduled")).toEqual([
+      expect.objectContaining({
+        message: `Successfully assigned default/graceful to ${NODE_NAME}`,
+        source: { component: "default-scheduler" },
+        // Recorded once: a second identical event would show here as count 2.
+        count: 1,
+      }),
+    ]);
+    expect(events).toContainEqual(
+      expect.objectContaining({ reason: "Killing", message: "Stopping container main" }),
+    );
+  });
+
+  it("a pod created with spec.nodeName bypasses the scheduler: it runs with no Scheduled event", async () => {
+    cluster.store.create(pod("pinned", { ...tolerateGpu, image: busybox(), nodeName: NODE_NAME }));
+    await waitFor("pinned running", () =>
+      (cluster.store.get("v1", "Pod", "default", "pinned") as IPod).status?.phase === "Running"
+        ? true
+        : undefined,
+    );
+    const reasons = eventsFor(cluster.store, "pinned").map((e) => e.reason);
+    expect(reasons).toContain("Started");
+    expect(reasons).not.toContain("Scheduled");
+    expect(reasons).not.toContain("FailedScheduling");
   });
 });

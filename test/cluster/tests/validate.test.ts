@@ -279,3 +279,158 @@ describe("container resources (ValidateResourceRequirements)", () => {
     expect(causesOf(resources)).toEqual(expected);
   });
 });
+
+describe("lifecycle hooks and probes (validateLifecycle, validateProbe, as a 1.32 API server)", () => {
+  const podKind = findByKind("v1", "Pod") as ResourceKind;
+  const causesOf = (container: Record<string, unknown>, grace: number | null): string[][] => {
+    const pod = {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "p", namespace: "default" },
+      spec: {
+        containers: [{ name: "main", image: "busybox", ...container }],
+        ...(grace !== null ? { terminationGracePeriodSeconds: grace } : {}),
+      },
+    };
+    try {
+      validateObject(podKind, pod, undefined);
+      return [];
+    } catch (e) {
+      if (!(e instanceof ApiError)) throw e;
+      return (e.status.details?.causes ?? []).map((c) => [c.field ?? "", c.message ?? ""]);
+    }
+  };
+  const sleepMessage = (grace: number) =>
+    `must be greater than 0 and less than terminationGracePeriodSeconds (${grace}). Enable AllowPodLifecycleSleepActionZeroValue feature gate for zero sleep.`;
+
+  it.each([
+    ["a preStop sleep shorter than the grace period", { preStop: { sleep: { seconds: 10 } } }, 30, []],
+    ["a preStop sleep as long as the grace period", { preStop: { sleep: { seconds: 30 } } }, 30, []],
+    [
+      "a preStop sleep longer than the grace period",
+      { preStop: { sleep: { seconds: 60 } } },
+      30,
+      [["spec.containers[0].lifecycle.preStop.sleep", `Invalid value: 60: ${sleepMessage(30)}`]],
+    ],
+    [
+      "a zero preStop sleep (PodLifecycleSleepActionAllowZero is off in 1.32)",
+      { preStop: { sleep: { seconds: 0 } } },
+      5,
+      [["spec.containers[0].lifecycle.preStop.sleep", `Invalid value: 0: ${sleepMessage(5)}`]],
+    ],
+    [
+      "a sleep in a spec with no grace period (not defaulted)",
+      { preStop: { sleep: { seconds: 99 } } },
+      null,
+      [],
+    ],
+    [
+      "two handlers in one hook",
+      { preStop: { exec: { command: ["true"] }, sleep: { seconds: 1 } } },
+      30,
+      [["spec.containers[0].lifecycle.preStop.sleep", "Forbidden: may not specify more than 1 handler type"]],
+    ],
+    [
+      "a hook with no handler",
+      { preStop: {} },
+      30,
+      [["spec.containers[0].lifecycle.preStop", "Required value: must specify a handler type"]],
+    ],
+    [
+      "an exec hook without a command",
+      { preStop: { exec: {} } },
+      30,
+      [["spec.containers[0].lifecycle.preStop.exec.command", "Required value"]],
+    ],
+  ] as const)("%s", (_what, lifecycle, grace, expected) => {
+    expect(causesOf({ lifecycle }, grace)).toEqual(expected);
+  });
+
+  it.each([
+    [
+      "a startup probe with a large budget",
+      { startupProbe: { tcpSocket: { port: 8000 }, failureThreshold: 120 } },
+      [],
+    ],
+    [
+      "a liveness probe with successThreshold 2",
+      { livenessProbe: { tcpSocket: { port: 8000 }, successThreshold: 2 } },
+      [["spec.containers[0].livenessProbe.successThreshold", "Invalid value: 2: must be 1"]],
+    ],
+    [
+      "a startup probe with successThreshold 3",
+      { startupProbe: { tcpSocket: { port: 8000 }, successThreshold: 3 } },
+      [["spec.containers[0].startupProbe.successThreshold", "Invalid value: 3: must be 1"]],
+    ],
+    [
+      "a readiness probe with successThreshold 3",
+      { readinessProbe: { tcpSocket: { port: 8000 }, successThreshold: 3 } },
+      [],
+    ],
+    [
+      "a probe with no handler",
+      { readinessProbe: { periodSeconds: 1 } },
+      [["spec.containers[0].readinessProbe", "Required value: must specify a handler type"]],
+    ],
+    [
+      "a negative initialDelaySeconds",
+      { livenessProbe: { tcpSocket: { port: 8000 }, initialDelaySeconds: -1 } },
+      [
+        [
+          "spec.containers[0].livenessProbe.initialDelaySeconds",
+          "Invalid value: -1: must be greater than or equal to 0",
+        ],
+      ],
+    ],
+    [
+      "a probe port out of range",
+      { readinessProbe: { httpGet: { port: 70000 } } },
+      [
+        [
+          "spec.containers[0].readinessProbe.httpGet.port",
+          "Invalid value: 70000: must be between 1 and 65535, inclusive",
+        ],
+      ],
+    ],
+  ] as const)("%s", (_what, probes, expected) => {
+    expect(causesOf(probes, 30)).toEqual(expected);
+  });
+});
+
+describe("registry credential Secrets (ValidateSecret)", () => {
+  const secretKind = findByKind("v1", "Secret") as ResourceKind;
+  const causesOf = (type: string, data: Record<string, string>): string[][] => {
+    try {
+      validateObject(
+        secretKind,
+        { apiVersion: "v1", kind: "Secret", metadata: { name: "s", namespace: "default" }, type, data },
+        undefined,
+      );
+      return [];
+    } catch (e) {
+      if (!(e instanceof ApiError)) throw e;
+      return (e.status.details?.causes ?? []).map((c) => [c.field ?? "", c.message ?? ""]);
+    }
+  };
+  const b64 = (s: string) => Buffer.from(s).toString("base64");
+
+  it("accepts a dockerconfigjson Secret that holds JSON", () => {
+    expect(causesOf("kubernetes.io/dockerconfigjson", { ".dockerconfigjson": b64('{"auths":{}}') })).toEqual(
+      [],
+    );
+  });
+
+  it("requires the .dockerconfigjson key", () => {
+    expect(causesOf("kubernetes.io/dockerconfigjson", { other: b64("x") })).toEqual([
+      ["data[.dockerconfigjson]", "Required value"],
+    ]);
+  });
+
+  it("refuses contents that are not JSON, without echoing them", () => {
+    const got = causesOf("kubernetes.io/dockerconfigjson", { ".dockerconfigjson": b64("user:password") });
+    expect(got).toHaveLength(1);
+    expect(got[0]?.[0]).toBe("data[.dockerconfigjson]");
+    expect(got[0]?.[1]).toMatch(/^Invalid value: "<secret contents redacted>": /);
+    expect(got[0]?.[1]).not.toContain("password");
+  });
+});

@@ -33,6 +33,11 @@ afterAll(async () => {
     filters: { label: [`${CLUSTER_LABEL}=${cluster.clusterId}`] },
   });
   expect(left).toEqual([]);
+  // Memory-backed emptyDirs are Docker volumes: they go too.
+  const volumes = await cluster.docker.listVolumes({
+    filters: { label: [`${CLUSTER_LABEL}=${cluster.clusterId}`] },
+  });
+  expect(volumes.Volumes ?? []).toEqual([]);
 });
 
 function pod(name: string): IPod | undefined {
@@ -274,6 +279,60 @@ describe("emptyDir and init containers", () => {
     expect(await kubectlStatus("init-writes")).toBe("Running");
   });
 
+  it("medium: Memory is a tmpfs of sizeLimit (or of the pod's memory limit), shared by the pod's containers, e.g. at /dev/shm", async () => {
+    const limits = { limits: { memory: "64Mi" } };
+    await createPod("shm", {
+      containers: [
+        {
+          name: "app",
+          image: busybox,
+          resources: limits,
+          command: [
+            "sh",
+            "-c",
+            "echo from-app > /dev/shm/x; df -k /dev/shm /cache; grep -E ' /dev/shm | /cache ' /proc/mounts; sleep 3600",
+          ],
+          volumeMounts: [
+            { name: "dshm", mountPath: "/dev/shm" },
+            { name: "cache", mountPath: "/cache" },
+          ],
+        },
+        {
+          name: "reader",
+          image: busybox,
+          resources: limits,
+          command: [
+            "sh",
+            "-c",
+            "until [ -f /dev/shm/x ]; do sleep 0.2; done; cat /dev/shm/x; ls -ld /dev/shm; sleep 3600",
+          ],
+          volumeMounts: [{ name: "dshm", mountPath: "/dev/shm" }],
+        },
+      ],
+      volumes: [
+        { name: "dshm", emptyDir: { medium: "Memory", sizeLimit: "32Mi" } },
+        // No sizeLimit: the pod's memory limit (2 × 64Mi) bounds it, as kubelet sizes it.
+        { name: "cache", emptyDir: { medium: "Memory" } },
+      ],
+    });
+    // df and grep write separately: wait for the last lines, not just the first.
+    const appLog = await waitFor("the app's df and mounts", () => {
+      const log = containerLog("shm", "app");
+      return log?.includes(" /dev/shm tmpfs ") && log.includes(" /cache tmpfs ") ? log : undefined;
+    });
+    const df = (mount: string) =>
+      appLog
+        .split("\n")
+        .map((l) => l.trim().split(/\s+/))
+        .find((cells) => cells[5] === mount);
+    expect(df("/dev/shm")?.slice(0, 2)).toEqual(["tmpfs", String(32 * 1024)]);
+    expect(df("/cache")?.slice(0, 2)).toEqual(["tmpfs", String(128 * 1024)]);
+    expect(appLog).toMatch(/ \/dev\/shm tmpfs rw,.*size=32768k/);
+    const reader = await waitFor("the reader's log", () => containerLog("shm", "reader"));
+    // The other container sees the same tmpfs, world-writable with the sticky bit as a fresh tmpfs is.
+    expect(reader).toMatch(/^from-app\ndrwxrwxrwt /);
+  });
+
   it("a failing init container is restarted with backoff (Init:Error, Init:CrashLoopBackOff) and the app never starts", async () => {
     await createPod("init-fails", {
       containers: [{ name: "app", image: busybox, command: ["sleep", "3600"] }],
@@ -384,6 +443,16 @@ function cachedLog(name: string): string | undefined {
     .then((t) => logCache.set(name, t))
     .catch(() => undefined);
   const text = logCache.get(name);
+  return text !== undefined && text !== "" ? text : undefined;
+}
+/** The last log read of one container of a pod (reads again on each call), once it is not empty. */
+function containerLog(name: string, container: string): string | undefined {
+  const key = `${name}/${container}`;
+  void core
+    .readNamespacedPodLog({ name, namespace: ns, container })
+    .then((t) => logCache.set(key, t))
+    .catch(() => undefined);
+  const text = logCache.get(key);
   return text !== undefined && text !== "" ? text : undefined;
 }
 function cachedLogIncludes(name: string, line: string): boolean {
