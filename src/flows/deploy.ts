@@ -26,6 +26,7 @@ import {
 import { dnsLabel } from "../plan/names.js";
 import type { Plan } from "../plan/plan.js";
 import { isRecord } from "../util/record.js";
+import { ANSWER_WAIT_SECONDS, awaitAnswers } from "./answer-check.js";
 import type { PlannedVersion } from "./plan.js";
 import { awaitRouteAccepted } from "./route-status.js";
 
@@ -252,11 +253,22 @@ export async function deployVersion(request: DeployRequest, clients: DeployClien
       request.signal,
     );
 
+  await checkAnswers(
+    plan.endpoints.map((e) => e.url),
+    request,
+    deadline,
+  );
+
   // Only now, with every endpoint ready and routed, do aliases move: one apply each.
   const target = versionTarget({ plan, config, images: request.images });
   for (const alias of plan.aliases) {
     await apply(aliasRoute({ plan, config, alias, backends: [{ target, weight: 100 }] }));
   }
+  await checkAnswers(
+    plan.endpoints.flatMap((e) => e.aliases.map((a) => a.url)),
+    request,
+    deadline,
+  );
   if (existing?.failure !== undefined) {
     // The version was scaled to zero after a failure and now came up: its failure is history.
     await apply(
@@ -282,6 +294,27 @@ export async function deployVersion(request: DeployRequest, clients: DeployClien
     applies,
     rollout,
   };
+}
+
+/** Waits until the router answers at each URL (with a base-url); a URL it never answers is a warning. */
+async function checkAnswers(
+  urls: readonly (string | undefined)[],
+  request: DeployRequest,
+  deadline: number,
+): Promise<void> {
+  const known = urls.filter((u): u is string => u !== undefined);
+  if (known.length === 0) return;
+  const checks = await awaitAnswers(
+    known,
+    Math.min(deadline, Date.now() + ANSWER_WAIT_SECONDS * 1000),
+    request.signal,
+  );
+  for (const check of checks) {
+    if ("problem" in check)
+      request.log(
+        `warning: ${check.url} ${check.problem}; the version is deployed, but this URL was not seen answering`,
+      );
+  }
 }
 
 /**
