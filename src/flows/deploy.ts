@@ -240,7 +240,11 @@ export async function deployVersion(request: DeployRequest, clients: DeployClien
         ),
     });
   } catch (error) {
-    if (error instanceof RolloutFailed) await retireFailed(kube, input, uid, error, request.log);
+    if (error instanceof RolloutFailed) {
+      const latency = reportLatency(error);
+      if (latency) request.log(latency);
+      await retireFailed(kube, input, uid, error, request.log);
+    }
     throw error;
   }
   const route = owned.find((o) => o.kind === "HTTPRoute");
@@ -282,6 +286,26 @@ export async function deployVersion(request: DeployRequest, clients: DeployClien
     applies,
     rollout,
   };
+}
+
+const KNEW_FROM: Record<RolloutFailed["timing"]["clusterKnewFrom"], string> = {
+  condition: "by the condition's time",
+  event: "by the event's time",
+  "container-status": "by the container's exit time",
+  "watch-arrival": "when the watch delivered it",
+  deadline: "at the deadline",
+};
+
+/**
+ * How late a failure is reported: from the cluster's own time for the deciding fact to Slipway's
+ * decision (whole seconds on real clusters, so up to a second of it is rounding). None for a timeout,
+ * which is no fact of the cluster's.
+ */
+export function reportLatency(failure: RolloutFailed): string | undefined {
+  const { timing } = failure;
+  if (failure.reason === "Timeout" || timing.clusterKnewFrom === "deadline") return undefined;
+  const ms = Math.max(0, timing.noticedAt.getTime() - timing.clusterKnewAt.getTime());
+  return `${failure.endpoint ?? failure.deployment}: ${failure.reason} noticed ${(ms / 1000).toFixed(1)}s after the cluster reported it (${KNEW_FROM[timing.clusterKnewFrom]})`;
 }
 
 /**
