@@ -22,6 +22,22 @@ export class NotAllowedError extends Error {
   override readonly name = "NotAllowedError";
 }
 
+/**
+ * A deploy that stopped before its version was ready and routed, for a reason other than the
+ * rollout's own (RolloutFailed): an apply the API server refused, a watch it ended. The message says
+ * what was applied and what became of it; `cause` is the error itself.
+ */
+export class DeployStopped extends Error {
+  override readonly name = "DeployStopped";
+  /** `Kind/name` of what the deploy applied before it stopped. */
+  readonly applied: readonly string[];
+
+  constructor(message: string, applied: readonly string[], cause: unknown) {
+    super(message, { cause });
+    this.applied = applied;
+  }
+}
+
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
 export interface ErrorReport {

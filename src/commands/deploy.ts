@@ -74,9 +74,10 @@ export async function deployCommand(argv: string[], io: CommandIo): Promise<numb
         );
   const planned = await planVersion(await planRequest(flags, io));
   printWarnings(planned, io);
-  const build = await cliBuild(planned, flags, io);
+  // The kubeconfig and its context are checked before the build, which takes a while.
   const kube = cliKube(flags, io);
   try {
+    const build = await cliBuild(planned, flags, io);
     const request: DeployRequest = {
       planned,
       images: Object.fromEntries(build.images.map((i) => [i.endpoint, i.reference])),

@@ -2,7 +2,9 @@
 // server-side apply (the version record first, everything else owned by it), the rollout watched to
 // ready or to a certain reason, the version's route accepted by the Gateway, and only then its
 // aliases pointed at it. A version that fails is scaled to zero and its reason recorded on its record;
-// no alias ever moves to it. A re-run with the same inputs changes nothing in the cluster.
+// no alias ever moves to it. A new version whose deploy stops partway (a refused apply, a watch the
+// API server ends) is treated the same, and the error says what was applied. A re-run with the same
+// inputs changes nothing in the cluster.
 import type { SlipwayConfig } from "../config/types.js";
 import {
   aliasRoute,
@@ -15,8 +17,10 @@ import {
   versionTarget,
 } from "../deploy/index.js";
 import { type PullCredential, pullSecret, pullSecretName } from "../deploy/pull-secret.js";
+import { DeployStopped } from "../errors.js";
 import {
   type KubeClient,
+  KubeError,
   type KubeObject,
   type NamespaceResult,
   RolloutFailed,
@@ -188,6 +192,8 @@ export async function deployVersion(request: DeployRequest, clients: DeployClien
   const deadline = Date.now() + timeoutSeconds * 1000;
   const signalOption = request.signal ? { signal: request.signal } : {};
   const applies = { total: 0, changed: 0, changedObjects: [] as string[] };
+  /** `Kind/name` of every object this run applied, for the message if it stops partway. */
+  const applied: string[] = [];
   const apply = async <T extends KubeObject>(
     manifest: Manifest | Record<string, unknown>,
     fieldManager?: string,
@@ -197,6 +203,7 @@ export async function deployVersion(request: DeployRequest, clients: DeployClien
       ...(fieldManager ? { fieldManager } : {}),
     });
     applies.total++;
+    applied.push(`${result.object.kind}/${result.object.metadata?.name}`);
     if (result.created || result.changed !== false) {
       applies.changed++;
       applies.changedObjects.push(`${result.object.kind}/${result.object.metadata?.name}`);
@@ -205,7 +212,9 @@ export async function deployVersion(request: DeployRequest, clients: DeployClien
   };
 
   const namespaceState = await kube.ensureNamespace(plan.namespace);
-  const existing = await existingRecord(kube, plan);
+  const existing = await existingRecord(kube, plan).catch((error: unknown) => {
+    throw namespaceState === "unverified" ? namespaceUnusable(plan.namespace, error) : error;
+  });
   // What the deployment already has, read once per kind, so each apply can tell whether it changed anything.
   if (existing) await readDeploymentObjects(kube, plan);
   const input = versionInput(
@@ -213,13 +222,29 @@ export async function deployVersion(request: DeployRequest, clients: DeployClien
     existing?.deployedAt ?? request.now ?? new Date(),
   );
   const recordName = versionObjectName(plan);
+  // Until the version is ready and routed, a stop leaves nothing of a new (or already failed) version
+  // running; a version deployed before this run keeps running, since aliases may point at it.
+  const progress: Progress = {
+    input,
+    applied,
+    fresh: existing === undefined || existing.failure !== undefined,
+  };
+  const stopped = (error: unknown) => stopVersion(kube, progress, error);
 
-  const record = await apply(versionRecordFor(input));
-  const uid = record.metadata?.uid;
-  if (!uid) throw new Error(`the API server returned version record ${recordName} without a uid`);
-  if (request.pull && !("secret" in request.pull)) await apply(pullSecret(plan, request.pull));
-  const owned = versionManifests({ ...input, recordUid: uid }).filter((o) => o.kind !== "ConfigMap");
-  for (const object of owned) await apply(object);
+  let owned: Manifest[];
+  let uid: string;
+  try {
+    const record = await apply(versionRecordFor(input));
+    if (!record.metadata?.uid)
+      throw new Error(`the API server returned version record ${recordName} without a uid`);
+    uid = record.metadata.uid;
+    progress.uid = uid;
+    if (request.pull && !("secret" in request.pull)) await apply(pullSecret(plan, request.pull));
+    owned = versionManifests({ ...input, recordUid: uid }).filter((o) => o.kind !== "ConfigMap");
+    for (const object of owned) await apply(object);
+  } catch (error) {
+    throw await stopped(error);
+  }
   request.log(
     `Applied version ${plan.version} to ${plan.namespace}: ${applies.changed} of ${applies.total} objects changed.`,
   );
@@ -241,17 +266,23 @@ export async function deployVersion(request: DeployRequest, clients: DeployClien
         ),
     });
   } catch (error) {
-    if (error instanceof RolloutFailed) await retireFailed(kube, input, uid, error, request.log);
+    if (!(error instanceof RolloutFailed)) throw await stopped(error);
+    const latency = reportLatency(error);
+    if (latency) request.log(latency);
+    await retireFailed(kube, input, uid, error, request.log);
     throw error;
   }
   const route = owned.find((o) => o.kind === "HTTPRoute");
-  if (route)
+  if (route) {
     await awaitRouteAccepted(
       kube,
       ref(asKube(route)),
       Math.min(deadline, Date.now() + ROUTE_ACCEPT_SECONDS * 1000),
       request.signal,
-    );
+    ).catch(async (error: unknown) => {
+      throw await stopped(error);
+    });
+  }
 
   await checkAnswers(
     plan.endpoints.map((e) => e.url),
@@ -317,10 +348,57 @@ async function checkAnswers(
   }
 }
 
+const KNEW_FROM: Record<RolloutFailed["timing"]["clusterKnewFrom"], string> = {
+  condition: "by the condition's time",
+  event: "by the event's time",
+  "container-status": "by the container's exit time",
+  "watch-arrival": "when the watch delivered it",
+  deadline: "at the deadline",
+};
+
+/**
+ * How late a failure is reported: from the cluster's own time for the deciding fact to Slipway's
+ * decision (whole seconds on real clusters, so up to a second of it is rounding). None for a timeout,
+ * which is no fact of the cluster's.
+ */
+export function reportLatency(failure: RolloutFailed): string | undefined {
+  const { timing } = failure;
+  if (failure.reason === "Timeout" || timing.clusterKnewFrom === "deadline") return undefined;
+  const ms = Math.max(0, timing.noticedAt.getTime() - timing.clusterKnewAt.getTime());
+  return `${failure.endpoint ?? failure.deployment}: ${failure.reason} noticed ${(ms / 1000).toFixed(1)}s after the cluster reported it (${KNEW_FROM[timing.clusterKnewFrom]})`;
+}
+
 /**
  * A version that did not become ready keeps its objects for inspection but runs no pods, and says why
  * on its record (written by its own field manager, so re-applying the record's content leaves it).
+ * `only`: the Deployments to scale (those that exist), all of the version's by default.
  */
+async function markFailed(
+  kube: KubeClient,
+  input: VersionInput,
+  uid: string,
+  reason: string,
+  only?: ReadonlySet<string>,
+): Promise<void> {
+  const { plan } = input;
+  for (const object of versionManifests({ ...input, recordUid: uid, replicas: 0 })) {
+    if (object.kind === "Deployment" && (!only || only.has(`Deployment/${object.metadata?.name}`)))
+      await kube.apply(asKube(object));
+  }
+  await kube.apply(
+    {
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: {
+        name: versionObjectName(plan),
+        namespace: plan.namespace,
+        annotations: { [ANNOTATION_FAILURE]: reason.slice(0, 1024) },
+      },
+    },
+    { fieldManager: STATE_FIELD_MANAGER },
+  );
+}
+
 async function retireFailed(
   kube: KubeClient,
   input: VersionInput,
@@ -330,25 +408,74 @@ async function retireFailed(
 ): Promise<void> {
   const { plan } = input;
   try {
-    for (const object of versionManifests({ ...input, recordUid: uid, replicas: 0 })) {
-      if (object.kind === "Deployment") await kube.apply(asKube(object));
-    }
-    const reason = `${failure.reason}: ${failure.detail}`.slice(0, 1024);
-    await kube.apply(
-      {
-        apiVersion: "v1",
-        kind: "ConfigMap",
-        metadata: {
-          name: versionObjectName(plan),
-          namespace: plan.namespace,
-          annotations: { [ANNOTATION_FAILURE]: reason },
-        },
-      },
-      { fieldManager: STATE_FIELD_MANAGER },
-    );
+    await markFailed(kube, input, uid, `${failure.reason}: ${failure.detail}`);
     log(`Version ${plan.version} failed and was scaled to zero, left for inspection; no alias points at it.`);
   } catch (error) {
     // The failure itself is what the user needs to see; the clean-up's trouble is secondary.
     log(`Version ${plan.version} failed, and scaling it to zero failed too: ${(error as Error).message}`);
   }
+}
+
+/** How far a deploy got: what a stop must undo, and whether it may. */
+interface Progress {
+  input: VersionInput;
+  /** The record's uid, once it is applied. */
+  uid?: string;
+  applied: string[];
+  /** The version did not exist before this run, or had failed: nothing relies on it. */
+  fresh: boolean;
+}
+
+/**
+ * The error for a deploy that stopped before its version was ready and routed: the cause's message,
+ * what was applied, and what became of it. A fresh version is scaled to zero and marked failed
+ * (reason `Incomplete`), as a failed rollout is, so nothing of it runs as if deployed.
+ */
+async function stopVersion(kube: KubeClient, progress: Progress, error: unknown): Promise<DeployStopped> {
+  const { input, uid, applied, fresh } = progress;
+  const cause = error instanceof Error ? error.message : String(error);
+  const lines = [
+    cause,
+    applied.length > 0
+      ? `Applied before it stopped: ${[...new Set(applied)].join(", ")}.`
+      : "Nothing was applied.",
+  ];
+  if (uid !== undefined && fresh) {
+    const deployments = new Set(applied.filter((a) => a.startsWith("Deployment/")));
+    try {
+      await markFailed(kube, input, uid, `Incomplete: ${cause}`, deployments);
+      lines.push(
+        `Version ${input.plan.version} was marked failed${deployments.size > 0 ? " and scaled to zero" : ""}; no alias points at it.`,
+      );
+    } catch (cleanup) {
+      lines.push(
+        `Marking version ${input.plan.version} failed and scaling it to zero failed too: ${(cleanup as Error).message}; no alias points at it.`,
+      );
+    }
+  } else if (uid !== undefined) {
+    lines.push(
+      `Version ${input.plan.version} was deployed before this run and keeps running; no alias moved.`,
+    );
+  } else {
+    lines.push("No alias moved.");
+  }
+  return new DeployStopped(lines.join("\n"), applied, error);
+}
+
+/**
+ * The first namespaced request refused, when whether the namespace exists could not be checked: say
+ * that it may be missing, and what to grant or create.
+ */
+function namespaceUnusable(namespace: string, error: unknown): unknown {
+  if (!(error instanceof KubeError) || error.status !== 403) return error;
+  return new KubeError(
+    `namespace "${namespace}" may not exist, and these credentials may neither read nor create namespaces, nor work in it: ${error.message}. ` +
+      `Create the namespace and bind docs/rbac.yaml's Role in it to these credentials (its optional ClusterRole lets Slipway create a missing namespace).`,
+    {
+      operation: error.operation,
+      server: error.server,
+      status: 403,
+      ...(error.reason !== undefined ? { reason: error.reason } : {}),
+    },
+  );
 }

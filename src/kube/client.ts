@@ -203,7 +203,10 @@ class Client implements KubeClient {
       path: `${objectPath(r, namespace, name)}?${params}`,
       body: JSON.stringify(object),
       contentType: "application/apply-patch+yaml",
-      operation: this.#op(options.dryRun ? "apply (dry run)" : "apply", r, namespace, name, "patch"),
+      operation: {
+        ...this.#op(options.dryRun ? "apply (dry run)" : "apply", r, namespace, name, "patch"),
+        createsIfMissing: true,
+      },
       idempotent: true,
       write: !options.dryRun,
       ...(options.signal ? { signal: options.signal } : {}),

@@ -21,6 +21,12 @@ export interface Operation {
   readonly resource?: string;
   /** The RBAC verb the request needs: get, list, watch, create, patch, delete. */
   readonly rbacVerb?: string;
+  /**
+   * A server-side apply: authorized as `patch`, and also as `create` when the object does not exist
+   * yet. The API server's refusal of the create names no verb (`services "x" is forbidden: `), so
+   * Slipway's message names both.
+   */
+  readonly createsIfMissing?: boolean;
 }
 
 export interface KubeErrorDetails {
@@ -86,7 +92,11 @@ export function statusError(
   if (httpStatus === 403) {
     // The server's text names the user; ours names exactly what to grant, even when a proxy answered.
     const where = op.namespace !== undefined ? `in namespace "${op.namespace}"` : "at cluster scope";
-    message += ` (the credentials need RBAC verb "${op.rbacVerb ?? op.verb}" on "${op.resource ?? op.kind ?? "?"}" ${where})`;
+    const verb = op.rbacVerb ?? op.verb;
+    const verbs = op.createsIfMissing
+      ? `verbs "${verb}" and, for an object that does not exist yet, "create"`
+      : `verb "${verb}"`;
+    message += ` (the credentials need RBAC ${verbs} on "${op.resource ?? op.kind ?? "?"}" ${where})`;
   }
   if (httpStatus === 429 || httpStatus >= 500)
     message += ` (after ${attempts} attempt${attempts === 1 ? "" : "s"})`;

@@ -209,7 +209,9 @@ describe("kube client: errors", () => {
       expect(err.message).toContain(
         'cannot patch resource "deployments" in API group "apps" in the namespace "kube-client"',
       );
-      expect(err.message).toContain('RBAC verb "patch" on "deployments.apps" in namespace "kube-client"');
+      expect(err.message).toContain(
+        'RBAC verbs "patch" and, for an object that does not exist yet, "create" on "deployments.apps" in namespace "kube-client"',
+      );
     } finally {
       limited.close();
     }

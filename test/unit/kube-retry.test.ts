@@ -66,6 +66,7 @@ describe("error messages", () => {
     namespace: "slipway",
     resource: "deployments.apps",
     rbacVerb: "patch",
+    createsIfMissing: true,
   };
 
   it("names the operation", () => {
@@ -128,7 +129,14 @@ describe("error messages", () => {
       1,
     );
     expect(err.message).toBe(
-      'apply Deployment "slipway/web": Forbidden (the credentials need RBAC verb "patch" on "deployments.apps" in namespace "slipway")',
+      'apply Deployment "slipway/web": Forbidden (the credentials need RBAC verbs "patch" and, for an object that does not exist yet, "create" on "deployments.apps" in namespace "slipway")',
+    );
+  });
+
+  it("a 403 of a read names the one verb it needs", () => {
+    const get = { ...apply, verb: "get", rbacVerb: "get", createsIfMissing: false };
+    expect(statusError(get, "https://k8s.example.com", 403, undefined, 1).message).toBe(
+      'get Deployment "slipway/web": HTTP 403 from the API server (the credentials need RBAC verb "get" on "deployments.apps" in namespace "slipway")',
     );
   });
 
