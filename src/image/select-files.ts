@@ -14,12 +14,13 @@
 
 import type { BigIntStats } from "node:fs";
 import { lstatSync, readdirSync, readlinkSync } from "node:fs";
-import { readFile, realpath, stat } from "node:fs/promises";
+import { realpath, stat } from "node:fs/promises";
 import path from "node:path";
 // The package is CommonJS with `module.exports.default = factory`; under NodeNext the default
 // import is the CJS module, so the factory is reached through `.default` both in types and at runtime.
 import dockerignoreModule from "@balena/dockerignore";
 import type { Endpoint } from "../config/types.js";
+import { readBounded } from "../util/read-bounded.js";
 import { BuildError, MissingDeclaredFileError } from "./errors.js";
 
 export type SourceKind = "file" | "directory" | "symlink";
@@ -80,6 +81,24 @@ export function dockerignoreMatcher(text: string): { ignores(rel: string): boole
   return { ignores: (rel) => matcher.ignores(rel), hasExceptions };
 }
 
+/** Far above any real `.dockerignore`; the file comes from the checkout, so its read is bounded. */
+export const MAX_DOCKERIGNORE_BYTES = 1024 * 1024;
+
+async function readDockerignore(repoRoot: string): Promise<string | undefined> {
+  const read = await readBounded(path.join(repoRoot, ".dockerignore"), MAX_DOCKERIGNORE_BYTES);
+  if (read.ok) return read.bytes.toString("utf8");
+  if (read.reason === "missing") return undefined;
+  const why =
+    read.reason === "too-large"
+      ? `is ${read.size === undefined ? "larger than 1 MiB" : `${(read.size / (1024 * 1024)).toFixed(1)} MiB`}; Slipway reads a .dockerignore of at most 1 MiB`
+      : read.reason === "directory"
+        ? "is a directory, not a file"
+        : read.reason === "not-regular"
+          ? `is ${read.kind}, not a regular file`
+          : `cannot be read (${read.code})`;
+  throw new BuildError(`the checkout's .dockerignore ${why}`);
+}
+
 /**
  * Walks the checkout and returns the entries the code layer may contain, minus `exclude`
  * (the declared files of all endpoints, which get their own layers).
@@ -88,12 +107,7 @@ export async function selectRepoFiles(
   repoRoot: string,
   exclude: ReadonlySet<string>,
 ): Promise<RepoSelection> {
-  let ignoreText: string | undefined;
-  try {
-    ignoreText = await readFile(path.join(repoRoot, ".dockerignore"), "utf8");
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
-  }
+  const ignoreText = await readDockerignore(repoRoot);
   const matcher = dockerignoreMatcher(ignoreText ?? "");
   const entries: SourceEntry[] = [];
 
