@@ -113,7 +113,7 @@ function filesRule(scope: EntryScope, value: Raw): EndpointFile[] {
       } else if (!path.ok) {
         scope.at(at, `file path ${quote(written)} names a directory; name the file itself`);
       } else if (typeof raw.name === "string") {
-        const file: EndpointFile = { name: raw.name, path: path.path };
+        const file: EndpointFile = { name: raw.name, path: path.path, location: scope.location(at) };
         if (typeof raw.description === "string") file.description = raw.description;
         files.push(file);
       }
