@@ -57,11 +57,13 @@ export function parseConfig(input: Uint8Array | string, file: string): ParseResu
       );
       return;
     }
+    // Named in messages, so quoted (cut short, printable) the way every value from the file is.
     const kinds = (entry.items as Pair[]).map((p) => (isScalar(p.key) ? String(p.key.value) : ""));
+    const kindsShown = kinds.slice(0, 5).map((k) => quote(k).slice(1, -1));
     if (entry.items.length > 1) {
       c.at(
         (entry.items[1] as Pair).key as Node,
-        `entry #${index + 1} has ${entry.items.length} keys (${kinds.join(", ")}); each list item holds exactly one entry: start each with its own '-'`,
+        `entry #${index + 1} has ${entry.items.length} keys (${kindsShown.join(", ")}${kinds.length > 5 ? ", …" : ""}); each list item holds exactly one entry: start each with its own '-'`,
       );
       return;
     }

@@ -213,6 +213,45 @@ function messageFor(error: ErrorObject, path: (string | number)[], value: unknow
   }
 }
 
+/** The first `depth` segments of a JSON pointer. */
+function truncatePointer(pointer: string, depth: number): string {
+  let end = 0;
+  for (let i = 0; i < depth; i++) {
+    const next = pointer.indexOf("/", end + 1);
+    if (next < 0) return pointer;
+    end = next;
+  }
+  return depth === 0 ? "" : pointer.slice(0, end);
+}
+
+/**
+ * Each oneOf error's branch errors: those below it in the schema and in the instance. Found by
+ * lookup, not by comparing every error with every oneOf, so a list of thousands of bad items costs
+ * linear time. The schema is not recursive, so every oneOf at one schema path sits at one depth.
+ */
+export function innerErrors(errors: readonly ErrorObject[]): Map<ErrorObject, ErrorObject[]> {
+  const owners = new Map<string, ErrorObject>();
+  const depths = new Map<string, number>();
+  for (const error of errors) {
+    if (error.keyword !== "oneOf") continue;
+    owners.set(`${error.schemaPath}\u0000${error.instancePath}`, error);
+    depths.set(error.schemaPath, error.instancePath === "" ? 0 : error.instancePath.split("/").length - 1);
+  }
+  const inner = new Map<ErrorObject, ErrorObject[]>();
+  if (owners.size === 0) return inner;
+  for (const error of errors) {
+    for (const [schemaPath, depth] of depths) {
+      if (!error.schemaPath.startsWith(`${schemaPath}/`)) continue;
+      const owner = owners.get(`${schemaPath}\u0000${truncatePointer(error.instancePath, depth)}`);
+      if (!owner) continue;
+      const list = inner.get(owner);
+      if (list) list.push(error);
+      else inner.set(owner, [error]);
+    }
+  }
+  return inner;
+}
+
 /**
  * Validates one entry's value against its schema definition. oneOf errors are resolved to the branch
  * whose type matches when there is exactly one (so a list with a bad item says what is wrong with
@@ -230,6 +269,7 @@ export function validateEntry(
   const issues: SchemaIssue[] = [];
   const suppressed = new Set<string>();
   const handled = new Set<ErrorObject>();
+  const inner = innerErrors(errors);
 
   for (const error of errors) {
     if (error.keyword !== "oneOf") continue;
@@ -241,10 +281,11 @@ export function validateEntry(
       continue;
     }
     const branches = new Map<string, ErrorObject[]>();
-    for (const inner of errors) {
-      if (!inner.schemaPath.startsWith(prefix)) continue;
-      const branch = inner.schemaPath.slice(prefix.length).split("/")[0] ?? "";
-      branches.set(branch, [...(branches.get(branch) ?? []), inner]);
+    for (const e of inner.get(error) ?? []) {
+      const branch = e.schemaPath.slice(prefix.length).split("/")[0] ?? "";
+      const list = branches.get(branch);
+      if (list) list.push(e);
+      else branches.set(branch, [e]);
     }
     const typeMatched = [...branches.values()].filter(
       (errs) =>
@@ -254,17 +295,18 @@ export function validateEntry(
     );
     suppressed.add(prefix);
     if (typeMatched.length === 1 && typeMatched[0]) {
-      for (const inner of typeMatched[0]) {
-        const innerPath = decodePath(inner.instancePath, value);
-        issues.push(messageFor(inner, innerPath, valueAt(value, innerPath)));
+      for (const e of typeMatched[0]) {
+        const innerPath = decodePath(e.instancePath, value);
+        issues.push(messageFor(e, innerPath, valueAt(value, innerPath)));
       }
       handled.add(error);
     }
   }
 
+  const prefixes = [...suppressed];
   for (const error of errors) {
     if (handled.has(error)) continue;
-    if ([...suppressed].some((prefix) => error.schemaPath.startsWith(prefix))) continue;
+    if (prefixes.some((prefix) => error.schemaPath.startsWith(prefix))) continue;
     const path = decodePath(error.instancePath, value);
     issues.push(messageFor(error, path, valueAt(value, path)));
   }

@@ -670,6 +670,15 @@ const cases: Case[] = [
     message: "YAML syntax: The : indicator must be at most 1024 chars",
   },
   {
+    name: "an entry of 10,000 keys, named in the message only by its first five",
+    input: lines(
+      `- {endpoint: {name: ab, image: x, wsgi: app}, ${Array.from({ length: 9999 }, (_, i) => `k${i}: v`).join(", ")}}`,
+    ),
+    line: 1,
+    column: 47,
+    message: "entry #1 has 10000 keys (endpoint, k0, k1, k2, k3, …); each list item holds exactly one entry",
+  },
+  {
     name: "a cycle of two environments",
     input: dep("    environments:", "      a: {requires: [b]}", "      b: {requires: [a]}"),
     line: 9,
