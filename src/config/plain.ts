@@ -163,15 +163,23 @@ export class AliasBudgetExceeded extends Error {
 export function plainValue(node: Node, index: AliasIndex, budget: number): unknown {
   const shared = new Map<Node, unknown>();
   let spent = 0;
+  // Inside an alias's target the aliases are already counted: a node's size includes them expanded.
+  let insideAlias = 0;
 
   function value(n: unknown): unknown {
     if (n === null || n === undefined) return null;
     if (isAlias(n)) {
       const target = index.targets.get(n);
       if (!target) return null;
-      spent += index.sizes.get(target) ?? 1;
-      if (spent > budget) throw new AliasBudgetExceeded(n);
-      if (!shared.has(target)) shared.set(target, value(target));
+      if (insideAlias === 0) {
+        spent += index.sizes.get(target) ?? 1;
+        if (spent > budget) throw new AliasBudgetExceeded(n);
+      }
+      if (!shared.has(target)) {
+        insideAlias++;
+        shared.set(target, value(target));
+        insideAlias--;
+      }
       return shared.get(target);
     }
     if (isScalar(n)) return (n as Scalar).value;

@@ -71,6 +71,36 @@ describe("YAML merge keys, which PyYAML and so Valohai read", () => {
   });
 });
 
+describe("aliases within the budget of 100 nodes an entry may bring in", () => {
+  // `&m {a: 1, b: 2}` is 5 nodes (the mapping, two keys, two values), counted once per alias even
+  // when it holds aliases itself.
+  const text = (refs: number) =>
+    lines(
+      "- step: {x: &s 1, m: &m {a: *s, b: 2}}",
+      "- endpoint:",
+      "    name: ab",
+      "    image: x",
+      "    wsgi: app",
+      `    files: [${Array.from({ length: refs }, () => "*m").join(", ")}]`,
+    );
+
+  it("are read: 20 aliases of 5 nodes", () => {
+    const r = parseConfig(text(20), "valohai.yaml");
+    expect(r.problems.map((p) => p.message)).not.toContainEqual(expect.stringContaining("YAML aliases"));
+  });
+
+  it("and the 21st is refused at its place", () => {
+    const r = parseConfig(text(21), "valohai.yaml");
+    expect(r.problems.map((p) => [p.line, p.column, p.message])).toEqual([
+      [
+        6,
+        13 + 4 * 20,
+        "YAML aliases here expand to more than 100 nodes: the document would grow out of proportion",
+      ],
+    ]);
+  });
+});
+
 describe("line endings", () => {
   const lf = lines(
     "- endpoint:",
