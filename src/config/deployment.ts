@@ -1,6 +1,5 @@
 // Valohai's `deployment` entry with Slipway's settings → DeploymentSettings: the schema first, then
 // one rule per setting the schema cannot fully check (canary, previews, environments, Dockerfile).
-import { posix } from "node:path";
 import { isRecord } from "../util/record.js";
 import { canaryFrom, canaryWindowRule } from "./canary.js";
 import {
@@ -11,26 +10,33 @@ import {
   DEFAULT_RUNTIME,
 } from "./defaults.js";
 import { readEnvironments } from "./environments.js";
-import { previewFrom } from "./preview.js";
+import { previewAliasRule, previewFrom } from "./preview.js";
 import type { EntryScope } from "./problems.js";
-import { validateEntry } from "./schema.js";
+import { quote } from "./quote.js";
+import { repoPath } from "./repo-path.js";
+import { type SchemaIssue, validateEntry } from "./schema.js";
 import type { DeploymentSettings } from "./types.js";
 
 type Raw = Record<string, unknown>;
 
 export function deploymentSubject(value: Raw): string {
-  return typeof value.name === "string" ? `deployment '${value.name}'` : "deployment";
+  return typeof value.name === "string" ? `deployment ${quote(value.name)}` : "deployment";
 }
 
 export function readDeployment(scope: EntryScope, value: Raw): DeploymentSettings | undefined {
   const before = scope.errorCount;
-  scope.schema(validateEntry("deployment", value, () => false));
+  // The alias pattern's rule below says more than the schema's regular expression can.
+  const aliasIsText = isRecord(value.preview) && typeof value.preview.alias === "string";
+  const aliasIssue = (i: SchemaIssue) =>
+    aliasIsText && i.path.length === 2 && i.path[0] === "preview" && i.path[1] === "alias";
+  scope.schema(validateEntry("deployment", value, () => false).filter((i) => !aliasIssue(i)));
+  previewAliasRule(scope, value);
 
   const canary = canaryFrom(value.canary, DEFAULT_CANARY);
   if (isRecord(value.canary)) canaryWindowRule(scope, canary, ["canary"]);
   const preview = previewFrom(value);
   const environments = readEnvironments(scope, value, canary, preview.alias);
-  dockerfileRule(scope, value);
+  const dockerfile = dockerfileRule(scope, value);
 
   if (scope.errorCount > before) return undefined;
   const settings: DeploymentSettings = {
@@ -50,19 +56,28 @@ export function readDeployment(scope: EntryScope, value: Raw): DeploymentSetting
   if (typeof value["base-url"] === "string") settings.baseUrl = value["base-url"].replace(/\/+$/, "");
   if (typeof value.namespace === "string") settings.namespace = value.namespace;
   if (typeof value.registry === "string") settings.registry = value.registry.replace(/\/+$/, "");
-  if (typeof value.dockerfile === "string") settings.dockerfile = posix.normalize(value.dockerfile);
+  if (dockerfile !== undefined) settings.dockerfile = dockerfile;
   return settings;
 }
 
-/** The Dockerfile lies inside the repository and is used only by the docker builder. */
-function dockerfileRule(scope: EntryScope, value: Raw): void {
-  if (typeof value.dockerfile !== "string") return;
-  const normal = posix.normalize(value.dockerfile.replace(/\\/g, "/"));
-  if (value.dockerfile.startsWith("/") || normal === ".." || normal.startsWith("../")) {
-    scope.at(["dockerfile"], `dockerfile '${value.dockerfile}' must be a path inside the repository`);
-  } else if (value.builder !== "docker") {
+/** The Dockerfile lies inside the repository, outside .git, and is used only by the docker builder. */
+function dockerfileRule(scope: EntryScope, value: Raw): string | undefined {
+  if (typeof value.dockerfile !== "string") return undefined;
+  const path = repoPath(value.dockerfile);
+  if (!path.ok) {
+    const problem =
+      path.reason === "git"
+        ? "is inside .git, where git keeps the checkout's credentials"
+        : path.reason === "directory"
+          ? "names a directory; name the Dockerfile itself"
+          : "must be a path inside the repository";
+    scope.at(["dockerfile"], `dockerfile ${quote(value.dockerfile)} ${problem}`);
+    return undefined;
+  }
+  if (value.builder !== "docker") {
     scope.at(["dockerfile"], "'dockerfile' is used by the docker builder only: add 'builder: docker'", true);
   }
+  return path.path;
 }
 
 /** `router: ingress`, or the mapping form with the Gateway the routes attach to. */

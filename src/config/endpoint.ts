@@ -5,6 +5,7 @@ import { isRecord } from "../util/record.js";
 import { DEFAULT_PORT, DEFAULT_WSGI_CALLABLE } from "./defaults.js";
 import { labelKeyProblem, labelValueProblem } from "./labels.js";
 import type { EntryScope } from "./problems.js";
+import { quote } from "./quote.js";
 import { repoPath } from "./repo-path.js";
 import { validateEntry } from "./schema.js";
 import type {
@@ -20,7 +21,7 @@ type Raw = Record<string, unknown>;
 
 /** How an endpoint is named in messages before its name is known to be valid. */
 export function endpointSubject(value: Raw, index: number): string {
-  return typeof value.name === "string" ? `endpoint '${value.name}'` : `endpoint #${index + 1}`;
+  return typeof value.name === "string" ? `endpoint ${quote(value.name)}` : `endpoint #${index + 1}`;
 }
 
 export function readEndpoint(scope: EntryScope, value: Raw): Endpoint | undefined {
@@ -101,13 +102,18 @@ function filesRule(scope: EntryScope, value: Raw): EndpointFile[] {
       const path = repoPath(written);
       const at = ["files", i, "path"];
       if (!path.ok && path.reason === "absolute") {
-        scope.at(at, `file path '${written}' is absolute; write it relative to the repository root`);
+        scope.at(at, `file path ${quote(written)} is absolute; write it relative to the repository root`);
       } else if (!path.ok && path.reason === "outside") {
-        scope.at(at, `file path '${written}' points outside the repository`);
+        scope.at(at, `file path ${quote(written)} points outside the repository`);
+      } else if (!path.ok && path.reason === "git") {
+        scope.at(
+          at,
+          `file path ${quote(written)} is inside .git, where git keeps the checkout's credentials; declare a file of the project`,
+        );
       } else if (!path.ok) {
-        scope.at(at, `file path '${written}' names a directory; name the file itself`);
+        scope.at(at, `file path ${quote(written)} names a directory; name the file itself`);
       } else if (typeof raw.name === "string") {
-        const file: EndpointFile = { name: raw.name, path: path.path };
+        const file: EndpointFile = { name: raw.name, path: path.path, location: scope.location(at) };
         if (typeof raw.description === "string") file.description = raw.description;
         files.push(file);
       }
@@ -117,7 +123,7 @@ function filesRule(scope: EntryScope, value: Raw): EndpointFile[] {
       if (first !== undefined) {
         scope.at(
           ["files", i, "name"],
-          `file name '${raw.name}' is declared twice (also files[${first}]); file names must be unique`,
+          `file name ${quote(raw.name)} is declared twice (also files[${first}]); file names must be unique`,
         );
       } else seenNames.set(raw.name, i);
     }

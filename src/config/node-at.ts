@@ -3,8 +3,21 @@ import { isMap, isScalar, isSeq, type Node, type Pair, type YAMLMap } from "yaml
 
 export type JsonPath = readonly (string | number)[];
 
+/** Each map's pairs by scalar key, built on first use: rules look up one key per problem, and a
+ * map may have many thousands of keys with a problem each. */
+const pairIndex = new WeakMap<YAMLMap, Map<unknown, Pair>>();
+
 export function pairFor(map: YAMLMap, key: string | number): Pair | undefined {
-  return (map.items as Pair[]).find((p) => isScalar(p.key) && p.key.value === key);
+  let index = pairIndex.get(map);
+  if (!index) {
+    index = new Map();
+    // The first pair of a key, as a search from the start would find.
+    for (const pair of map.items as Pair[]) {
+      if (isScalar(pair.key) && !index.has(pair.key.value)) index.set(pair.key.value, pair);
+    }
+    pairIndex.set(map, index);
+  }
+  return index.get(key);
 }
 
 /** The YAML node at a JSON path below `root`, as close as the path exists; its key when `atKey`. */

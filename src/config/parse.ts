@@ -10,6 +10,7 @@ import { didYouMean } from "./did-you-mean.js";
 import { endpointSubject, readEndpoint } from "./endpoint.js";
 import { nodeAt } from "./node-at.js";
 import { Collector, EntryScope } from "./problems.js";
+import { quote } from "./quote.js";
 import { readRuntime } from "./runtime.js";
 import { KNOWN_KINDS } from "./schema.js";
 import { positionOf, readSource, toPlain } from "./source.js";
@@ -59,11 +60,13 @@ export function parseConfig(input: Uint8Array | string, file: string): ParseResu
       );
       return;
     }
+    // Named in messages, so quoted (cut short, printable) the way every value from the file is.
     const kinds = (entry.items as Pair[]).map((p) => (isScalar(p.key) ? String(p.key.value) : ""));
+    const kindsShown = kinds.slice(0, 5).map((k) => quote(k).slice(1, -1));
     if (entry.items.length > 1) {
       c.at(
         (entry.items[1] as Pair).key as Node,
-        `entry #${index + 1} has ${entry.items.length} keys (${kinds.join(", ")}); each list item holds exactly one entry: start each with its own '-'`,
+        `entry #${index + 1} has ${entry.items.length} keys (${kindsShown.join(", ")}${kinds.length > 5 ? ", …" : ""}); each list item holds exactly one entry: start each with its own '-'`,
       );
       return;
     }
@@ -78,20 +81,21 @@ export function parseConfig(input: Uint8Array | string, file: string): ParseResu
       const hint = didYouMean(kind, KNOWN_KINDS);
       c.at(
         keyNode,
-        `unknown entry kind '${kind}' is ignored${hint ? `; did you mean '${hint}'?` : " (Slipway reads 'endpoint' and 'deployment' entries)"}`,
+        `unknown entry kind ${quote(kind)} is ignored${hint ? `; did you mean '${hint}'?` : " (Slipway reads 'endpoint' and 'deployment' entries)"}`,
         "warning",
       );
       return;
     }
+    if (kind === "endpoint") sawEndpoint = true;
     const plain = valueNode === keyNode ? ({ ok: true, value: null } as const) : toPlain(source, valueNode);
     if (!plain.ok) {
-      c.problems.push(plain.problem);
+      c.add(plain.problem);
       return;
     }
     if (!isRecord(plain.value)) {
       c.at(
         valueNode,
-        `'${kind}' must be a mapping of its settings, got ${plain.value === null ? "nothing" : "a single value or list"}`,
+        `${quote(kind)} must be a mapping of its settings, got ${plain.value === null ? "nothing" : "a single value or list"}`,
       );
       if (kind === "endpoint") sawEndpoint = true;
       return;
@@ -112,7 +116,6 @@ export function parseConfig(input: Uint8Array | string, file: string): ParseResu
       deploymentRuntime = { scope, value };
       return;
     }
-    sawEndpoint = true;
     const endpoint = readEndpoint(
       new EntryScope(c, keyNode, valueNode, endpointSubject(value, index)),
       value,
@@ -123,7 +126,7 @@ export function parseConfig(input: Uint8Array | string, file: string): ParseResu
       if (first) {
         c.at(
           nodeAt(valueNode, ["name"], false),
-          `duplicate endpoint name '${name}' (first defined at ${first.file}:${first.line}:${first.column}); Valohai silently keeps the last definition, Slipway refuses the ambiguity: rename or remove one`,
+          `duplicate endpoint name ${quote(name)} (first defined at ${first.file}:${first.line}:${first.column}); Valohai silently keeps the last definition, Slipway refuses the ambiguity: rename or remove one`,
         );
         return;
       }

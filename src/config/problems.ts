@@ -8,19 +8,26 @@ import type { ConfigProblem, Severity, SourceLocation } from "./types.js";
 
 export class Collector {
   readonly problems: ConfigProblem[] = [];
+  #errors = 0;
   constructor(readonly source: SourceDocument) {}
 
   at(node: Node | null | undefined, message: string, severity: Severity = "error"): void {
     const pos = positionOf(this.source, node);
-    this.problems.push({ file: this.source.file, line: pos.line, column: pos.column, severity, message });
+    this.add({ file: this.source.file, line: pos.line, column: pos.column, severity, message });
+  }
+
+  add(problem: ConfigProblem): void {
+    this.problems.push(problem);
+    if (problem.severity === "error") this.#errors++;
   }
 
   location(node: Node | null | undefined): SourceLocation {
     return { file: this.source.file, ...positionOf(this.source, node) };
   }
 
+  /** Kept as problems are added: rules compare it before and after, once per entry. */
   get errorCount(): number {
-    return this.problems.filter((p) => p.severity === "error").length;
+    return this.#errors;
   }
 }
 

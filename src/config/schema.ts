@@ -3,6 +3,7 @@
 import Ajv, { type ErrorObject, type ValidateFunction } from "ajv";
 import schema from "../../schema/slipway.schema.json" with { type: "json" };
 import { suggestion } from "./did-you-mean.js";
+import { quote, redactUserinfo } from "./quote.js";
 
 export type SchemaDefinition = "endpoint" | "deployment";
 
@@ -76,8 +77,10 @@ function describe(value: unknown): string {
   if (value === null) return "null";
   if (Array.isArray(value)) return "a list";
   if (typeof value === "object") return "a mapping";
-  if (typeof value === "string")
-    return `string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
+  if (typeof value === "string") {
+    const shown = redactUserinfo(value);
+    return `string ${JSON.stringify(shown.length > 40 ? `${shown.slice(0, 40)}…` : shown)}`;
+  }
   return `${typeof value} ${String(value)}`;
 }
 
@@ -93,17 +96,18 @@ const typeNames: Record<string, string> = {
 /** Messages for patterns, by the last key of the path: a regex alone tells a user little. */
 const patternMessages: Record<string, (v: string) => string> = {
   name: (v) =>
-    `name '${v}' is invalid: it must be lowercase, start with a letter and contain only letters, digits and dashes (^[a-z][a-z0-9-]+$)`,
-  wsgi: (v) => `wsgi '${v}' is invalid: write the module as 'package.module' or 'package.module:callable'`,
-  "node-selector": (v) => `node-selector '${v}' is invalid: write it as 'key=value'`,
+    `name ${quote(v)} is invalid: it must be lowercase, start with a letter and contain only letters, digits and dashes (^[a-z][a-z0-9-]+$)`,
+  wsgi: (v) =>
+    `wsgi ${quote(v)} is invalid: write it as 'package.module' or 'package.module:callable', the callable a Python name such as 'app' or a call such as 'create_app()'`,
+  "node-selector": (v) => `node-selector ${quote(v)} is invalid: write it as 'key=value'`,
   "base-url": (v) =>
-    `base-url '${v}' is invalid: use an http(s) URL without query or fragment, e.g. https://ml.example.com`,
+    `base-url ${quote(v)} is invalid: use an http(s) URL without credentials, query or fragment, e.g. https://ml.example.com`,
+  registry: (v) =>
+    `registry ${quote(v)} is invalid: write a repository prefix such as ghcr.io/acme, without credentials (they belong in registry-password) or spaces`,
   namespace: (v) =>
-    `namespace '${v}' is invalid: use lowercase letters, digits and dashes, starting and ending with a letter or digit`,
-  alias: (v) =>
-    `preview alias '${v}' is invalid: use lowercase letters, digits and dashes with '{number}' in it, e.g. 'pr-{number}'`,
-  ttl: (v) => `'${v}' is not a duration: write e.g. 90s, 30m, 72h, 7d or 1h30m`,
-  window: (v) => `'${v}' is not a duration: write e.g. 90s, 30m, 72h, 7d or 1h30m`,
+    `namespace ${quote(v)} is invalid: use lowercase letters, digits and dashes, starting and ending with a letter or digit`,
+  ttl: (v) => `${quote(v)} is not a duration: write e.g. 90s, 30m, 72h, 7d or 1h30m`,
+  window: (v) => `${quote(v)} is not a duration: write e.g. 90s, 30m, 72h, 7d or 1h30m`,
 };
 
 const oneOfMessages: Record<string, string> = {
@@ -130,24 +134,24 @@ function messageFor(error: ErrorObject, path: (string | number)[], value: unknow
       const known = Object.keys(
         (error.parentSchema as { properties?: object } | undefined)?.properties ?? {},
       );
-      const inside = where ? ` in '${where}'` : "";
+      const inside = where ? ` in ${quote(where)}` : "";
       return {
         path: [...path, extra],
         atKey: true,
-        message: `unknown key '${extra}'${inside}${suggestion(extra, known)}`,
+        message: `unknown key ${quote(extra)}${inside}${suggestion(extra, known)}`,
       };
     }
     case "required": {
       const missing = String(params.missingProperty);
-      const inside = where ? ` in '${where}'` : "";
-      return { path, atKey: true, message: `missing required key '${missing}'${inside}` };
+      const inside = where ? ` in ${quote(where)}` : "";
+      return { path, atKey: true, message: `missing required key ${quote(missing)}${inside}` };
     }
     case "type": {
       const expected = String(params.type)
         .split(",")
         .map((t) => typeNames[t] ?? t)
         .join(" or ");
-      return { path, atKey: false, message: `'${where}' must be ${expected}, got ${describe(value)}` };
+      return { path, atKey: false, message: `${quote(where)} must be ${expected}, got ${describe(value)}` };
     }
     case "minimum":
     case "maximum":
@@ -164,7 +168,7 @@ function messageFor(error: ErrorObject, path: (string | number)[], value: unknow
       return {
         path,
         atKey: false,
-        message: `'${where}' must be ${comparison} ${String(params.limit)}, got ${String(value)}`,
+        message: `${quote(where)} must be ${comparison} ${String(params.limit)}, got ${String(value)}`,
       };
     }
     case "enum": {
@@ -173,40 +177,79 @@ function messageFor(error: ErrorObject, path: (string | number)[], value: unknow
       return {
         path,
         atKey: false,
-        message: `'${where}' must be one of ${list}, got ${describe(value)}${typeof value === "string" ? suggestion(value, allowed) : ""}`,
+        message: `${quote(where)} must be one of ${list}, got ${describe(value)}${typeof value === "string" ? suggestion(value, allowed) : ""}`,
       };
     }
     case "const":
-      return { path, atKey: false, message: `'${where}' must be '${String(params.allowedValue)}'` };
+      return { path, atKey: false, message: `${quote(where)} must be '${String(params.allowedValue)}'` };
     case "pattern": {
       const custom = patternMessages[key];
       if (custom && typeof value === "string") return { path, atKey: false, message: custom(value) };
-      return { path, atKey: false, message: `'${where}' does not match ${String(params.pattern)}` };
+      return { path, atKey: false, message: `${quote(where)} does not match ${String(params.pattern)}` };
     }
     case "minLength":
     case "minItems":
-      return { path, atKey: false, message: `'${where}' must not be empty` };
+      return { path, atKey: false, message: `${quote(where)} must not be empty` };
     case "maxLength":
       return {
         path,
         atKey: false,
-        message: `'${where}' must be at most ${String(params.limit)} characters long`,
+        message: `${quote(where)} must be at most ${String(params.limit)} characters long`,
       };
     case "propertyNames": {
       const name = String(params.propertyName);
       return {
         path: [...path, name],
         atKey: true,
-        message: `${where === "environments" ? "environment" : "key"} name '${name}' is invalid: use lowercase letters, digits and dashes, starting with a letter, at most 40 characters`,
+        message: `${where === "environments" ? "environment" : "key"} name ${quote(name)} is invalid: use lowercase letters, digits and dashes, starting with a letter, at most 40 characters`,
       };
     }
     case "oneOf": {
       const custom = oneOfMessages[key] ?? oneOfMessages[lastKey(path.slice(0, -1))];
-      return { path, atKey: false, message: custom ?? `'${where}' does not match any allowed form` };
+      return { path, atKey: false, message: custom ?? `${quote(where)} does not match any allowed form` };
     }
     default:
-      return { path, atKey: false, message: `'${where || "entry"}' ${error.message ?? "is invalid"}` };
+      return { path, atKey: false, message: `${quote(where || "entry")} ${error.message ?? "is invalid"}` };
   }
+}
+
+/** The first `depth` segments of a JSON pointer. */
+function truncatePointer(pointer: string, depth: number): string {
+  let end = 0;
+  for (let i = 0; i < depth; i++) {
+    const next = pointer.indexOf("/", end + 1);
+    if (next < 0) return pointer;
+    end = next;
+  }
+  return depth === 0 ? "" : pointer.slice(0, end);
+}
+
+/**
+ * Each oneOf error's branch errors: those below it in the schema and in the instance. Found by
+ * lookup, not by comparing every error with every oneOf, so a list of thousands of bad items costs
+ * linear time. The schema is not recursive, so every oneOf at one schema path sits at one depth.
+ */
+export function innerErrors(errors: readonly ErrorObject[]): Map<ErrorObject, ErrorObject[]> {
+  const owners = new Map<string, ErrorObject>();
+  const depths = new Map<string, number>();
+  for (const error of errors) {
+    if (error.keyword !== "oneOf") continue;
+    owners.set(`${error.schemaPath}\u0000${error.instancePath}`, error);
+    depths.set(error.schemaPath, error.instancePath === "" ? 0 : error.instancePath.split("/").length - 1);
+  }
+  const inner = new Map<ErrorObject, ErrorObject[]>();
+  if (owners.size === 0) return inner;
+  for (const error of errors) {
+    for (const [schemaPath, depth] of depths) {
+      if (!error.schemaPath.startsWith(`${schemaPath}/`)) continue;
+      const owner = owners.get(`${schemaPath}\u0000${truncatePointer(error.instancePath, depth)}`);
+      if (!owner) continue;
+      const list = inner.get(owner);
+      if (list) list.push(error);
+      else inner.set(owner, [error]);
+    }
+  }
+  return inner;
 }
 
 /**
@@ -226,6 +269,7 @@ export function validateEntry(
   const issues: SchemaIssue[] = [];
   const suppressed = new Set<string>();
   const handled = new Set<ErrorObject>();
+  const inner = innerErrors(errors);
 
   for (const error of errors) {
     if (error.keyword !== "oneOf") continue;
@@ -237,10 +281,11 @@ export function validateEntry(
       continue;
     }
     const branches = new Map<string, ErrorObject[]>();
-    for (const inner of errors) {
-      if (!inner.schemaPath.startsWith(prefix)) continue;
-      const branch = inner.schemaPath.slice(prefix.length).split("/")[0] ?? "";
-      branches.set(branch, [...(branches.get(branch) ?? []), inner]);
+    for (const e of inner.get(error) ?? []) {
+      const branch = e.schemaPath.slice(prefix.length).split("/")[0] ?? "";
+      const list = branches.get(branch);
+      if (list) list.push(e);
+      else branches.set(branch, [e]);
     }
     const typeMatched = [...branches.values()].filter(
       (errs) =>
@@ -250,17 +295,18 @@ export function validateEntry(
     );
     suppressed.add(prefix);
     if (typeMatched.length === 1 && typeMatched[0]) {
-      for (const inner of typeMatched[0]) {
-        const innerPath = decodePath(inner.instancePath, value);
-        issues.push(messageFor(inner, innerPath, valueAt(value, innerPath)));
+      for (const e of typeMatched[0]) {
+        const innerPath = decodePath(e.instancePath, value);
+        issues.push(messageFor(e, innerPath, valueAt(value, innerPath)));
       }
       handled.add(error);
     }
   }
 
+  const prefixes = [...suppressed];
   for (const error of errors) {
     if (handled.has(error)) continue;
-    if ([...suppressed].some((prefix) => error.schemaPath.startsWith(prefix))) continue;
+    if (prefixes.some((prefix) => error.schemaPath.startsWith(prefix))) continue;
     const path = decodePath(error.instancePath, value);
     issues.push(messageFor(error, path, valueAt(value, path)));
   }

@@ -11,9 +11,11 @@ export interface SourceLocation {
 
 export interface EndpointFile {
   name: string;
-  /** Relative to the repository root, normalised (no `./`, no `..`). */
+  /** Relative to the repository root, normalised (no `./`, no `..`), never inside `.git`. */
   path: string;
   description?: string;
+  /** Where the entry's `path` is written; set by the parser, absent only in endpoints built by hand. */
+  location?: SourceLocation;
 }
 
 /** Valohai's resource ranges: cpu in vCPUs, memory and ephemeral storage in MB. */

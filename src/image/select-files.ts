@@ -14,12 +14,14 @@
 
 import type { BigIntStats } from "node:fs";
 import { lstatSync, readdirSync, readlinkSync } from "node:fs";
-import { readFile, realpath, stat } from "node:fs/promises";
+import { realpath } from "node:fs/promises";
 import path from "node:path";
 // The package is CommonJS with `module.exports.default = factory`; under NodeNext the default
 // import is the CJS module, so the factory is reached through `.default` both in types and at runtime.
 import dockerignoreModule from "@balena/dockerignore";
+import { type DeclaredFile, inspectDeclaredFile, refusalReason } from "../config/declared-files.js";
 import type { Endpoint } from "../config/types.js";
+import { readBounded } from "../util/read-bounded.js";
 import { BuildError, MissingDeclaredFileError } from "./errors.js";
 
 export type SourceKind = "file" | "directory" | "symlink";
@@ -80,6 +82,24 @@ export function dockerignoreMatcher(text: string): { ignores(rel: string): boole
   return { ignores: (rel) => matcher.ignores(rel), hasExceptions };
 }
 
+/** Far above any real `.dockerignore`; the file comes from the checkout, so its read is bounded. */
+export const MAX_DOCKERIGNORE_BYTES = 1024 * 1024;
+
+async function readDockerignore(repoRoot: string): Promise<string | undefined> {
+  const read = await readBounded(path.join(repoRoot, ".dockerignore"), MAX_DOCKERIGNORE_BYTES);
+  if (read.ok) return read.bytes.toString("utf8");
+  if (read.reason === "missing") return undefined;
+  const why =
+    read.reason === "too-large"
+      ? `is ${read.size === undefined ? "larger than 1 MiB" : `${(read.size / (1024 * 1024)).toFixed(1)} MiB`}; Slipway reads a .dockerignore of at most 1 MiB`
+      : read.reason === "directory"
+        ? "is a directory, not a file"
+        : read.reason === "not-regular"
+          ? `is ${read.kind}, not a regular file`
+          : `cannot be read (${read.code})`;
+  throw new BuildError(`the checkout's .dockerignore ${why}`);
+}
+
 /**
  * Walks the checkout and returns the entries the code layer may contain, minus `exclude`
  * (the declared files of all endpoints, which get their own layers).
@@ -88,12 +108,7 @@ export async function selectRepoFiles(
   repoRoot: string,
   exclude: ReadonlySet<string>,
 ): Promise<RepoSelection> {
-  let ignoreText: string | undefined;
-  try {
-    ignoreText = await readFile(path.join(repoRoot, ".dockerignore"), "utf8");
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
-  }
+  const ignoreText = await readDockerignore(repoRoot);
   const matcher = dockerignoreMatcher(ignoreText ?? "");
   const entries: SourceEntry[] = [];
 
@@ -151,61 +166,53 @@ export function compareBytes(a: string, b: string): number {
 
 /**
  * The endpoint's declared files, resolved in the checkout. Symlinks are followed (a checked-in link to
- * a model is still that model) but only within the checkout: a link to anything outside it (the
- * runner's credentials, say) would publish that file in the image, so it is an error. Anything that is
- * not a regular file is an error naming the endpoint.
+ * a model is still that model) but only within the checkout and never into .git: the rules are
+ * config/declared-files.ts's, the same `slipway plan` reports with their place in the config. The
+ * first file refused stops the build, naming the endpoint.
  */
 export async function resolveDeclaredFiles(repoRoot: string, endpoint: Endpoint): Promise<SourceEntry[]> {
   const out: SourceEntry[] = [];
   const seen = new Set<string>();
   const realRoot = await realpath(repoRoot);
   for (const file of endpoint.files) {
-    const rel = file.path.replace(/^\.\//, "");
-    if (rel === "" || rel.startsWith("/") || rel.split("/").includes("..")) {
-      throw new BuildError(
-        `endpoint "${endpoint.name}" declares file "${file.path}" outside the repository`,
-        endpoint.name,
-      );
-    }
-    if (seen.has(rel)) continue;
-    seen.add(rel);
-    const absPath = path.join(repoRoot, rel);
-    let st: BigIntStats;
-    try {
-      st = await stat(absPath, { bigint: true });
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === "ENOENT" || code === "ENOTDIR") {
-        throw new MissingDeclaredFileError(
-          endpoint.name,
-          file.path,
-          `it is not in the checkout at ${repoRoot}`,
-        );
-      }
-      throw e;
-    }
-    const real = await realpath(absPath);
-    if (real !== realRoot && !real.startsWith(`${realRoot}${path.sep}`)) {
-      throw new BuildError(
-        `endpoint "${endpoint.name}" declares file "${file.path}", a symbolic link to a file outside the repository`,
-        endpoint.name,
-      );
-    }
-    if (!st.isFile()) {
-      throw new MissingDeclaredFileError(
-        endpoint.name,
-        file.path,
-        "it is not a regular file in the checkout",
-      );
-    }
+    const found = await inspectDeclaredFile(repoRoot, realRoot, file.path);
+    if (!found.ok) throw declaredFileError(repoRoot, endpoint.name, file.path, found);
+    if (seen.has(found.path)) continue;
+    seen.add(found.path);
     out.push({
-      path: rel,
+      path: found.path,
       kind: "file",
-      absPath,
-      mode: normaliseMode("file", Number(st.mode)),
-      size: Number(st.size),
-      statKey: statKeyOf(st),
+      absPath: found.absPath,
+      mode: normaliseMode("file", Number(found.stats.mode)),
+      size: Number(found.stats.size),
+      statKey: statKeyOf(found.stats),
     });
   }
   return out.sort((a, b) => compareBytes(a.path, b.path));
+}
+
+function declaredFileError(
+  repoRoot: string,
+  endpoint: string,
+  file: string,
+  found: DeclaredFile & { ok: false },
+): BuildError {
+  switch (found.refusal) {
+    case "missing":
+      return new MissingDeclaredFileError(endpoint, file, `${refusalReason(found)} at ${repoRoot}`);
+    case "not-regular":
+      return new MissingDeclaredFileError(endpoint, file, refusalReason(found));
+    case "outside":
+      return new BuildError(
+        found.detail === "path"
+          ? `endpoint "${endpoint}" declares file "${file}" outside the repository`
+          : `endpoint "${endpoint}" declares file "${file}", a symbolic link to a file outside the repository`,
+        endpoint,
+      );
+    case "git":
+      return new BuildError(
+        `endpoint "${endpoint}" declares file "${file}", but ${refusalReason(found)}`,
+        endpoint,
+      );
+  }
 }

@@ -41,7 +41,15 @@ describe("Valohai's endpoint example", () => {
       image: "tensorflow/tensorflow:1.3.0-py3",
       port: 8000,
       server: { kind: "wsgi", module: "predict_wsgi", callable: "predict_wsgi" },
-      files: [{ name: "model", description: "Model output file from TensorFlow", path: "model.pb" }],
+      files: [
+        {
+          name: "model",
+          description: "Model output file from TensorFlow",
+          path: "model.pb",
+          // Where the file's path is written: plan's on-disk checks point there.
+          location: { file: "valohai.yaml", line: 15, column: 15 },
+        },
+      ],
       tolerations: [],
       location: at(7),
     });
