@@ -1,7 +1,7 @@
 // The plan use case, as both edges run it: the config read and validated (every problem at once),
 // the run's context with its checked overrides, and the plan of names and URLs. Nothing is written.
 import { dirname } from "node:path";
-import { ConfigError, loadConfig } from "../config/index.js";
+import { ConfigError, checkDeclaredFiles, loadConfig } from "../config/index.js";
 import type { ConfigProblem, SlipwayConfig } from "../config/types.js";
 import { PLACEHOLDER_VERSION } from "../intent/local-context.js";
 import type { RunContext } from "../intent/run-context.js";
@@ -33,6 +33,9 @@ export async function planVersion(request: PlanRequest): Promise<PlannedVersion>
   const { configFile, workspace, run } = request;
   const result = await loadConfig(configFile, { repoRoot: workspace });
   if (!result.config) throw new ConfigError(result.problems);
+  // The build applies the same on-disk rules; checking them here makes a plan refuse what a build would.
+  const fileProblems = await checkDeclaredFiles(dirname(configFile), result.config);
+  if (fileProblems.length > 0) throw new ConfigError([...result.problems, ...fileProblems]);
   const overrides: PlanOverrides = { ...request.overrides };
   if (run.commit === "" && overrides.version === undefined) overrides.version = PLACEHOLDER_VERSION;
   const plan = planDeployment(result.config, planContext(run, overrides));

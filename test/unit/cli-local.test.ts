@@ -1,5 +1,5 @@
 // The CLI outside a GitHub checkout, and its flags held to the same rules as the Action's inputs.
-import { cpSync, mkdtempSync } from "node:fs";
+import { cpSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -52,6 +52,20 @@ describe("slipway outside a git checkout", () => {
     const { code, stderr } = await run(["build", "--registry", "127.0.0.1:1/x"], plainFolder());
     expect(code).toBe(2);
     expect(stderr).toContain("nothing can be published from stand-in names");
+  });
+});
+
+describe("slipway plan and build agree on declared files", () => {
+  it("plan refuses a declared file that links out of the checkout, at its place in the config", async () => {
+    const dir = plainFolder();
+    const outside = mkdtempSync(join(tmpdir(), "slipway-outside-"));
+    writeFileSync(join(outside, "credentials.json"), "{}");
+    rmSync(join(dir, "models", "model.json"));
+    symlinkSync(join(outside, "credentials.json"), join(dir, "models", "model.json"));
+    const { code, stderr } = await run(["plan", "--repo", "acme/mnist", "--commit", "abcdef0"], dir);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/^valohai\.yaml:\d+:\d+: .*models\/model\.json.*outside/m);
+    expect(stderr).toContain("nothing was built or deployed");
   });
 });
 
