@@ -14,7 +14,7 @@ import { planVersion } from "./flows/plan.js";
 import { type Outputs, readInputs } from "./inputs.js";
 import { readEvent } from "./intent/event.js";
 import { runContextFromEnv } from "./intent/run-context.js";
-import { deployMarkdown } from "./report/deploy-table.js";
+import { deployMarkdown, formatDeployResult } from "./report/deploy-table.js";
 import { formatBytes } from "./report/format-bytes.js";
 import { buildOutputs, deployOutputs, planOutputs } from "./report/outputs.js";
 import { buildMarkdown, planMarkdown } from "./report/plan-table.js";
@@ -71,6 +71,8 @@ export async function run(env: NodeJS.ProcessEnv = process.env): Promise<void> {
             actionDeployRequest(settings, planned, build, registryHost, env),
             { kube },
           );
+          // The log says where the version answers, as the CLI does: not everyone opens the summary.
+          core.info(formatDeployResult(deployed).trimEnd());
           outputs = { ...outputs, ...deployOutputs(deployed) };
           summary += `\n${deployMarkdown(deployed)}`;
         } finally {
