@@ -20,6 +20,7 @@ import path from "node:path";
 // import is the CJS module, so the factory is reached through `.default` both in types and at runtime.
 import dockerignoreModule from "@balena/dockerignore";
 import { type DeclaredFile, inspectDeclaredFile, refusalReason } from "../config/declared-files.js";
+import { isUnderGit } from "../config/repo-path.js";
 import type { Endpoint } from "../config/types.js";
 import { readBounded } from "../util/read-bounded.js";
 import { BuildError, MissingDeclaredFileError } from "./errors.js";
@@ -49,11 +50,6 @@ export interface RepoSelection {
   entries: SourceEntry[];
   /** The raw `.dockerignore`, if the repository has one. */
   dockerignore?: string;
-}
-
-/** Always excluded, whatever `.dockerignore` says: history is not code. */
-function isGitPath(rel: string): boolean {
-  return rel === ".git" || rel.startsWith(".git/");
 }
 
 export function normaliseMode(kind: SourceKind, rawMode: number): number {
@@ -121,7 +117,9 @@ export async function selectRepoFiles(
     let keptAny = false;
     for (const name of readdirSync(abs)) {
       const rel = relDir === "" ? name : `${relDir}/${name}`;
-      if (isGitPath(rel)) continue;
+      // Never packed, whatever `.dockerignore` says: a `.git` at any depth (submodules, vendored
+      // repositories) holds history and, after actions/checkout, the job token.
+      if (isUnderGit(rel)) continue;
       const absPath = path.join(abs, name);
       const st = lstatSync(absPath, { bigint: true });
       const kind = kindOf(st);

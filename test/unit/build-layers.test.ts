@@ -214,6 +214,26 @@ describe(".dockerignore (Docker's semantics)", () => {
     expect(dockerignoreMatcher(patterns.join("\n")).ignores(file)).toBe(ignored);
   });
 
+  it("never packs a .git at any depth: a submodule's or a vendored repository's, in any letter case", async () => {
+    const root = await tempDir();
+    await writeTree(root, {
+      ".dockerignore": "!**\n",
+      "app.py": "",
+      "vendor/lib/.git/config": "[http] extraheader = AUTHORIZATION: basic c2VjcmV0\n",
+      "vendor/lib/code.py": "",
+      "sub/.GIT/HEAD": "ref: refs/heads/main\n",
+    });
+    const sel = await selectRepoFiles(root, new Set());
+    expect(sel.entries.map((e) => e.path)).toEqual([
+      ".dockerignore",
+      "app.py",
+      "sub",
+      "vendor",
+      "vendor/lib",
+      "vendor/lib/code.py",
+    ]);
+  });
+
   it("selects files by the checkout's .dockerignore, always drops .git, keeps re-included files' directories", async () => {
     const root = await tempDir();
     await writeTree(root, {
