@@ -4,7 +4,7 @@ import { parseArgs } from "node:util";
 import { planVersion } from "../flows/plan.js";
 import { formatBytes } from "../report/format-bytes.js";
 import type { CommandIo } from "./io.js";
-import { BUILD_FLAGS, cliBuild } from "./kube-flags.js";
+import { BUILD_FLAGS, builderKind, cliBuild } from "./kube-flags.js";
 import { PLAN_FLAGS, planRequest, printWarnings, withUsage } from "./plan-request.js";
 
 export const BUILD_USAGE = `Usage: slipway build [--config <file>] [--registry <prefix>] [--builder registry|docker] [--json]
@@ -42,6 +42,7 @@ export async function buildCommand(argv: string[], io: CommandIo): Promise<numbe
     io.stdout.write(`${BUILD_USAGE}\n`);
     return 0;
   }
+  builderKind(flags.builder); // a bad flag is a usage error before the config is read
   const planned = await planVersion(await planRequest(flags, io));
   printWarnings(planned, io);
   const { plan } = planned;

@@ -11,7 +11,7 @@ import { planVersion } from "../flows/plan.js";
 import { parseSecretValues } from "../intent/secret-values.js";
 import { formatDeployResult } from "../report/deploy-table.js";
 import type { CommandIo } from "./io.js";
-import { BUILD_FLAGS, cliBuild, cliKube, cliUser, KUBE_FLAGS } from "./kube-flags.js";
+import { BUILD_FLAGS, builderKind, cliBuild, cliKube, cliUser, KUBE_FLAGS } from "./kube-flags.js";
 import { PLAN_FLAGS, planRequest, printWarnings, withUsage } from "./plan-request.js";
 
 export const DEPLOY_USAGE = `Usage: slipway deploy [--config <file>] [--kubeconfig <file>] [--context <name>] [--registry <prefix>]
@@ -72,6 +72,7 @@ export async function deployCommand(argv: string[], io: CommandIo): Promise<numb
           await readFile(resolve(io.cwd, flags["secrets-file"]), "utf8"),
           `--secrets-file ${flags["secrets-file"]}`,
         );
+  builderKind(flags.builder); // a bad flag is a usage error before the config is read
   const planned = await planVersion(await planRequest(flags, io));
   printWarnings(planned, io);
   // The kubeconfig and its context are checked before the build, which takes a while.

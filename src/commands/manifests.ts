@@ -8,7 +8,7 @@ import { UsageError } from "../errors.js";
 import { versionInput } from "../flows/deploy.js";
 import { planVersion } from "../flows/plan.js";
 import type { CommandIo } from "./io.js";
-import { BUILD_FLAGS, cliBuild, cliUser } from "./kube-flags.js";
+import { BUILD_FLAGS, builderKind, cliBuild, cliUser } from "./kube-flags.js";
 import { PLAN_FLAGS, planRequest, printWarnings, withUsage } from "./plan-request.js";
 
 export const MANIFESTS_USAGE = `Usage: slipway manifests [--output yaml|json] [--config <file>] [--registry <prefix>] [--base-url <url>]
@@ -41,6 +41,7 @@ export async function manifestsCommand(argv: string[], io: CommandIo): Promise<n
   }
   if (flags.output !== "yaml" && flags.output !== "json")
     throw new UsageError(`--output '${flags.output}' must be yaml or json`);
+  builderKind(flags.builder); // a bad flag is a usage error before the config is read
   const planned = await planVersion(await planRequest(flags, io));
   printWarnings(planned, io);
   const build = await cliBuild(planned, flags, io);

@@ -70,8 +70,9 @@ describe("slipway build", () => {
     await rm(path.join(repo, "models/model.txt"));
     const r = await slipway("build", "--registry", prefix(), "--commit", commit, "--cache-dir", cacheDir);
     expect(r.code).toBe(1);
+    // Found while planning, with the build's rules, at its place in the config.
     expect(r.stderr).toMatch(
-      /endpoint "predict-wsgi" declares file "models\/model.txt", but it is not in the checkout/,
+      /^valohai\.yaml:\d+:\d+: endpoint 'predict-wsgi' declares file 'models\/model\.txt', but it is not in the checkout$/m,
     );
   });
 

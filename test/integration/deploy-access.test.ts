@@ -13,10 +13,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { parseAllDocuments, parse as parseYaml, stringify as stringifyYaml } from "yaml";
-import { cli } from "../../src/cli.js";
 import { ANNOTATION_FAILURE } from "../../src/flows/deploy.js";
 import { createKubeClient, type KubeClient, type KubeObject } from "../../src/kube/index.js";
 import { startTestCluster, type TestCluster } from "../cluster/cluster.js";
+import { type CliRun, runCli } from "../support/run-cli.js";
 import { type SampleRepo, sampleRepoFor } from "../support/sample-deploy.js";
 import { SecretScan } from "../support/secret-scan.js";
 import { makeTestCert } from "../support/test-cert.js";
@@ -41,22 +41,8 @@ let saToken: string;
 /** The good version's --secrets-file. */
 let secrets: string;
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function slipway(repo: SampleRepo, ...argv: string[]): Promise<Run> {
-  let stdout = "";
-  let stderr = "";
-  const code = await cli(argv, {
-    stdout: { write: (t: string) => (stdout += t) },
-    stderr: { write: (t: string) => (stderr += t) },
-    env: { HOME: cacheDir, PATH: process.env.PATH, USER: "tester" },
-    cwd: repo.dir,
-  });
-  return { code, stdout, stderr };
+function slipway(repo: SampleRepo, ...argv: string[]) {
+  return runCli(argv, repo.dir, { HOME: cacheDir, PATH: process.env.PATH, USER: "tester" });
 }
 
 const target = (kubeconfig: string) => ["--kubeconfig", kubeconfig, "--repo", "acme/mnist"];
@@ -414,7 +400,7 @@ describe("RBAC: docs/rbac.yaml", () => {
 });
 
 describe("bad access is a clear error that applies nothing and shows no secret", () => {
-  function expectNoSecret(run: Run, secrets: string[]): void {
+  function expectNoSecret(run: CliRun, secrets: string[]): void {
     const scan = new SecretScan();
     scan.extra.push(run.stdout, run.stderr);
     scan.expectClean(secrets.flatMap((s) => [s, Buffer.from(s).toString("base64")]));

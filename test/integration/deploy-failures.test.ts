@@ -7,12 +7,12 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { cli } from "../../src/cli.js";
 import { planRequest } from "../../src/commands/plan-request.js";
 import { ANNOTATION_FAILURE, deployVersion } from "../../src/flows/deploy.js";
 import { planVersion } from "../../src/flows/plan.js";
 import { createKubeClient, type KubeClient, RolloutFailed } from "../../src/kube/index.js";
 import { startTestCluster, type TestCluster } from "../cluster/cluster.js";
+import { runCli } from "../support/run-cli.js";
 import { type SampleRepo, sampleRepoFor } from "../support/sample-deploy.js";
 
 const NAMESPACE = "ml-previews";
@@ -31,22 +31,8 @@ let goodImages: Record<string, string>;
 /** Per failure, how long after the cluster knew Slipway reported it, as the deploy printed it. */
 const delays: Record<string, number> = {};
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function slipway(repo: SampleRepo, ...argv: string[]): Promise<Run> {
-  let stdout = "";
-  let stderr = "";
-  const code = await cli(argv, {
-    stdout: { write: (t: string) => (stdout += t) },
-    stderr: { write: (t: string) => (stderr += t) },
-    env: { HOME: cacheDir, PATH: process.env.PATH, USER: "tester" },
-    cwd: repo.dir,
-  });
-  return { code, stdout, stderr };
+function slipway(repo: SampleRepo, ...argv: string[]) {
+  return runCli(argv, repo.dir, { HOME: cacheDir, PATH: process.env.PATH, USER: "tester" });
 }
 
 // The layer cache lives outside the checkout: inside it, it would be part of the next version's code.

@@ -6,24 +6,16 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { cli } from "../../src/cli.js";
 import { createKubeClient } from "../../src/kube/index.js";
 import { startTestCluster, type TestCluster } from "../cluster/cluster.js";
+import { runCli } from "../support/run-cli.js";
 import { type SampleRepo, sampleRepoFor } from "../support/sample-deploy.js";
 
 let cluster: TestCluster;
 let cacheDir: string;
 
-async function slipway(sample: SampleRepo, ...argv: string[]) {
-  let stdout = "";
-  let stderr = "";
-  const code = await cli(argv, {
-    stdout: { write: (t: string) => (stdout += t) },
-    stderr: { write: (t: string) => (stderr += t) },
-    env: { HOME: cacheDir, PATH: process.env.PATH, USER: "tester" },
-    cwd: sample.dir,
-  });
-  return { code, stdout, stderr };
+function slipway(sample: SampleRepo, ...argv: string[]) {
+  return runCli(argv, sample.dir, { HOME: cacheDir, PATH: process.env.PATH, USER: "tester" });
 }
 
 const args = (sample: SampleRepo, commit: string) => [

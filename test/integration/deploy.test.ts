@@ -6,9 +6,9 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { cli } from "../../src/cli.js";
 import { createKubeClient, type KubeObject } from "../../src/kube/index.js";
 import { startTestCluster, type TestCluster } from "../cluster/cluster.js";
+import { runCli } from "../support/run-cli.js";
 import { type SampleRepo, sampleRepoFor } from "../support/sample-deploy.js";
 
 const COMMIT_A = "a1".repeat(20);
@@ -16,16 +16,8 @@ const COMMIT_B = "b2".repeat(20);
 let cluster: TestCluster;
 let sample: SampleRepo;
 
-async function slipway(...argv: string[]) {
-  let stdout = "";
-  let stderr = "";
-  const code = await cli(argv, {
-    stdout: { write: (t: string) => (stdout += t) },
-    stderr: { write: (t: string) => (stderr += t) },
-    env: { HOME: cacheDir, PATH: process.env.PATH, USER: "tester" },
-    cwd: sample.dir,
-  });
-  return { code, stdout, stderr };
+function slipway(...argv: string[]) {
+  return runCli(argv, sample.dir, { HOME: cacheDir, PATH: process.env.PATH, USER: "tester" });
 }
 
 // The layer cache lives outside the checkout: inside it, it would be part of the next version's code.

@@ -3,20 +3,12 @@ import { cpSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { cli } from "../../src/cli.js";
+import { runCli } from "../support/run-cli.js";
 
 const root = new URL("../../", import.meta.url).pathname;
 
-async function run(argv: string[], cwd: string, env: NodeJS.ProcessEnv = {}) {
-  let stdout = "";
-  let stderr = "";
-  const code = await cli(argv, {
-    stdout: { write: (t: string) => (stdout += t) },
-    stderr: { write: (t: string) => (stderr += t) },
-    env,
-    cwd,
-  });
-  return { code, stdout, stderr };
+function run(argv: string[], cwd: string, env: NodeJS.ProcessEnv = {}) {
+  return runCli(argv, cwd, env);
 }
 
 /** The sample repository copied into a folder that is not a git checkout. */

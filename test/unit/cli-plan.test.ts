@@ -3,21 +3,13 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { cli } from "../../src/cli.js";
 import { repoFromRemote } from "../../src/intent/local-context.js";
+import { runCli } from "../support/run-cli.js";
 
 const root = new URL("../../", import.meta.url).pathname;
 
-async function run(argv: string[], cwd = root, env: NodeJS.ProcessEnv = {}) {
-  let stdout = "";
-  let stderr = "";
-  const code = await cli(argv, {
-    stdout: { write: (t: string) => (stdout += t) },
-    stderr: { write: (t: string) => (stderr += t) },
-    env,
-    cwd,
-  });
-  return { code, stdout, stderr };
+function run(argv: string[], cwd = root, env: NodeJS.ProcessEnv = {}) {
+  return runCli(argv, cwd, env);
 }
 
 const sampleArgs = [
