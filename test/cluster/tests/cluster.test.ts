@@ -232,11 +232,22 @@ describe("test cluster on the real Docker engine", () => {
     expect(cs?.lastState?.terminated).toMatchObject({ exitCode: 3, reason: "Error" });
     expect(pod.status?.phase).toBe("Running");
     const name = pod.metadata?.name ?? "";
-    const logs = await kubectl(["logs", name]);
+    // The container keeps restarting while the test reads: the current instance may be one the kubelet
+    // just started, whose log is still empty, and the previous one changes with each restart (as on a
+    // real node). Each read is asked again, a bounded number of times, until an instance that ran answers.
+    const logsOf = async (...extra: string[]) => {
+      let r = await kubectl(["logs", name, ...extra]);
+      for (let i = 0; i < 20 && !r.stdout.includes("fatal: model.bin not found"); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        r = await kubectl(["logs", name, ...extra]);
+      }
+      return r;
+    };
+    const logs = await logsOf();
     expect(logs.code).toBe(0);
     expect(logs.stdout).toContain("starting model server");
     expect(logs.stdout).toContain("fatal: model.bin not found");
-    const previous = await kubectl(["logs", name, "--previous"]);
+    const previous = await logsOf("--previous");
     expect(previous.stdout).toContain("fatal: model.bin not found");
   });
 
