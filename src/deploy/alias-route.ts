@@ -46,7 +46,7 @@ export interface AliasRouteInput {
   plan: Plan;
   config: SlipwayConfig;
   /** The alias, e.g. a PlannedAlias: its name and path `/<owner>/<project>/<deployment>/<alias>`. */
-  alias: Pick<PlannedAlias, "name" | "path">;
+  alias: Pick<PlannedAlias, "name" | "path"> & Partial<Pick<PlannedAlias, "kind">>;
   /** One backend at weight 100 moves the alias at once; several split traffic (a canary). */
   backends: readonly AliasBackend[];
   /** The route stage's own state (history, ramp) kept on the alias object. */

@@ -61,10 +61,30 @@ export function selectorLabels(endpoint: PlannedEndpoint): Record<string, string
   return { ...endpoint.labels };
 }
 
+/**
+ * Marks a pull request's preview: on its alias route and on the records of the versions deployed for
+ * it (never on pods, whose labels a Deployment's immutable selector fixes), so tearing a preview down
+ * and housekeeping select them with one list call per kind. A version deployed again outside the
+ * pull request loses the label with the next apply: it is no longer only the preview's.
+ */
+export const LABEL_PULL_REQUEST = `${LABEL_PREFIX}/pull-request`;
+
+export function pullRequestLabel(plan: Plan): Record<string, string> {
+  return plan.pullRequest === undefined ? {} : { [LABEL_PULL_REQUEST]: String(plan.pullRequest) };
+}
+
 /** Labels of an alias route: the deployment's, the alias's name, and no version. */
-export function aliasLabels(plan: Plan, alias: Pick<PlannedAlias, "name">): Record<string, string> {
+export function aliasLabels(
+  plan: Plan,
+  alias: Pick<PlannedAlias, "name"> & Partial<Pick<PlannedAlias, "kind">>,
+): Record<string, string> {
   const { [`${LABEL_PREFIX}/version`]: _version, ...deployment } = plan.labels;
   const own = recommended(plan, plan.deployment, aliasRouteName(plan, alias), "alias");
   delete own["app.kubernetes.io/version"];
-  return { ...own, ...deployment, [`${LABEL_PREFIX}/alias`]: labelValue(alias.name) };
+  return {
+    ...own,
+    ...deployment,
+    [`${LABEL_PREFIX}/alias`]: labelValue(alias.name),
+    ...(alias.kind === "preview" ? pullRequestLabel(plan) : {}),
+  };
 }

@@ -7,7 +7,7 @@
 import type { RuntimeSettings, SlipwayConfig } from "../config/types.js";
 import type { Plan } from "../plan/plan.js";
 import { ManifestError } from "./errors.js";
-import { versionLabels, versionObjectName } from "./labels.js";
+import { pullRequestLabel, versionLabels, versionObjectName } from "./labels.js";
 import type { EndpointParts, IConfigMap } from "./types.js";
 
 type OwnerReference = NonNullable<NonNullable<IConfigMap["metadata"]>["ownerReferences"]>[number];
@@ -75,7 +75,7 @@ export function versionRecord(input: RecordInput): IConfigMap {
     metadata: {
       name: versionObjectName(plan),
       namespace: plan.namespace,
-      labels: versionLabels(plan, "version-record"),
+      labels: { ...versionLabels(plan, "version-record"), ...pullRequestLabel(plan) },
     },
     data,
   };

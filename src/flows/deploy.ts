@@ -7,7 +7,6 @@
 // inputs changes nothing in the cluster.
 import type { SlipwayConfig } from "../config/types.js";
 import {
-  aliasRoute,
   type KubeObject as Manifest,
   startupBudgetSeconds,
   type VersionInput,
@@ -32,6 +31,7 @@ import type { Plan } from "../plan/plan.js";
 import { isRecord } from "../util/record.js";
 import { ANSWER_WAIT_SECONDS, awaitAnswers } from "./answer-check.js";
 import type { PlannedVersion } from "./plan.js";
+import { type AliasGuard, moveAlias } from "./move-alias.js";
 import { awaitRouteAccepted } from "./route-status.js";
 
 /** Beyond the longest startup budget: pulling a large image and scheduling take time too. */
@@ -57,6 +57,13 @@ export interface DeployRequest {
   secretValues?: Readonly<Record<string, string>>;
   /** How the cluster pulls the version images: an existing Secret, or a credential to keep as one. */
   pull?: PullSource;
+  /**
+   * Decides, just before each alias moves, whether this run may still move it (runs for one pull
+   * request race); the move is then conditional on the route not changing meanwhile (move-alias.ts).
+   */
+  aliasGuard?: AliasGuard;
+  /** Kept on every alias route this run moves (e.g. which pull request comment shows it). */
+  aliasAnnotations?: Readonly<Record<string, string>>;
   log: (line: string) => void;
   signal?: AbortSignal;
 }
@@ -69,8 +76,10 @@ export interface DeployedEndpoint {
   name: string;
   path: string;
   url?: string;
+  /** The URL was seen answering through the router (false: not seen, or no URL). */
+  answered: boolean;
   image: string;
-  aliases: { name: string; path: string; url?: string }[];
+  aliases: { name: string; path: string; url?: string; answered: boolean }[];
 }
 
 export interface DeployResult {
@@ -81,6 +90,8 @@ export interface DeployResult {
   /** Object applies: how many, how many changed or created something, and which (`Kind/name`). */
   applies: { total: number; changed: number; changedObjects: string[] };
   rollout: RolloutResult;
+  /** Aliases this run pointed at the version, and those it left because its guard said so. */
+  aliases: { moved: string[]; skipped: { name: string; reason: string }[] };
 }
 
 /**
@@ -284,7 +295,7 @@ export async function deployVersion(request: DeployRequest, clients: DeployClien
     });
   }
 
-  await checkAnswers(
+  const answered = await checkAnswers(
     plan.endpoints.map((e) => e.url),
     request,
     deadline,
@@ -292,14 +303,36 @@ export async function deployVersion(request: DeployRequest, clients: DeployClien
 
   // Only now, with every endpoint ready and routed, do aliases move: one apply each.
   const target = versionTarget({ plan, config, images: request.images });
+  const aliases: DeployResult["aliases"] = { moved: [], skipped: [] };
   for (const alias of plan.aliases) {
-    await apply(aliasRoute({ plan, config, alias, backends: [{ target, weight: 100 }] }));
+    const moved = await moveAlias(kube, {
+      plan,
+      config,
+      alias,
+      target,
+      ...(request.aliasGuard ? { guard: request.aliasGuard } : {}),
+      ...(request.aliasAnnotations ? { annotations: request.aliasAnnotations } : {}),
+      ...signalOption,
+    });
+    applies.total++;
+    if (!moved.moved) {
+      aliases.skipped.push({ name: alias.name, reason: moved.reason });
+      request.log(`Alias ${alias.name} left as it is: ${moved.reason}.`);
+      continue;
+    }
+    aliases.moved.push(alias.name);
+    if (moved.changed) {
+      applies.changed++;
+      applies.changedObjects.push(`HTTPRoute/${moved.route.metadata?.name}`);
+    }
   }
-  await checkAnswers(
-    plan.endpoints.flatMap((e) => e.aliases.map((a) => a.url)),
+  const movedSet = new Set(aliases.moved);
+  for (const url of await checkAnswers(
+    plan.endpoints.flatMap((e) => e.aliases.filter((a) => movedSet.has(a.name)).map((a) => a.url)),
     request,
     deadline,
-  );
+  ))
+    answered.add(url);
   if (existing?.failure !== undefined) {
     // The version was scaled to zero after a failure and now came up: its failure is history.
     await apply(
@@ -315,26 +348,35 @@ export async function deployVersion(request: DeployRequest, clients: DeployClien
       name: e.name,
       path: e.path,
       ...(e.url !== undefined ? { url: e.url } : {}),
+      answered: e.url !== undefined && answered.has(e.url),
       image: request.images[e.name] ?? "",
-      aliases: e.aliases.map((a) => ({
-        name: a.name,
-        path: a.path,
-        ...(a.url !== undefined ? { url: a.url } : {}),
-      })),
+      aliases: e.aliases
+        .filter((a) => movedSet.has(a.name))
+        .map((a) => ({
+          name: a.name,
+          path: a.path,
+          ...(a.url !== undefined ? { url: a.url } : {}),
+          answered: a.url !== undefined && answered.has(a.url),
+        })),
     })),
     applies,
     rollout,
+    aliases,
   };
 }
 
-/** Waits until the router answers at each URL (with a base-url); a URL it never answers is a warning. */
+/**
+ * Waits until the router answers at each URL (with a base-url); a URL it never answers is a warning.
+ * Returns the URLs seen answering.
+ */
 async function checkAnswers(
   urls: readonly (string | undefined)[],
   request: DeployRequest,
   deadline: number,
-): Promise<void> {
+): Promise<Set<string>> {
   const known = urls.filter((u): u is string => u !== undefined);
-  if (known.length === 0) return;
+  const answered = new Set<string>();
+  if (known.length === 0) return answered;
   const checks = await awaitAnswers(
     known,
     Math.min(deadline, Date.now() + ANSWER_WAIT_SECONDS * 1000),
@@ -345,7 +387,9 @@ async function checkAnswers(
       request.log(
         `warning: ${check.url} ${check.problem}; the version is deployed, but this URL was not seen answering`,
       );
+    else answered.add(check.url);
   }
+  return answered;
 }
 
 const KNEW_FROM: Record<RolloutFailed["timing"]["clusterKnewFrom"], string> = {

@@ -67,6 +67,8 @@ export interface Plan {
   deployment: string;
   version: string;
   commit: string;
+  /** The pull request the version is previewed for, if any. */
+  pullRequest?: number;
   namespace: string;
   baseUrl?: string;
   /** `/<owner>/<project>/<deployment>/<version>` */
@@ -207,5 +209,7 @@ export function planDeployment(config: SlipwayConfig, context: PlanContext): Pla
     }),
   };
   if (baseUrl !== undefined) plan.baseUrl = baseUrl;
+  if (context.pullRequest !== undefined && aliases.some((a) => a.kind === "preview"))
+    plan.pullRequest = context.pullRequest;
   return plan;
 }
