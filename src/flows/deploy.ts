@@ -30,8 +30,8 @@ import { dnsLabel } from "../plan/names.js";
 import type { Plan } from "../plan/plan.js";
 import { isRecord } from "../util/record.js";
 import { ANSWER_WAIT_SECONDS, awaitAnswers } from "./answer-check.js";
-import type { PlannedVersion } from "./plan.js";
 import { type AliasGuard, moveAlias } from "./move-alias.js";
+import type { PlannedVersion } from "./plan.js";
 import { awaitRouteAccepted } from "./route-status.js";
 
 /** Beyond the longest startup budget: pulling a large image and scheduling take time too. */
