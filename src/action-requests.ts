@@ -67,17 +67,17 @@ export function kubeAccess(settings: Settings): Pick<KubeAccess, "kubeconfig" | 
   };
 }
 
+/** A deploy's settings apart from the version and its images. */
+export type DeploySettings = Omit<DeployRequest, "planned" | "images" | "aliasGuard" | "aliasAnnotations">;
+
 /** `registryHost`: the registry the workflow allowed, where the version images are. */
-export function actionDeployRequest(
+export function actionDeploySettings(
   settings: Settings,
   planned: PlannedVersion,
-  build: BuiltVersion,
   registryHost: string,
   env: NodeJS.ProcessEnv,
-): DeployRequest {
-  const request: DeployRequest = {
-    planned,
-    images: Object.fromEntries(build.images.map((i) => [i.endpoint, i.reference])),
+): DeploySettings {
+  const request: DeploySettings = {
     deployedBy: env.GITHUB_ACTOR ?? "github-actions",
     log: (line) => core.info(line),
   };
@@ -96,4 +96,18 @@ export function actionDeployRequest(
     );
   }
   return request;
+}
+
+export function actionDeployRequest(
+  settings: Settings,
+  planned: PlannedVersion,
+  build: BuiltVersion,
+  registryHost: string,
+  env: NodeJS.ProcessEnv,
+): DeployRequest {
+  return {
+    ...actionDeploySettings(settings, planned, registryHost, env),
+    planned,
+    images: Object.fromEntries(build.images.map((i) => [i.endpoint, i.reference])),
+  };
 }

@@ -28,6 +28,8 @@ export const INPUT_NAMES = [
   "pull-secret",
   "pull-username",
   "pull-password",
+  "github-token",
+  "command",
 ] as const;
 
 export type InputName = (typeof INPUT_NAMES)[number];
@@ -40,6 +42,7 @@ export const OUTPUT_NAMES = [
   "alias-urls",
   "images",
   "uploaded-bytes",
+  "environment-url",
 ] as const;
 
 export type OutputName = (typeof OUTPUT_NAMES)[number];
@@ -72,6 +75,10 @@ export interface Settings {
   pullUsername?: string;
   /** A long-lived read credential for the cluster's image pulls; masked. */
   pullPassword?: string;
+  /** For the pull request comment, Deployments and permission checks; masked. */
+  githubToken?: string;
+  /** A manual run's command (workflow_dispatch): deploy, housekeeping, … */
+  command?: string;
 }
 
 const OVERRIDE_INPUTS: Record<OverrideKey, InputName> = {
@@ -101,6 +108,8 @@ export function readInputs(
   if (password) setSecret(password);
   const pullPassword = getInput("pull-password");
   if (pullPassword) setSecret(pullPassword);
+  const githubToken = getInput("github-token").trim();
+  if (githubToken) setSecret(githubToken);
   const kubeconfig = getInput("kubeconfig");
   if (kubeconfig.trim()) setSecret(kubeconfig);
   const secretValues = parseSecretValues(getInput("secrets"), "input 'secrets'");
@@ -120,6 +129,7 @@ export function readInputs(
     ["alias", "alias"],
     ["pull-secret", "pullSecret"],
     ["pull-username", "pullUsername"],
+    ["command", "command"],
   ] as const;
   for (const [input, key] of optional) {
     const value = text(input);
@@ -128,6 +138,7 @@ export function readInputs(
   if (password) settings.registryPassword = password;
   if (pullPassword) settings.pullPassword = pullPassword;
   if (kubeconfig.trim()) settings.kubeconfig = kubeconfig;
+  if (githubToken) settings.githubToken = githubToken;
   if (Object.keys(secretValues).length > 0) settings.secretValues = secretValues;
   const timeout = text("timeout");
   if (timeout) {
