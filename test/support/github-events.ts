@@ -46,6 +46,13 @@ function replaceStrings(value: unknown, from: string, to: string): unknown {
   return value;
 }
 
+/** Points the URLs of pull request or issue `from` (in `value`) at number `to`. */
+function renumber(value: unknown, repo: string, from: unknown, to: number): void {
+  for (const kind of ["pulls", "pull", "issues"]) {
+    replaceStrings(value, `${repo}/${kind}/${String(from)}`, `${repo}/${kind}/${to}`);
+  }
+}
+
 /** Names the payload's repository `repo` ("owner/name") wherever the example named its own. */
 function retarget(payload: Json, repo: string): void {
   const [owner = "", name = ""] = repo.split("/");
@@ -88,6 +95,7 @@ export function pullRequestEvent(action: string, options: PullRequestOptions): J
   const pr = object(payload.pull_request, "pull_request");
   const head = object(pr.head, "pull_request.head");
   const base = object(pr.base, "pull_request.base");
+  renumber(payload, options.baseRepo, pr.number, options.number);
   payload.number = options.number;
   pr.number = options.number;
   head.sha = options.headSha;
@@ -134,6 +142,7 @@ export function issueCommentEvent(options: IssueCommentOptions): Json {
   retarget(payload, repo);
   const issue = object(payload.issue, "issue");
   const comment = object(payload.comment, "comment");
+  renumber(payload, repo, issue.number, options.number);
   issue.number = options.number;
   comment.body = options.body;
   if (options.commentId !== undefined) comment.id = options.commentId;

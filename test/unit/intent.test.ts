@@ -305,3 +305,35 @@ describe("matchGlob", () => {
     expect(matchGlob(`${"a*".repeat(1000)}`, "a".repeat(100_000))).toBe(true);
   });
 });
+
+describe("the test payloads", () => {
+  it("name the base repository consistently, and a fork's head elsewhere", () => {
+    const payload = pullRequestEvent("opened", {
+      number: 7,
+      headSha: SHA,
+      baseRepo: "acme/models",
+      fork: true,
+    });
+    const repository = payload.repository as {
+      full_name: string;
+      name: string;
+      owner: { login: string };
+      url: string;
+    };
+    const pull = payload.pull_request as {
+      base: { repo: { full_name: string } };
+      head: { repo: { full_name: string; fork: boolean } };
+      url: string;
+    };
+    expect([repository.full_name, repository.name, repository.owner.login]).toEqual([
+      "acme/models",
+      "models",
+      "acme",
+    ]);
+    expect(repository.url).toBe("https://api.github.com/repos/acme/models");
+    expect(pull.base.repo.full_name).toBe("acme/models");
+    expect(pull.head.repo).toMatchObject({ full_name: "stranger/models", fork: true });
+    expect(pull.url).toBe("https://api.github.com/repos/acme/models/pulls/7");
+    expect(JSON.stringify(payload)).not.toContain("Codertocat/Hello-World");
+  });
+});
