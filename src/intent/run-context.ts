@@ -47,15 +47,26 @@ export function runContextFromEnv(env: NodeJS.ProcessEnv, payload: unknown): Run
   };
   if (typeof pr?.number === "number") context.pullRequest = pr.number;
   if (eventName) context.eventName = eventName;
-  const headRepository = fullName(head?.repo);
-  const base = isRecord(pr?.base) ? fullName(pr.base.repo) : undefined;
-  // A head repository that was deleted is null in the payload: its code is no more trusted than a fork's.
-  if (
-    pr &&
-    (headRepository === undefined ||
-      headRepository.toLowerCase() !== (base ?? `${owner}/${repo}`).toLowerCase())
-  ) {
-    context.fork = { headRepository: headRepository ?? "a deleted repository" };
-  }
+  const fork = pr ? forkOf(pr, `${owner}/${repo}`) : undefined;
+  if (fork) context.fork = fork;
   return context;
+}
+
+/**
+ * The head repository of a pull request (its payload's `pull_request` object) when it is not the
+ * base repository (`repository` when the payload names no base), compared without case as GitHub
+ * compares names. A head repository that was deleted is null in the payload: its code is no more
+ * trusted than a fork's.
+ */
+export function forkOf(
+  pullRequest: Record<string, unknown>,
+  repository: string,
+): { headRepository: string } | undefined {
+  const head = isRecord(pullRequest.head) ? pullRequest.head : undefined;
+  const headRepository = fullName(head?.repo);
+  const base = isRecord(pullRequest.base) ? fullName(pullRequest.base.repo) : undefined;
+  if (headRepository !== undefined && headRepository.toLowerCase() === (base ?? repository).toLowerCase()) {
+    return undefined;
+  }
+  return { headRepository: headRepository ?? "a deleted repository" };
 }

@@ -2,26 +2,15 @@
 // `using: node24`), inputs and context in environment variables, a webhook payload in GITHUB_EVENT_PATH, outputs read back from GITHUB_OUTPUT.
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import type { WebhookDefinition } from "@octokit/webhooks-examples";
 import { ensureNode24 } from "./node24.js";
+
+export { webhookPayload } from "./github-events.js";
 
 const exec = promisify(execFile);
 const root = new URL("../../", import.meta.url).pathname;
-// The package's entry point is a JSON file of real payloads GitHub sent.
-const examples = createRequire(import.meta.url)("@octokit/webhooks-examples") as WebhookDefinition[];
-
-/** A real payload GitHub sent for `event` (with `action`, for events that have actions). */
-export function webhookPayload(event: string, action: string | undefined): unknown {
-  const found = examples
-    .find((e) => e.name === event)
-    ?.examples.find((e) => (e as { action?: string }).action === action);
-  if (!found) throw new Error(`no ${event}.${action} example`);
-  return found;
-}
 
 export interface ActionRun {
   code: number;

@@ -1,6 +1,6 @@
 // Values a pull request wrote, rendered into GitHub markdown: each must come out inert.
 import { describe, expect, it } from "vitest";
-import { code, text, url } from "../../src/report/markdown.js";
+import { code, codeBlock, link, text, url } from "../../src/report/markdown.js";
 
 describe("markdown from untrusted values", () => {
   it.each([
@@ -33,5 +33,32 @@ describe("markdown from untrusted values", () => {
     ["a|b", "a\\|b"],
   ])("text(%j) is %s", (value, expected) => {
     expect(text(value)).toBe(expected);
+  });
+});
+
+describe("markdown blocks and links from untrusted values", () => {
+  it("keeps mentions from pinging anyone", () => {
+    expect(text("thanks @octocat and @acme/team")).toBe("thanks @\u200boctocat and @\u200bacme/team");
+  });
+
+  it.each([
+    ["plain", "", "```\nplain\n```"],
+    ["a\r\nb\rc\n", "text", "```text\na\nb\nc\n```"],
+    ["```\n</details>", "", "````\n```\n</details>\n````"],
+    ["x ````` y", "sh", "``````sh\nx ````` y\n``````"],
+    ["nul\u0000bell\u0007tab\t", "", "```\nnul\ufffdbell\ufffdtab\t\n```"],
+    ["", "", "```\n```"],
+    ["x", "a`b", "```\nx\n```"],
+  ])("codeBlock(%j, %j) is %j", (value, info, expected) => {
+    expect(codeBlock(value, info)).toBe(expected);
+  });
+
+  it.each([
+    ["`abc`", "https://x.example/c", "[`abc`](<https://x.example/c>)"],
+    ["run", "https://x.example/a b>c", "[run](<https://x.example/a%20b%3Ec>)"],
+    ["run", "javascript:alert(1)", "run"],
+    ["run", undefined, "run"],
+  ])("link(%j, %j) is %s", (label, href, expected) => {
+    expect(link(label, href)).toBe(expected);
   });
 });
