@@ -23,7 +23,7 @@ import { deployMarkdown, formatDeployResult } from "./report/deploy-table.js";
 import { formatBytes } from "./report/format-bytes.js";
 import { buildOutputs, deployOutputs } from "./report/outputs.js";
 import { buildMarkdown } from "./report/plan-table.js";
-import { renderPreviewComment } from "./report/pr-comment.js";
+import { previewSummary, renderPreviewComment } from "./report/pr-comment.js";
 import { masker } from "./util/mask.js";
 
 export interface ActionRun {
@@ -136,7 +136,7 @@ export async function previewStep(run: ActionRun, planned: PlannedVersion = run.
   if (result.environmentUrl) outputs["environment-url"] = result.environmentUrl;
   if (result.state === "superseded") core.notice(`A newer commit of pull request #${planned.plan.pullRequest} is being previewed; this run left the preview to it.`);
   else core.info(formatDeployResult(result.deployed).trimEnd());
-  return { outputs, summary: renderPreviewComment(result.comment) };
+  return { outputs, summary: previewSummary(result.comment) };
 }
 
 /** A fork's pull request: planned only; the comment says how a maintainer approves a preview. */

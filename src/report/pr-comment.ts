@@ -7,6 +7,8 @@ import { code, codeBlock, link, safeHref, text } from "./markdown.js";
 
 /** The comment's first line: how Slipway finds its own comment on a pull request again. */
 export const PREVIEW_MARKER = "<!-- slipway:preview -->";
+/** The second line of a torn-down preview's comment: a repeated close sees it and leaves the comment be. */
+export const TORN_DOWN_MARK = "<!-- slipway:torn-down -->";
 /** GitHub refuses comment bodies longer than this many characters. */
 export const MAX_COMMENT_CHARS = 65_536;
 
@@ -227,7 +229,7 @@ function sections(model: PreviewCommentModel, cuts: Cuts, forComment: boolean): 
     parts.push(logsSection(logs, tail(logs, cuts.logs ?? logs.length)));
   }
   parts.push(footer(model));
-  return [PREVIEW_MARKER, ...parts];
+  return [model.state === "torn-down" ? `${PREVIEW_MARKER}\n${TORN_DOWN_MARK}` : PREVIEW_MARKER, ...parts];
 }
 
 function render(model: PreviewCommentModel, cuts: Cuts): string {
