@@ -33,7 +33,8 @@ export function createPacer(options: PaceOptions): Pacer {
   const now = options.now ?? Date.now;
   const sleep = options.sleep ?? defaultSleep;
   const limits = options.limits ?? [];
-  const longest = Math.max(0, ...limits.map((l) => l.windowMs));
+  // Starts older than every window and the interval no longer matter.
+  const longest = Math.max(options.minIntervalMs, ...limits.map((l) => l.windowMs));
   const starts: number[] = [];
   let tail: Promise<void> = Promise.resolve();
   let granted = 0;
@@ -57,7 +58,7 @@ export function createPacer(options: PaceOptions): Pacer {
       for (let wait = delayAt(now()); wait > 0; wait = delayAt(now())) await sleep(wait);
       const t = now();
       starts.push(t);
-      while (starts.length > 0 && (starts[0] ?? t) <= t - longest) starts.shift();
+      while (starts.length > 1 && (starts[0] ?? t) < t - longest) starts.shift();
       granted += 1;
     });
     tail = mine.catch(() => {});
