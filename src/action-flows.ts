@@ -108,6 +108,22 @@ export async function deployStep(run: ActionRun): Promise<StepResult> {
   return { outputs, summary };
 }
 
+/** A push to a branch environments promote on: the pushed commit deployed, those environments moved to it. */
+export async function pushDeployStep(
+  run: ActionRun,
+  intent: Extract<Intent, { kind: "push-deploy" }>,
+): Promise<StepResult> {
+  const planned = await planVersion({
+    configFile: run.configFile,
+    workspace: run.workspace,
+    run: { ...run.planned.run, commit: intent.commit },
+    overrides: run.settings,
+    environments: intent.environments,
+  });
+  core.info(`A push to ${intent.branch} moves ${intent.environments.join(", ")} to ${planned.plan.version}.`);
+  return deployStep({ ...run, planned });
+}
+
 /** A pull request's preview: built, deployed, the alias moved, GitHub told. */
 export async function previewStep(run: ActionRun, planned: PlannedVersion = run.planned): Promise<StepResult> {
   const { settings, env } = run;
@@ -132,10 +148,16 @@ export async function previewStep(run: ActionRun, planned: PlannedVersion = run.
       { github: github(run), kube, build: buildClients },
     ),
   );
-  const outputs: Outputs = { ...buildOutputs(result.build), ...deployOutputs(result.deployed) };
+  const outputs: Outputs = {
+    ...(result.build ? buildOutputs(result.build) : {}),
+    ...(result.deployed ? deployOutputs(result.deployed) : {}),
+  };
   if (result.environmentUrl) outputs["environment-url"] = result.environmentUrl;
-  if (result.state === "superseded") core.notice(`A newer commit of pull request #${planned.plan.pullRequest} is being previewed; this run left the preview to it.`);
-  else core.info(formatDeployResult(result.deployed).trimEnd());
+  if (result.state === "superseded")
+    core.notice(
+      `A newer commit of pull request #${planned.plan.pullRequest} is being previewed; this run left the preview to it.`,
+    );
+  else if (result.deployed) core.info(formatDeployResult(result.deployed).trimEnd());
   return { outputs, summary: previewSummary(result.comment) };
 }
 

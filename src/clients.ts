@@ -152,3 +152,6 @@ export function kubeClient(access: KubeAccess): KubeClient {
   set("log", access.log);
   return createKubeClient(options);
 }
+
+/** GitHub: Octokit with the retry and throttling plugins loaded, timeouts and pacing (github/client.ts). */
+export { createGitHubClient as githubClient } from "./github/index.js";

@@ -12,6 +12,7 @@ import {
   housekeepingStep,
   invalidCommandStep,
   previewStep,
+  pushDeployStep,
   type StepResult,
   teardownStep,
 } from "./action-flows.js";
@@ -87,10 +88,17 @@ async function stepFor(run: ActionRun, intent: Intent): Promise<StepResult | und
       return invalidCommandStep(run, intent);
     case "housekeeping":
       return housekeepingStep(run);
+    case "push-deploy":
+      return pushDeployStep(run, intent);
+    case "release":
+      core.notice(
+        `Release ${intent.tag}: promotion on releases is not handled by this version; nothing was deployed.`,
+      );
+      return undefined;
     case "dispatch":
-      if (intent.command === "housekeeping") return housekeepingStep(run);
-      if (intent.command === "deploy") return deployStep(run);
-      throw new UsageError(`command '${intent.command}' is not one this version runs: use deploy or housekeeping`);
+      throw new UsageError(
+        `command '${intent.command}' is not one this version runs: use deploy or housekeeping`,
+      );
     default:
       return deployStep(run);
   }

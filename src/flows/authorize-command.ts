@@ -5,7 +5,7 @@
 import {
   type GitHubClient,
   hasPermission,
-  type Permission,
+  type PermissionLevel as Permission,
   react,
   repositoryPermission,
 } from "../github/index.js";

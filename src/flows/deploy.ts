@@ -41,6 +41,12 @@ export const ROUTE_ACCEPT_SECONDS = 60;
 /** The field manager of the state Slipway records on a version (failure reason), apart from its content. */
 export const STATE_FIELD_MANAGER = "slipway-state";
 export const ANNOTATION_FAILURE = "slipway.dev/failure";
+/**
+ * Set on a version's record while a run that may race others (a pull request's preview) deploys it,
+ * until the run's deadline: a newer run retiring the pull request's unused versions leaves it alone.
+ * Cleared when the run ends either way; a killed run's mark expires with its deadline.
+ */
+export const ANNOTATION_DEPLOYING_UNTIL = "slipway.dev/deploying-until";
 
 export type PullSource = { secret: string } | PullCredential;
 
@@ -64,6 +70,8 @@ export interface DeployRequest {
   aliasGuard?: AliasGuard;
   /** Kept on every alias route this run moves (e.g. which pull request comment shows it). */
   aliasAnnotations?: Readonly<Record<string, string>>;
+  /** Marks the version as being deployed until the deadline (ANNOTATION_DEPLOYING_UNTIL). */
+  markInFlight?: boolean;
   log: (line: string) => void;
   signal?: AbortSignal;
 }
@@ -250,6 +258,12 @@ export async function deployVersion(request: DeployRequest, clients: DeployClien
       throw new Error(`the API server returned version record ${recordName} without a uid`);
     uid = record.metadata.uid;
     progress.uid = uid;
+    if (request.markInFlight) {
+      await kube.apply(
+        stateOf(plan, { [ANNOTATION_DEPLOYING_UNTIL]: new Date(deadline).toISOString() }),
+        { ...signalOption, fieldManager: STATE_FIELD_MANAGER },
+      );
+    }
     if (request.pull && !("secret" in request.pull)) await apply(pullSecret(plan, request.pull));
     owned = versionManifests({ ...input, recordUid: uid }).filter((o) => o.kind !== "ConfigMap");
     for (const object of owned) await apply(object);
@@ -333,12 +347,9 @@ export async function deployVersion(request: DeployRequest, clients: DeployClien
     deadline,
   ))
     answered.add(url);
-  if (existing?.failure !== undefined) {
-    // The version was scaled to zero after a failure and now came up: its failure is history.
-    await apply(
-      { apiVersion: "v1", kind: "ConfigMap", metadata: { name: recordName, namespace: plan.namespace } },
-      STATE_FIELD_MANAGER,
-    );
+  if (existing?.failure !== undefined || request.markInFlight) {
+    // The version came up: a failure before is history, and it is no longer in flight.
+    await apply(stateOf(plan, {}), STATE_FIELD_MANAGER);
   }
   return {
     version: plan.version,
@@ -425,22 +436,30 @@ async function markFailed(
   only?: ReadonlySet<string>,
 ): Promise<void> {
   const { plan } = input;
+  // A record retired meanwhile (a newer preview's run) stays retired: nothing here may bring it back.
+  const record = await kube.get({
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    name: versionObjectName(plan),
+    namespace: plan.namespace,
+  });
+  if (record?.metadata?.uid !== uid) return;
   for (const object of versionManifests({ ...input, recordUid: uid, replicas: 0 })) {
     if (object.kind === "Deployment" && (!only || only.has(`Deployment/${object.metadata?.name}`)))
       await kube.apply(asKube(object));
   }
-  await kube.apply(
-    {
-      apiVersion: "v1",
-      kind: "ConfigMap",
-      metadata: {
-        name: versionObjectName(plan),
-        namespace: plan.namespace,
-        annotations: { [ANNOTATION_FAILURE]: reason.slice(0, 1024) },
-      },
-    },
-    { fieldManager: STATE_FIELD_MANAGER },
-  );
+  await kube.apply(stateOf(plan, { [ANNOTATION_FAILURE]: reason.slice(0, 1024) }), {
+    fieldManager: STATE_FIELD_MANAGER,
+  });
+}
+
+/** The record's state as its own field manager applies it: the annotations given, and none it set before. */
+function stateOf(plan: Plan, annotations: Record<string, string>): KubeObject {
+  return {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { name: versionObjectName(plan), namespace: plan.namespace, annotations },
+  };
 }
 
 async function retireFailed(

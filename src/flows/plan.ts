@@ -15,6 +15,8 @@ export interface PlanRequest {
   run: RunContext;
   /** Already checked by the edge with checkOverrides, which names them as inputs or flags. */
   overrides: PlanOverrides;
+  /** Environments the event moves (a push to a branch they promote on), beside any override's. */
+  environments?: readonly string[];
 }
 
 export interface PlannedVersion {
@@ -38,7 +40,9 @@ export async function planVersion(request: PlanRequest): Promise<PlannedVersion>
   if (fileProblems.length > 0) throw new ConfigError([...result.problems, ...fileProblems]);
   const overrides: PlanOverrides = { ...request.overrides };
   if (run.commit === "" && overrides.version === undefined) overrides.version = PLACEHOLDER_VERSION;
-  const plan = planDeployment(result.config, planContext(run, overrides));
+  const context = planContext(run, overrides);
+  if (request.environments) context.environments = request.environments;
+  const plan = planDeployment(result.config, context);
   return {
     config: result.config,
     plan,

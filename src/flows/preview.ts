@@ -27,6 +27,7 @@ import { type PreviewCommentModel, renderPreviewComment } from "../report/pr-com
 import { type BuildClients, type BuildRequest, type BuiltVersion, buildImages } from "./build.js";
 import { type DeployRequest, type DeployResult, deployVersion } from "./deploy.js";
 import { retireSuperseded } from "./teardown.js";
+import { retireVersion } from "./versions.js";
 
 export interface Repository {
   owner: string;
@@ -55,8 +56,9 @@ export interface PreviewClients {
 export interface PreviewResult {
   /** superseded: a newer commit of the pull request is being previewed; this run left the alias alone. */
   state: "ready" | "superseded";
-  build: BuiltVersion;
-  deployed: DeployResult;
+  /** Absent when a newer commit superseded this run before its deploy finished. */
+  build?: BuiltVersion;
+  deployed?: DeployResult;
   comment: PreviewCommentModel;
   commentId: number;
   /** The preview URL of the first endpoint, as GitHub's environment shows it. */
@@ -147,7 +149,7 @@ export async function previewPullRequest(
     return result.id;
   };
   const commentId = await comment(model, known.commentId);
-  const deploymentId = await createDeployment(github, {
+  const { id: deploymentId } = await createDeployment(github, {
     owner,
     repo,
     ref: plan.commit,
@@ -170,6 +172,22 @@ export async function previewPullRequest(
     });
   await status("in_progress");
 
+  // A superseded run's version was never aliased, so nothing needs it (unless another alias points at it).
+  const retireOwn = () =>
+    retireVersion(
+      {
+        namespace: plan.namespace,
+        owner: plan.owner,
+        project: plan.project,
+        deployment: plan.deployment,
+        version: plan.version,
+      },
+      kube,
+    ).then(
+      (r) => request.log(`Retired version ${r.version}: a newer commit's run previews the pull request.`),
+      (e: unknown) => request.log(`Version ${plan.version} not retired here: ${describeError(e).message}`),
+    );
+
   let build: BuiltVersion;
   let deployed: DeployResult;
   try {
@@ -181,6 +199,7 @@ export async function previewPullRequest(
         planned,
         images: Object.fromEntries(build.images.map((i) => [i.endpoint, i.reference])),
         aliasAnnotations: { [ANNOTATION_COMMENT_ID]: String(commentId) },
+        markInFlight: true,
         aliasGuard: async () => {
           const head = await pullRequestHead(github, { owner, repo, number: pullRequest });
           if (head.state !== "open")
@@ -196,6 +215,17 @@ export async function previewPullRequest(
       { kube },
     );
   } catch (error) {
+    // A newer run may have retired this version while it was starting: once the pull request has
+    // moved on, this run's outcome is history, and the comment is the newer run's.
+    const head = await pullRequestHead(github, { owner, repo, number: pullRequest }).catch(() => undefined);
+    if (head !== undefined && (head.sha !== plan.commit || head.state !== "open")) {
+      request.log(
+        `Stopped: ${describeError(error).message.split("\n")[0]}; pull request #${pullRequest} has moved on to ${head.sha.slice(0, 7)}, whose run previews it.`,
+      );
+      await status("inactive", { description: "Superseded by a newer commit of the pull request" });
+      await retireOwn();
+      return { state: "superseded", comment: model, commentId };
+    }
     const report = describeError(error);
     const failed: PreviewCommentModel = {
       ...model,
@@ -221,6 +251,7 @@ export async function previewPullRequest(
 
   if (deployed.aliases.skipped.some((s) => s.name === alias.name)) {
     await status("inactive", { description: "Superseded by a newer commit of the pull request" });
+    await retireOwn();
     return { state: "superseded", build, deployed, comment: model, commentId };
   }
 

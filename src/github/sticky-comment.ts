@@ -10,10 +10,12 @@ export interface StickyCommentApi {
 }
 
 /** Starts every Slipway preview comment; invisible in rendered Markdown. */
-export const STICKY_MARKER = "<!-- slipway:preview -->";
+import {
+  MAX_COMMENT_CHARS as MAX_COMMENT_LENGTH,
+  PREVIEW_MARKER as STICKY_MARKER,
+} from "../report/pr-comment.js";
 
-/** GitHub refuses issue comment bodies longer than this (characters). */
-export const MAX_COMMENT_LENGTH = 65_536;
+export { MAX_COMMENT_LENGTH, STICKY_MARKER };
 
 /** Comment pages read while looking for the marker (100 comments each). */
 const MAX_PAGES = 30;
@@ -31,7 +33,7 @@ export interface StickyComment {
 
 /** The marked body as it is sent: marker first, cut at a line end to GitHub's limit if it is longer. */
 export function stickyBody(body: string): string {
-  const full = `${STICKY_MARKER}\n${body}`;
+  const full = body.startsWith(STICKY_MARKER) ? body : `${STICKY_MARKER}\n${body}`;
   if (full.length <= MAX_COMMENT_LENGTH) return full;
   const note = `\n\n… (cut: the report was ${full.length} characters; GitHub allows ${MAX_COMMENT_LENGTH})`;
   let end = MAX_COMMENT_LENGTH - note.length;
@@ -56,7 +58,11 @@ async function markedComments(octokit: StickyCommentApi, t: CommentTarget): Prom
     MAX_PAGES,
   );
   return items
-    .filter((c) => typeof c.body === "string" && c.body.startsWith(STICKY_MARKER))
+    // Only an app's comment is adopted: anyone can post a comment starting with the marker, and a
+    // stranger's comment that Slipway filled in would stay theirs to edit (links and all).
+    .filter(
+      (c) => typeof c.body === "string" && c.body.startsWith(STICKY_MARKER) && c.user?.type === "Bot",
+    )
     .map((c) => ({ id: c.id, body: c.body ?? "" }))
     .sort((a, b) => a.id - b.id);
 }

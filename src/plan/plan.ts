@@ -11,6 +11,8 @@ export interface PlanContext {
   pullRequest?: number;
   /** An environment (alias) from the config that this run moves to the version. */
   environment?: string;
+  /** More environments this run moves (a push to a branch several environments promote on). */
+  environments?: readonly string[];
   /** An alias to point at the version once it is ready (an environment's name, or any alias name). */
   alias?: string;
   /** Overrides the version name (otherwise the commit's first 12 hex digits). */
@@ -122,14 +124,18 @@ function aliasesFor(config: SlipwayConfig, context: PlanContext): Array<Omit<Pla
     }
     aliases.push({ name: previewAlias(config.deployment, context.pullRequest), kind: "preview" });
   }
-  if (context.environment !== undefined) {
+  const environments = [
+    ...(context.environment !== undefined ? [context.environment] : []),
+    ...(context.environments ?? []),
+  ];
+  for (const environment of new Set(environments)) {
     const known = config.deployment.environments.map((e) => e.name);
-    if (!known.includes(context.environment)) {
+    if (!known.includes(environment)) {
       const list =
         known.length > 0 ? `: known environments are ${known.join(", ")}` : ": the config defines none";
-      throw new PlanError(`environment '${context.environment}' is not in the config${list}`);
+      throw new PlanError(`environment '${environment}' is not in the config${list}`);
     }
-    aliases.push({ name: context.environment, kind: "environment" });
+    aliases.push({ name: environment, kind: "environment" });
   }
   const alias = context.alias;
   if (alias !== undefined && !aliases.some((a) => a.name === alias)) {
