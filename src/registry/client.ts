@@ -433,12 +433,12 @@ class DistributionClient implements RegistryClient {
     return { uploadedBytes, how: "uploaded" };
   }
 
-  async listTags(image: BlobLocation): Promise<string[]> {
+  async listTags(image: BlobLocation, options: { pageSize?: number } = {}): Promise<string[]> {
     const { registry, repository } = image;
     const path = `/v2/${repository}/tags/list`;
     const tags = new Set<string>();
     const asked = new Set<string>();
-    let url = `${path}?n=${TAGS_PAGE_SIZE}`;
+    let url = `${path}?n=${Math.max(1, Math.floor(options.pageSize ?? TAGS_PAGE_SIZE))}`;
     for (let page = 1; ; page++) {
       asked.add(url);
       const r = await this.#t.send({

@@ -118,7 +118,7 @@ export interface RegistryClient {
    */
   getBlobBytes(registry: string, repository: string, digest: string, size: number): Promise<Buffer>;
   /** Every tag of the repository, page by page as the registry links them (GET /v2/<name>/tags/list). */
-  listTags(image: BlobLocation): Promise<string[]>;
+  listTags(image: BlobLocation, options?: { pageSize?: number }): Promise<string[]>;
   /** Deletes a manifest by digest (and so every tag naming it): DELETE /v2/<name>/manifests/<digest>. */
   deleteManifest(image: BlobLocation, digest: string): Promise<DeleteManifestResult>;
 }
