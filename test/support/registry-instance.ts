@@ -51,7 +51,10 @@ export async function startRegistry(
   const config: Record<string, unknown> = {
     version: 0.1,
     log: { level: "info", accesslog: { disabled: true } },
-    storage: { filesystem: { rootdirectory: join(dir, "data") }, delete: { enabled: opts.deleteEnabled ?? true } },
+    storage: {
+      filesystem: { rootdirectory: join(dir, "data") },
+      delete: { enabled: opts.deleteEnabled ?? true },
+    },
     // A fixed secret: upload URLs carry HMAC-signed state, and an unset one is random per start.
     http: { addr: `127.0.0.1:${port}`, secret: "slipway-test-registry" },
   };
