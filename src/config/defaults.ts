@@ -25,6 +25,11 @@ export const DEFAULT_PREVIEW: PreviewSettings = {
   replicas: 1,
 };
 export const DEFAULT_ENVIRONMENT_REPLICAS = 1;
+/**
+ * Versions no alias points at that housekeeping keeps per deployment, newest first: enough to roll
+ * back a few deploys without a rebuild, few enough that idle Deployments do not pile up.
+ */
+export const DEFAULT_KEEP_VERSIONS = 5;
 /** An environment without `promote-on` moves only on a `/promote` comment. */
 export const DEFAULT_PROMOTE_ON: readonly PromotionTrigger[] = [{ kind: "command" }];
 

@@ -10,7 +10,6 @@
 // GitHub requests per update, when the comment exists and the cluster remembers it: the comment
 // (building), the Deployment and its in_progress status, the head check, the final status and the
 // final comment — six.
-import { ANNOTATION_COMMENT_ID } from "../deploy/labels.js";
 import { describeError } from "../errors.js";
 import {
   createDeployment,
@@ -26,7 +25,7 @@ import type { PlannedAlias } from "../plan/plan.js";
 import { type PreviewCommentModel, renderPreviewComment } from "../report/pr-comment.js";
 import { type BuildClients, type BuildRequest, type BuiltVersion, buildImages } from "./build.js";
 import { type DeployRequest, type DeployResult, deployVersion } from "./deploy.js";
-import { retireSuperseded } from "./teardown.js";
+import { ANNOTATION_COMMENT_ID, retireSuperseded } from "./teardown.js";
 import { retireVersion } from "./versions.js";
 
 export interface Repository {
@@ -262,7 +261,7 @@ export async function previewPullRequest(
       project: plan.project,
       deployment: plan.deployment,
       pullRequest,
-      keep: plan.version,
+      version: plan.version,
     },
     { kube },
   );

@@ -64,7 +64,7 @@ export function parseChallenges(header: string): Challenge[] {
 }
 
 /** "repository:<name>:<actions>" — the access a request needs, in the token spec's scope syntax. */
-export function repositoryScope(repository: string, actions: "pull" | "pull,push"): string {
+export function repositoryScope(repository: string, actions: "pull" | "pull,push" | "delete"): string {
   return `repository:${repository}:${actions}`;
 }
 

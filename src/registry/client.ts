@@ -1,6 +1,7 @@
 // The RegistryClient: manifests by tag or digest (exact bytes kept), blob existence, cross-repository
-// mounts, blob download with digest verification, and ensureBlob — the cheapest way to get a blob
-// into a repository (already there → mount → registry-to-registry stream → upload).
+// mounts, blob download with digest verification, ensureBlob — the cheapest way to get a blob into a
+// repository (already there → mount → registry-to-registry stream → upload) — and the housekeeping
+// pair: a repository's tags (paginated) and deleting a manifest by digest.
 
 import { Transform } from "node:stream";
 import { isRecord } from "../util/record.js";
@@ -9,10 +10,18 @@ import { DigestHasher, SHA256_DIGEST, sha256Digest } from "./digest.js";
 import { RegistryError, SecretRedactor } from "./errors.js";
 import { formatImageName } from "./image-name.js";
 import { DEFAULT_MANIFEST_ACCEPT } from "./media-types.js";
-import { type BodyLimit, defaultInsecure, isTransientRegistryError, Transport } from "./transport.js";
+import {
+  type BodyLimit,
+  defaultInsecure,
+  isTransientRegistryError,
+  parseOciError,
+  type RequestSpec,
+  Transport,
+} from "./transport.js";
 import type {
   BlobLocation,
   BlobSpec,
+  DeleteManifestResult,
   EnsureBlobResult,
   ImageName,
   Manifest,
@@ -42,6 +51,17 @@ export const REGISTRY_CLIENT_DEFAULTS = {
   /** Image configs are KiB; large histories reach hundreds of KiB. */
   maxBlobReadBytes: 8 * 1024 * 1024,
 } as const;
+
+/** Tags asked for per page (`n`); a registry may send fewer, and links the next page when there is one. */
+export const TAGS_PAGE_SIZE = 1000;
+/** Pages followed at most: a million tags, far past any real repository, so a looping Link ends. */
+export const MAX_TAG_PAGES = 1000;
+/** One page of tag names: at most 128 bytes each (OCI tag grammar) times the page size, with room. */
+const TAGS_PAGE_LIMIT: BodyLimit = {
+  maxBytes: 4 * 1024 * 1024,
+  option: "tags page limit",
+  code: "SIZE_INVALID",
+};
 
 interface Limits {
   chunkSize: number;
@@ -412,6 +432,115 @@ class DistributionClient implements RegistryClient {
     this.#t.log(`blob ${short} → ${where}: uploaded (${uploadedBytes} bytes sent)`);
     return { uploadedBytes, how: "uploaded" };
   }
+
+  async listTags(image: BlobLocation, options: { pageSize?: number } = {}): Promise<string[]> {
+    const { registry, repository } = image;
+    const path = `/v2/${repository}/tags/list`;
+    const tags = new Set<string>();
+    const asked = new Set<string>();
+    let url = `${path}?n=${Math.max(1, Math.floor(options.pageSize ?? TAGS_PAGE_SIZE))}`;
+    for (let page = 1; ; page++) {
+      asked.add(url);
+      const r = await this.#t.send({
+        registry,
+        repository,
+        scopes: [repositoryScope(repository, "pull")],
+        operation: "GET tags",
+        method: "GET",
+        url,
+        // A repository nothing was ever pushed to has no tags: NAME_UNKNOWN.
+        ok: [200, 404],
+        limit: TAGS_PAGE_LIMIT,
+      });
+      if (r.status === 404) return [];
+      for (const tag of tagsOf(r.body, registry, repository)) tags.add(tag);
+      const next = nextLink(r.headers.get("link"));
+      if (next === undefined) break;
+      // The next page must be this repository's tag list on the registry itself: a Link elsewhere is
+      // not followed (the registry's credentials go nowhere else), nor one already asked for.
+      const target = this.#t.resolve(registry, next);
+      if (target.origin !== this.#t.origin(registry) || target.pathname !== path) {
+        throw new RegistryError(
+          `GET tags ${registry}/${repository}: the registry linked the next page at ${target.origin}${target.pathname}, not its own ${path}`,
+          { registry, repository, operation: "GET tags", code: "PAGINATION_INVALID" },
+        );
+      }
+      url = `${target.pathname}${target.search}`;
+      if (asked.has(url)) break;
+      if (page >= MAX_TAG_PAGES) {
+        throw new RegistryError(
+          `GET tags ${registry}/${repository}: still more pages after ${MAX_TAG_PAGES} (${tags.size} tags)`,
+          { registry, repository, operation: "GET tags", code: "PAGINATION_INVALID" },
+        );
+      }
+    }
+    return [...tags].sort();
+  }
+
+  async deleteManifest(image: BlobLocation, digest: string): Promise<DeleteManifestResult> {
+    const { registry, repository } = image;
+    checkDigest(registry, repository, digest);
+    // Deleting by digest is idempotent (a repeat finds it gone: 404), so the default retry rule holds.
+    const spec: RequestSpec = {
+      registry,
+      repository,
+      scopes: [repositoryScope(repository, "delete")],
+      operation: `DELETE manifest ${digest}`,
+      method: "DELETE",
+      url: `/v2/${repository}/manifests/${digest}`,
+      ok: [202, 200, 400, 404, 405],
+      // Only the OCI error envelope of a refusal is read.
+      limit: { maxBytes: 64 * 1024, option: "error reply limit", code: "SIZE_INVALID" },
+    };
+    const r = await this.#t.send(spec);
+    if (r.status === 202 || r.status === 200) {
+      this.#t.log(`manifest ${registry}/${repository}@${digest}: deleted`);
+      return { deleted: true };
+    }
+    const { code, message } = parseOciError(r.body);
+    const said = `HTTP ${r.status}${code ? ` ${code}` : ""}${message ? `: ${message}` : ""}`;
+    if (r.status === 404) return { deleted: false, reason: "absent", message: said };
+    // OCI: a registry with deletion disabled answers 405, or 400; a 400 for another reason is an error.
+    if (r.status === 405 || code === "UNSUPPORTED")
+      return { deleted: false, reason: "not-allowed", message: said };
+    throw this.#t.errorFromReply(spec, r.status, r.body);
+  }
+}
+
+function tagsOf(body: Buffer, registry: string, repository: string): string[] {
+  let json: unknown;
+  try {
+    json = JSON.parse(body.toString("utf8"));
+  } catch {
+    json = undefined;
+  }
+  // An empty repository may say `"tags": null`.
+  const tags = isRecord(json) ? (json.tags ?? []) : undefined;
+  if (!Array.isArray(tags) || !tags.every((t) => typeof t === "string")) {
+    throw new RegistryError(`GET tags ${registry}/${repository}: the reply is not a tag list`, {
+      registry,
+      repository,
+      operation: "GET tags",
+      code: "TAGS_INVALID",
+    });
+  }
+  return tags;
+}
+
+/**
+ * The `rel="next"` target of an RFC 8288 Link header (OCI distribution spec, "Listing Tags"), if any.
+ * Other relations and parameters are ignored.
+ */
+export function nextLink(header: string | null): string | undefined {
+  if (!header) return undefined;
+  for (const m of header.matchAll(/<([^>]*)>((?:\s*;\s*[^;,]*)*)/g)) {
+    const params = m[2] ?? "";
+    for (const p of params.matchAll(/;\s*rel\s*=\s*(?:"([^"]*)"|([^\s;,"]+))/gi)) {
+      const rels = (p[1] ?? p[2] ?? "").toLowerCase().split(/\s+/);
+      if (rels.includes("next")) return m[1];
+    }
+  }
+  return undefined;
 }
 
 function messageOf(err: unknown): string {

@@ -90,6 +90,12 @@ export interface EnsureBlobResult {
   how: "present" | "mounted" | "copied" | "uploaded";
 }
 
+/** What a manifest delete came to; only a registry's refusal for other reasons is an error. */
+export type DeleteManifestResult =
+  | { deleted: true }
+  /** absent: the registry has no such manifest (404); not-allowed: it does not delete (405, or 400 UNSUPPORTED). */
+  | { deleted: false; reason: "absent" | "not-allowed"; message: string };
+
 export interface RegistryClient {
   getManifest(image: ImageName, accept?: string[]): Promise<Manifest>;
   putManifest(image: ImageName, mediaType: string, bytes: Buffer): Promise<string>;
@@ -111,4 +117,8 @@ export interface RegistryClient {
    * descriptor's) and at most maxBlobReadBytes; a larger descriptor is refused before any request.
    */
   getBlobBytes(registry: string, repository: string, digest: string, size: number): Promise<Buffer>;
+  /** Every tag of the repository, page by page as the registry links them (GET /v2/<name>/tags/list). */
+  listTags(image: BlobLocation, options?: { pageSize?: number }): Promise<string[]>;
+  /** Deletes a manifest by digest (and so every tag naming it): DELETE /v2/<name>/manifests/<digest>. */
+  deleteManifest(image: BlobLocation, digest: string): Promise<DeleteManifestResult>;
 }

@@ -51,7 +51,7 @@ function comment(login: string, body: string) {
   };
 }
 
-async function records(): Promise<KubeObject[]> {
+async function records(): Promise<readonly KubeObject[]> {
   const list = await admin.list({ apiVersion: "v1", kind: "ConfigMap" }, "ml-previews", {
     labelSelector: "app.kubernetes.io/component=version-record",
   });

@@ -37,7 +37,12 @@ export interface RegistryInstance {
 export { freePort };
 
 export async function startRegistry(
-  opts: { auth?: RegistryAuth; dir?: string } = {},
+  opts: {
+    auth?: RegistryAuth;
+    dir?: string;
+    /** `storage.delete.enabled` (distribution's configuration reference); default true. */
+    deleteEnabled?: boolean;
+  } = {},
 ): Promise<RegistryInstance> {
   const auth = opts.auth ?? { kind: "none" };
   const ownDir = opts.dir === undefined;
@@ -46,7 +51,10 @@ export async function startRegistry(
   const config: Record<string, unknown> = {
     version: 0.1,
     log: { level: "info", accesslog: { disabled: true } },
-    storage: { filesystem: { rootdirectory: join(dir, "data") }, delete: { enabled: true } },
+    storage: {
+      filesystem: { rootdirectory: join(dir, "data") },
+      delete: { enabled: opts.deleteEnabled ?? true },
+    },
     // A fixed secret: upload URLs carry HMAC-signed state, and an unset one is random per start.
     http: { addr: `127.0.0.1:${port}`, secret: "slipway-test-registry" },
   };
