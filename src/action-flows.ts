@@ -13,8 +13,15 @@ import { deployVersion } from "./flows/deploy.js";
 import { housekeeping } from "./flows/housekeeping.js";
 import { type PlannedVersion, planVersion } from "./flows/plan.js";
 import { previewPullRequest } from "./flows/preview.js";
-import { type GitHubClient, openPullRequestNumbers, pullRequestHead, react, replyToPullRequest, upsertStickyComment } from "./github/index.js";
 import { git } from "./git.js";
+import {
+  type GitHubClient,
+  openPullRequestNumbers,
+  pullRequestHead,
+  react,
+  replyToPullRequest,
+  upsertStickyComment,
+} from "./github/index.js";
 import type { Outputs, Settings } from "./inputs.js";
 import type { Intent } from "./intent/intent.js";
 import type { RunContext } from "./intent/run-context.js";
@@ -53,7 +60,8 @@ function runUrl(env: NodeJS.ProcessEnv): string | undefined {
 
 function github(run: ActionRun): GitHubClient {
   const token = run.settings.githubToken;
-  if (!token) throw new UsageError("this event needs the `github-token` input (its default is the job's GITHUB_TOKEN)");
+  if (!token)
+    throw new UsageError("this event needs the `github-token` input (its default is the job's GITHUB_TOKEN)");
   return githubClient({
     token,
     ...(run.env.GITHUB_API_URL ? { baseUrl: run.env.GITHUB_API_URL } : {}),
@@ -91,10 +99,14 @@ export async function deployStep(run: ActionRun): Promise<StepResult> {
   const { request, clients, registryHost } = await actionBuild(settings, planned, env);
   const build = await buildImages(request, clients);
   let outputs: Outputs = buildOutputs(build);
-  core.info(`Built version ${planned.plan.version}: ${formatBytes(build.uploadedBytes)} uploaded (${build.builder} builder).`);
+  core.info(
+    `Built version ${planned.plan.version}: ${formatBytes(build.uploadedBytes)} uploaded (${build.builder} builder).`,
+  );
   let summary = buildMarkdown(build.images, build.uploadedBytes);
   if (!hasKubeAccess({ ...kubeAccess(settings), env })) {
-    core.notice("No Kubernetes access (kubeconfig input, KUBECONFIG or a service account): built, not deployed.");
+    core.notice(
+      "No Kubernetes access (kubeconfig input, KUBECONFIG or a service account): built, not deployed.",
+    );
     return { outputs, summary };
   }
   const deployed = await withKube(run, (kube) =>
@@ -125,11 +137,16 @@ export async function pushDeployStep(
 }
 
 /** A pull request's preview: built, deployed, the alias moved, GitHub told. */
-export async function previewStep(run: ActionRun, planned: PlannedVersion = run.planned): Promise<StepResult> {
+export async function previewStep(
+  run: ActionRun,
+  planned: PlannedVersion = run.planned,
+): Promise<StepResult> {
   const { settings, env } = run;
   if (!hasKubeAccess({ ...kubeAccess(settings), env }) || !settings.githubToken) {
     if (!settings.githubToken)
-      core.notice("No `github-token` input: the preview is deployed without its pull request comment and GitHub Deployment.");
+      core.notice(
+        "No `github-token` input: the preview is deployed without its pull request comment and GitHub Deployment.",
+      );
     return deployStep({ ...run, planned });
   }
   const { request: build, clients: buildClients, registryHost } = await actionBuild(settings, planned, env);
@@ -184,7 +201,9 @@ export async function forkStep(run: ActionRun): Promise<StepResult> {
     await upsertStickyComment(github(run), { ...repository(planned.run), issueNumber: pr, body });
   } catch (error) {
     // A `pull_request` run for a fork gets a read-only token: the note then shows in the log only.
-    core.warning(`The pull request comment could not be written (${(error as Error).message}); run Slipway on pull_request_target to comment on forks' pull requests (docs/security.md).`);
+    core.warning(
+      `The pull request comment could not be written (${(error as Error).message}); run Slipway on pull_request_target to comment on forks' pull requests (docs/security.md).`,
+    );
   }
   return { outputs: {}, summary: body };
 }
@@ -213,7 +232,10 @@ export async function teardownStep(run: ActionRun, merged: boolean): Promise<Ste
  * is approved, and only if the checkout is that commit (the workflow checks out `refs/pull/<N>/head`);
  * a push after this is not approved.
  */
-async function approvedPreview(run: ActionRun, intent: Extract<Intent, { kind: "command" }>): Promise<StepResult> {
+async function approvedPreview(
+  run: ActionRun,
+  intent: Extract<Intent, { kind: "command" }>,
+): Promise<StepResult> {
   const client = github(run);
   const repo = repository(run.planned.run);
   const head = await pullRequestHead(client, { ...repo, number: intent.pullRequest });
@@ -241,11 +263,19 @@ async function approvedPreview(run: ActionRun, intent: Extract<Intent, { kind: "
   return step;
 }
 
-export async function commandStep(run: ActionRun, intent: Extract<Intent, { kind: "command" }>): Promise<StepResult> {
+export async function commandStep(
+  run: ActionRun,
+  intent: Extract<Intent, { kind: "command" }>,
+): Promise<StepResult> {
   const client = github(run);
   const repo = repository(run.planned.run);
   const name = `/${intent.command.name}`;
-  const auth = await authorizeCommand(client, { ...repo, login: intent.author, commentId: intent.commentId, command: name });
+  const auth = await authorizeCommand(client, {
+    ...repo,
+    login: intent.author,
+    commentId: intent.commentId,
+    command: name,
+  });
   if (!auth.allowed) {
     await replyToPullRequest(client, { ...repo, number: intent.pullRequest, body: auth.reply });
     await react(client, { ...repo, commentId: intent.commentId, content: "confused" });
@@ -260,10 +290,17 @@ export async function commandStep(run: ActionRun, intent: Extract<Intent, { kind
   return { outputs: {}, summary: `${reply}\n` };
 }
 
-export async function invalidCommandStep(run: ActionRun, intent: Extract<Intent, { kind: "command-invalid" }>): Promise<StepResult> {
+export async function invalidCommandStep(
+  run: ActionRun,
+  intent: Extract<Intent, { kind: "command-invalid" }>,
+): Promise<StepResult> {
   const client = github(run);
   const repo = repository(run.planned.run);
-  await replyToPullRequest(client, { ...repo, number: intent.pullRequest, body: `@${intent.author} ${intent.message}` });
+  await replyToPullRequest(client, {
+    ...repo,
+    number: intent.pullRequest,
+    body: `@${intent.author} ${intent.message}`,
+  });
   await react(client, { ...repo, commentId: intent.commentId, content: "confused" });
   core.notice(intent.message);
   return { outputs: {}, summary: `${intent.message}\n` };

@@ -23,7 +23,12 @@ export async function authorizeCommand(
 ): Promise<Authorization> {
   const required = request.required ?? DEFAULT_COMMAND_PERMISSION;
   // Seen: the reaction says the command arrived before the (possibly long) work starts.
-  await react(github, { owner: request.owner, repo: request.repo, commentId: request.commentId, content: "eyes" });
+  await react(github, {
+    owner: request.owner,
+    repo: request.repo,
+    commentId: request.commentId,
+    content: "eyes",
+  });
   const permission = await repositoryPermission(github, {
     owner: request.owner,
     repo: request.repo,

@@ -68,7 +68,8 @@ export async function closePreview(
     notices: [
       request.merged ? "The pull request was merged." : "The pull request was closed.",
       ...removed.kept.map(
-        (k) => `Version ${k.version} is kept: ${k.aliases.join(", ")} still point${k.aliases.length === 1 ? "s" : ""} at it.`,
+        (k) =>
+          `Version ${k.version} is kept: ${k.aliases.join(", ")} still point${k.aliases.length === 1 ? "s" : ""} at it.`,
       ),
     ],
     updatedAt: request.now ?? new Date(),

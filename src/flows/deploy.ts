@@ -259,10 +259,10 @@ export async function deployVersion(request: DeployRequest, clients: DeployClien
     uid = record.metadata.uid;
     progress.uid = uid;
     if (request.markInFlight) {
-      await kube.apply(
-        stateOf(plan, { [ANNOTATION_DEPLOYING_UNTIL]: new Date(deadline).toISOString() }),
-        { ...signalOption, fieldManager: STATE_FIELD_MANAGER },
-      );
+      await kube.apply(stateOf(plan, { [ANNOTATION_DEPLOYING_UNTIL]: new Date(deadline).toISOString() }), {
+        ...signalOption,
+        fieldManager: STATE_FIELD_MANAGER,
+      });
     }
     if (request.pull && !("secret" in request.pull)) await apply(pullSecret(plan, request.pull));
     owned = versionManifests({ ...input, recordUid: uid }).filter((o) => o.kind !== "ConfigMap");

@@ -8,7 +8,12 @@ import { LABEL_PULL_REQUEST } from "../deploy/labels.js";
 import type { KubeClient, KubeObject } from "../kube/index.js";
 import { labelValue } from "../plan/names.js";
 import { isRecord } from "../util/record.js";
-import { ANNOTATION_FAILURE } from "./deploy.js";
+import { ANNOTATION_DEPLOYING_UNTIL, ANNOTATION_FAILURE } from "./deploy.js";
+
+/** Whether a run is still deploying the version (its mark has not expired). */
+export function inFlight(record: Pick<VersionRecordFacts, "inFlightUntil">, now: number): boolean {
+  return record.inFlightUntil !== undefined && record.inFlightUntil > now;
+}
 
 /** The pull request comment that shows a preview, kept on its alias route by the caller. */
 export const ANNOTATION_COMMENT_ID = "slipway.dev/comment-id";
@@ -44,6 +49,8 @@ export interface VersionRecordFacts {
   /** `data["deployed-at"]` as milliseconds since the epoch; undefined when missing or unreadable. */
   deployedAt?: number;
   failed: boolean;
+  /** A run is deploying it until this time (ms since the epoch): nothing retires it before then. */
+  inFlightUntil?: number;
   /** The version's images by digest, `<repository>@sha256:…`, per its record's endpoints. */
   images: string[];
 }
@@ -126,6 +133,8 @@ export function versionRecordFacts(record: KubeObject): VersionRecordFacts | und
   };
   const pullRequest = pullRequestOf(record);
   if (pullRequest !== undefined) facts.pullRequest = pullRequest;
+  const until = Date.parse(record.metadata?.annotations?.[ANNOTATION_DEPLOYING_UNTIL] ?? "");
+  if (!Number.isNaN(until)) facts.inFlightUntil = until;
   const at = typeof data["deployed-at"] === "string" ? Date.parse(data["deployed-at"]) : Number.NaN;
   if (!Number.isNaN(at)) facts.deployedAt = at;
   return facts;

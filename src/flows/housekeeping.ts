@@ -14,6 +14,7 @@ import {
   type DeploymentScope,
   deleteAliasRoute,
   deleteVersionRecord,
+  inFlight,
   readDeploymentState,
   type VersionRecordFacts,
 } from "./deployment-state.js";
@@ -67,8 +68,16 @@ export function housekeepingDecision(
   const versionsRetired: HousekeepingDecision["versionsRetired"] = [];
   const candidates: (VersionRecordFacts & { deployedAt: number })[] = [];
   for (const record of records) {
-    if (pointed.has(record.version)) continue;
-    if (record.pullRequest !== undefined && !previews.has(record.pullRequest)) {
+    if (pointed.has(record.version) || inFlight(record, now)) continue;
+    // An open pull request's version without an alias yet (its first deploy failed, or is starting)
+    // counts like any unused version; a closed one's preview is gone.
+    const previewGone =
+      record.pullRequest !== undefined &&
+      !previews.has(record.pullRequest) &&
+      !options.openPullRequests.has(record.pullRequest);
+    const removedNow =
+      record.pullRequest !== undefined && previewsRemoved.some((p) => p.pullRequest === record.pullRequest);
+    if (previewGone || removedNow) {
       versionsRetired.push({ version: record.version, record: record.record, why: "preview-gone" });
     } else if (record.deployedAt !== undefined) {
       candidates.push({ ...record, deployedAt: record.deployedAt });
@@ -149,19 +158,22 @@ export async function housekeeping(
     ]);
     repositories.delete("");
     for (const repository of [...repositories].sort())
-      report.tags.push(...(await orphanTags(registry, repository, live)));
+      report.tags.push(...(await orphanTags(registry, repository, live, new Set(report.versionsRetired))));
   }
   return report;
 }
 
 /**
- * The repository's tags no live version has, each deleted by digest unless a live version's image
- * has that digest (images are content-addressed: two versions built from the same content share one).
+ * The repository's tags no live version has. Only the tags of versions this run retired are deleted
+ * (by digest, unless a live version's image has that digest: images are content-addressed, two
+ * versions built from the same content share one); the others are listed: the same repository may
+ * hold versions another namespace runs, which this one cannot see.
  */
 async function orphanTags(
   registry: Pick<RegistryClient, "listTags" | "getManifest" | "deleteManifest">,
   repository: string,
   live: readonly VersionRecordFacts[],
+  retiredNow: ReadonlySet<string>,
 ): Promise<TagOutcome[]> {
   const name = parseImageName(repository);
   const where = { registry: name.registry, repository: name.repository };
@@ -193,6 +205,10 @@ async function orphanTags(
   for (const tag of tags.filter((t) => !liveVersions.has(t))) {
     const entry: TagOutcome = { repository, tag, deleted: false };
     out.push(entry);
+    if (!retiredNow.has(tag)) {
+      entry.reason = "listed only: no version this run retired has this tag";
+      continue;
+    }
     const digest = await digestOf(tag);
     if (digest === undefined) {
       entry.reason = "absent: the tag went away before its manifest was read";

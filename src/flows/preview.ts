@@ -10,6 +10,8 @@
 // GitHub requests per update, when the comment exists and the cluster remembers it: the comment
 // (building), the Deployment and its in_progress status, the head check, the final status and the
 // final comment — six.
+
+import { aliasRouteName } from "../deploy/index.js";
 import { describeError } from "../errors.js";
 import {
   createDeployment,
@@ -18,7 +20,6 @@ import {
   setDeploymentStatus,
   upsertStickyComment,
 } from "../github/index.js";
-import { aliasRouteName } from "../deploy/index.js";
 import type { KubeClient } from "../kube/index.js";
 import { RolloutFailed } from "../kube/index.js";
 import type { PlannedAlias } from "../plan/plan.js";
@@ -231,7 +232,9 @@ export async function previewPullRequest(
       state: "failed",
       ...(serving ? { serving } : {}),
       failure: {
-        reason: request.mask(error instanceof RolloutFailed ? `${error.reason}: ${error.detail}` : report.message),
+        reason: request.mask(
+          error instanceof RolloutFailed ? `${error.reason}: ${error.detail}` : report.message,
+        ),
         ...(error instanceof RolloutFailed && error.logs.length > 0
           ? { logs: request.mask(error.logs.join("\n")) }
           : {}),

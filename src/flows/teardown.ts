@@ -10,6 +10,7 @@ import {
   type DeploymentScope,
   deleteAliasRoute,
   deleteVersionRecord,
+  inFlight,
   readDeploymentState,
 } from "./deployment-state.js";
 
@@ -89,6 +90,8 @@ export async function retireSuperseded(
   for (const record of state.records) {
     if (record.pullRequest !== request.pullRequest || record.deployment !== request.deployment) continue;
     if (record.version === request.version || pointed.has(record.version)) continue;
+    // Another run is still deploying it (a newer push, perhaps): that run decides what becomes of it.
+    if (inFlight(record, Date.now())) continue;
     if (await deleteVersionRecord(kube, request.namespace, record.record)) retired.push(record.version);
   }
   return retired.sort();

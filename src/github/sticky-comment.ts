@@ -57,14 +57,14 @@ async function markedComments(octokit: StickyCommentApi, t: CommentTarget): Prom
       }),
     MAX_PAGES,
   );
-  return items
-    // Only an app's comment is adopted: anyone can post a comment starting with the marker, and a
-    // stranger's comment that Slipway filled in would stay theirs to edit (links and all).
-    .filter(
-      (c) => typeof c.body === "string" && c.body.startsWith(STICKY_MARKER) && c.user?.type === "Bot",
-    )
-    .map((c) => ({ id: c.id, body: c.body ?? "" }))
-    .sort((a, b) => a.id - b.id);
+  return (
+    items
+      // Only an app's comment is adopted: anyone can post a comment starting with the marker, and a
+      // stranger's comment that Slipway filled in would stay theirs to edit (links and all).
+      .filter((c) => typeof c.body === "string" && c.body.startsWith(STICKY_MARKER) && c.user?.type === "Bot")
+      .map((c) => ({ id: c.id, body: c.body ?? "" }))
+      .sort((a, b) => a.id - b.id)
+  );
 }
 
 /** The Slipway comment on the PR (the oldest if a race left several), or undefined. */

@@ -86,7 +86,9 @@ describe("ten rapid pushes to one pull request", () => {
     expect(comments).toHaveLength(1);
     expect(comments[0]?.body).toContain("Preview ready");
     expect(comments[0]?.body).toContain(newest.slice(0, 7));
-    const answer = await fetchText(`${cluster.gatewayUrl}/${OWNER}/${REPO}/mnist/pr-${NUMBER}/predict-digits`);
+    const answer = await fetchText(
+      `${cluster.gatewayUrl}/${OWNER}/${REPO}/mnist/pr-${NUMBER}/predict-digits`,
+    );
     expect(JSON.parse(answer.body)).toMatchObject({ model: `race-${PUSHES}` });
     const records = await admin.list<KubeObject & { data?: Record<string, string> }>(
       { apiVersion: "v1", kind: "ConfigMap" },

@@ -148,7 +148,9 @@ describe("a pull request's preview through the bundled Action", () => {
       script_name: `${PREFIX}/${second.slice(0, 12)}/predict-digits`,
     });
     expect(await versionsInCluster()).toEqual([second.slice(0, 12)]);
-    expect((await get(`${cluster.gatewayUrl}${PREFIX}/${first.slice(0, 12)}/predict-digits`)).status).toBe(404);
+    expect((await get(`${cluster.gatewayUrl}${PREFIX}/${first.slice(0, 12)}/predict-digits`)).status).toBe(
+      404,
+    );
   });
 
   it("a broken commit: the comment says failed with the reason and the app's logs; the preview keeps serving the previous version", async () => {
@@ -177,9 +179,13 @@ describe("a pull request's preview through the bundled Action", () => {
     const run = await act("closed", broken, { merged: false });
     expect(run.code, run.stdout + run.stderr).toBe(0);
     expectClean(run);
-    const routes = await admin.list({ apiVersion: "gateway.networking.k8s.io/v1", kind: "HTTPRoute" }, NAMESPACE, {
-      labelSelector: "app.kubernetes.io/managed-by=slipway",
-    });
+    const routes = await admin.list(
+      { apiVersion: "gateway.networking.k8s.io/v1", kind: "HTTPRoute" },
+      NAMESPACE,
+      {
+        labelSelector: "app.kubernetes.io/managed-by=slipway",
+      },
+    );
     expect(routes.items).toEqual([]);
     expect(await versionsInCluster()).toEqual([]);
     expect((await get(`${cluster.gatewayUrl}${PREFIX}/${ALIAS}/predict-digits`)).status).toBe(404);

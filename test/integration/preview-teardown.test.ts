@@ -251,7 +251,7 @@ describe("housekeeping", () => {
     expect(await records()).toEqual([`mnist-${V.a1}`, `mnist-${V.n2}`, `other-${V.a2}`].sort());
   });
 
-  it("deletes an orphaned tag's image only where no live version has the same digest", async () => {
+  it("deletes the images of the versions it retired, unless a live version has the same digest; lists other orphans", async () => {
     for (const endpoint of endpoints) {
       const repository = `${repositoryPrefix}/${endpoint}`;
       const of = Object.fromEntries(
@@ -259,14 +259,17 @@ describe("housekeeping", () => {
       );
       // Tags of every version deleted so far; a1 and n2 live on.
       expect(Object.keys(of).sort()).toEqual([V.a2, V.a3, V.b1, V.c1, V.n1, V.twin].sort());
-      for (const v of [V.a2, V.a3, V.b1, V.c1, V.n1])
+      for (const v of [V.b1, V.c1, V.n1])
         expect(of[v]).toMatchObject({ deleted: true, digest: expect.stringMatching(/^sha256:/) });
+      // Retired before this run (by a teardown): another namespace may run them, so they are listed only.
+      for (const v of [V.a2, V.a3])
+        expect(of[v]).toMatchObject({ deleted: false, reason: expect.stringContaining("listed only") });
       expect(of[V.twin]).toMatchObject({
         deleted: false,
         reason: `kept: live version ${V.a1} has the same image (${of[V.twin]?.digest})`,
       });
       const where = { registry: cluster.registry, repository: repository.slice(cluster.registry.length + 1) };
-      expect((await registry.listTags(where)).sort()).toEqual([V.a1, V.n2, V.twin].sort());
+      expect((await registry.listTags(where)).sort()).toEqual([V.a1, V.a2, V.a3, V.n2, V.twin].sort());
     }
   });
 });
