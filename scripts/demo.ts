@@ -1,19 +1,21 @@
 // `npm start`: Slipway's main job, end to end, on this machine. Brings up the local stack (a Docker
-// engine and an OCI registry) and the Kubernetes test cluster, deploys fixtures/sample-repo with the
-// real CLI (its wsgi model endpoint and its server-command endpoint), calls every URL and prints the
-// apps' own answers, points the `staging` alias at the version and calls it, lists the versions,
-// then retires the version and stops everything it started.
+// engine and an OCI registry), the Kubernetes test cluster and the GitHub API test server, then plays
+// a pull request's life with the bundled Action run as GitHub's runner runs it: opened (a preview
+// deployed, the sticky comment printed as GitHub shows it, its URLs called), a second push (the same
+// comment edited, the alias moved), the versions as the CLI lists them, closed (everything torn
+// down). Stops everything it started.
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startTestCluster, type TestCluster } from "../test/cluster/cluster.js";
-import { sampleRepoFor } from "../test/support/sample-deploy.js";
+import { pullRequestEvent } from "../test/support/github-events.js";
+import { type GitHubServer, startGitHubServer } from "../test/support/github-server.js";
+import { PullRequestWorkspace, runPreviewAction, stickyComments } from "../test/support/pr-workspace.js";
+import type { ActionRun } from "../test/support/run-action.js";
 import { ensureStack, readStack, stopStack } from "../test/support/stack.js";
 
 const root = new URL("../", import.meta.url).pathname;
-const COMMIT = "3f2a9c1d0b7e55aa12ff00112233445566778899";
-const VERSION = COMMIT.slice(0, 12);
 const STEP_TIMEOUT_MS = 15 * 60_000;
 
 function say(text: string): void {
@@ -41,11 +43,39 @@ async function call(url: string): Promise<void> {
   if (!response.ok) throw new Error(`${url} answered ${response.status}`);
 }
 
+/** The Action's log as the runner shows it: workflow commands (masks, outputs) left out. */
+function showLog(run: ActionRun): void {
+  for (const line of run.stdout.split("\n")) {
+    if (line.startsWith("::add-mask::") || line.startsWith("::set-output") || line.trim() === "") continue;
+    process.stdout.write(`  ${line.replace(/^::(\w+)[^:]*::/, "$1: ")}\n`);
+  }
+  if (run.code !== 0) throw new Error(`the Action failed (exit code ${run.code}):\n${run.stderr}`);
+}
+
+/** The sticky comment as GitHub renders it, near enough for a terminal: hidden markers and tags left out. */
+function showComment(gh: GitHubServer, number: number): string {
+  const [comment] = stickyComments(gh, number);
+  if (!comment) throw new Error(`pull request #${number} has no Slipway comment`);
+  process.stdout.write(
+    `--- comment ${comment.id} on pull request #${number} (edited ${comment.updatedAt}) ---\n`,
+  );
+  for (const line of comment.body.split("\n")) {
+    if (/^<!--.*-->$/.test(line.trim())) continue;
+    process.stdout.write(`  ${line.replace(/<\/?(sub|details|summary|code)[^>]*>/g, "")}\n`);
+  }
+  return comment.body;
+}
+
+const NUMBER = 1;
+
 async function main(): Promise<void> {
   const stackWasUp = (await readStack()) !== undefined;
   let cluster: TestCluster | undefined;
+  let gh: GitHubServer | undefined;
   const work = mkdtempSync(join(tmpdir(), "slipway-demo-"));
   const stop = async () => {
+    await gh?.close();
+    gh = undefined;
     await cluster?.stop();
     cluster = undefined;
     if (!stackWasUp) await stopStack();
@@ -60,52 +90,74 @@ async function main(): Promise<void> {
     say("Kubernetes test cluster: API server, controllers, a node running pods as containers, a gateway");
     cluster = await startTestCluster({ stack });
     process.stdout.write(`API server ${cluster.apiUrl}, gateway ${cluster.gatewayUrl}\n`);
+    say(
+      "GitHub API test server (every request checked against GitHub's OpenAPI description), Node 24 for the Action",
+    );
+    gh = await startGitHubServer({ owner: "acme", repo: "mnist" });
+    process.stdout.write(`GitHub API ${gh.url}\n`);
 
-    const sample = sampleRepoFor(cluster);
+    const workspace = new PullRequestWorkspace(cluster);
+    const first = workspace.commit("Digits model v1");
+    gh.addPullRequest({ number: NUMBER, headSha: first, headRef: "better-digits" });
+    const event = (action: string, headSha: string) =>
+      pullRequestEvent(action, { number: NUMBER, headSha, headRef: "better-digits", baseRepo: "acme/mnist" });
+    const action = (name: string, headSha: string) =>
+      runPreviewAction({
+        cluster: cluster as TestCluster,
+        gh: gh as GitHubServer,
+        workspace,
+        eventName: "pull_request",
+        event: event(name, headSha),
+      });
+
+    say(
+      `Pull request #${NUMBER} opened: the bundled Action runs on the pull_request event as the runner runs it`,
+    );
+    showLog(await action("opened", first));
+    say("The pull request's comment");
+    const body = showComment(gh, NUMBER);
+    say("Call the preview URLs the comment shows");
+    const base = `${cluster.gatewayUrl}/acme/mnist/mnist`;
+    for (const url of new Set(body.match(new RegExp(`${base}/pr-${NUMBER}/[a-z-]+`, "g")) ?? []))
+      await call(url);
+
+    say(
+      "A second push: the same comment is edited, the alias moves to the new version, the old one is retired",
+    );
+    workspace.setModel("digits-v2");
+    const second = workspace.commit("Digits model v2");
+    gh.setHead(NUMBER, second);
+    showLog(await action("synchronize", second));
+    showComment(gh, NUMBER);
+    await call(`${base}/pr-${NUMBER}/predict-digits/`);
+
+    say("The deployment's versions in the cluster, as the CLI lists them");
     const env = { PATH: process.env.PATH, HOME: work, USER: "demo", XDG_CACHE_HOME: join(work, "cache") };
-    const common = [
+    const listing = [
+      "versions",
       "--config",
-      sample.config,
+      join(workspace.dir, "valohai.yaml"),
       "--kubeconfig",
       cluster.kubeconfigPath,
       "--repo",
       "acme/mnist",
-      "--commit",
-      COMMIT,
     ];
+    await slipway(listing, env);
 
-    say("Deploy the sample repository: build the version images, apply, wait until ready");
-    await slipway(["deploy", ...common], env);
-    say("Call each endpoint at its version URL");
-    const base = `${cluster.gatewayUrl}/acme/mnist/mnist`;
-    await call(`${base}/${VERSION}/predict-digits/`);
-    await call(`${base}/${VERSION}/health-check/`);
-
-    say("Point the staging alias at the version (nothing is rebuilt or re-applied) and call it");
-    await slipway(["deploy", ...common, "--alias", "staging"], env);
-    await call(`${base}/staging/predict-digits/`);
-
-    say("The deployment's versions in the cluster");
-    await slipway(
-      ["versions", "--config", sample.config, "--kubeconfig", cluster.kubeconfigPath, "--repo", "acme/mnist"],
-      env,
+    say(`Pull request #${NUMBER} closed: the preview is torn down`);
+    showLog(await action("closed", second));
+    showComment(gh, NUMBER);
+    await slipway(listing, env);
+    const deployments = gh.deployments().map(
+      (d) =>
+        `${d.environment} ${d.sha.slice(0, 7)}: ${gh
+          ?.statuses(d.id)
+          .map((s) => s.state)
+          .join(" → ")}`,
     );
-
-    say("Tear down: retire the version, stop the cluster and everything the demo started");
-    await slipway(
-      [
-        "retire",
-        VERSION,
-        "--force",
-        "--config",
-        sample.config,
-        "--kubeconfig",
-        cluster.kubeconfigPath,
-        "--repo",
-        "acme/mnist",
-      ],
-      env,
-    );
+    process.stdout.write(`GitHub Deployments:\n${deployments.map((d) => `  ${d}`).join("\n")}\n`);
+    if (gh.violations.length > 0)
+      throw new Error(`requests GitHub would refuse:\n${gh.violations.join("\n")}`);
   } finally {
     await stop();
   }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `npm start`: Slipway's main job on the local stack, as a newcomer's first run: installs dependencies,
-# bundles, then (scripts/demo.ts) brings up a Docker engine, a registry and the Kubernetes test cluster,
-# deploys fixtures/sample-repo with the CLI, calls its URLs and an alias, and tears everything down.
+# bundles, then (scripts/demo.ts) brings up a Docker engine, a registry, the Kubernetes test cluster and
+# the GitHub API test server, plays a pull request's preview with the bundled Action (opened, pushed,
+# closed), calls its URLs, and tears everything down.
 # As root on a fresh machine the first run installs Debian packages and builds base images (minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -66,7 +66,7 @@ export async function closePreview(
     endpoints: [],
     ...(request.runUrl ? { runUrl: request.runUrl } : {}),
     notices: [
-      request.merged ? "The pull request was merged." : "The pull request was closed.",
+      ...(request.merged ? ["The pull request was merged."] : []),
       ...removed.kept.map(
         (k) =>
           `Version ${k.version} is kept: ${k.aliases.join(", ")} still point${k.aliases.length === 1 ? "s" : ""} at it.`,

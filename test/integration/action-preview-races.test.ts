@@ -78,9 +78,10 @@ describe("ten rapid pushes to one pull request", () => {
     }
     const results = await Promise.all(runs);
     // Older runs end as superseded (success) or, when a newer run retired their version under them, stop
-    // without touching the preview; the newest must succeed.
-    const last = results.at(-1) as ActionRun;
-    expect(last.code, last.stdout + last.stderr).toBe(0);
+    // without touching the preview.
+    for (const run of results) expect(run.code, run.stdout + run.stderr).toBe(0);
+    // The runs did overlap: some found a newer commit being previewed and left the preview to it.
+    expect(results.filter((r) => r.stdout.includes("left the preview to it")).length).toBeGreaterThan(0);
 
     const comments = stickyComments(gh, NUMBER);
     expect(comments).toHaveLength(1);
