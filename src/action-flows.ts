@@ -15,11 +15,13 @@ import { type PlannedVersion, planVersion } from "./flows/plan.js";
 import { previewPullRequest } from "./flows/preview.js";
 import { git } from "./git.js";
 import {
+  createDeployment,
   type GitHubClient,
   openPullRequestNumbers,
   pullRequestHead,
   react,
   replyToPullRequest,
+  setDeploymentStatus,
   upsertStickyComment,
 } from "./github/index.js";
 import type { Outputs, Settings } from "./inputs.js";
@@ -58,7 +60,7 @@ function runUrl(env: NodeJS.ProcessEnv): string | undefined {
     : undefined;
 }
 
-function github(run: ActionRun): GitHubClient {
+function github(run: ActionRun): Promise<GitHubClient> {
   const token = run.settings.githubToken;
   if (!token)
     throw new UsageError("this event needs the `github-token` input (its default is the job's GITHUB_TOKEN)");
@@ -133,7 +135,59 @@ export async function pushDeployStep(
     environments: intent.environments,
   });
   core.info(`A push to ${intent.branch} moves ${intent.environments.join(", ")} to ${planned.plan.version}.`);
-  return deployStep({ ...run, planned });
+  if (!run.settings.githubToken) return deployStep({ ...run, planned });
+  // Each environment is a GitHub environment of the same name, its Deployment following this run.
+  const client = await github(run);
+  const repo = repository(planned.run);
+  const url = runUrl(run.env);
+  const deployments: { id: number; environment: string }[] = [];
+  for (const environment of intent.environments) {
+    const { id } = await createDeployment(client, {
+      ...repo,
+      ref: intent.commit,
+      environment,
+      transient: false,
+      production: environment === "production",
+      description: `${planned.plan.deployment} ${planned.plan.version} from ${intent.branch}`,
+    });
+    deployments.push({ id, environment });
+    await setDeploymentStatus(client, {
+      ...repo,
+      deploymentId: id,
+      state: "in_progress",
+      ...(url ? { logUrl: url } : {}),
+    });
+  }
+  const settle = (state: "success" | "failure", urlOf: (environment: string) => string | undefined) =>
+    Promise.all(
+      deployments.map(({ id, environment }) => {
+        const environmentUrl = urlOf(environment);
+        return setDeploymentStatus(client, {
+          ...repo,
+          deploymentId: id,
+          state,
+          ...(url ? { logUrl: url } : {}),
+          ...(environmentUrl ? { environmentUrl } : {}),
+        });
+      }),
+    );
+  try {
+    const step = await deployStep({ ...run, planned });
+    const aliasUrls = JSON.parse(step.outputs["alias-urls"] ?? "{}") as Record<
+      string,
+      Record<string, string>
+    >;
+    await settle("success", (environment) => {
+      const first = Object.values(aliasUrls[environment] ?? {})[0];
+      return first?.startsWith("http") ? first : undefined;
+    });
+    return step;
+  } catch (error) {
+    await settle("failure", () => undefined).catch((e: unknown) =>
+      core.warning(`The deployment status could not be set: ${(e as Error).message}`),
+    );
+    throw error;
+  }
 }
 
 /** A pull request's preview: built, deployed, the alias moved, GitHub told. */
@@ -152,6 +206,7 @@ export async function previewStep(
   const { request: build, clients: buildClients, registryHost } = await actionBuild(settings, planned, env);
   const deploy = actionDeploySettings(settings, planned, registryHost, env);
   const url = runUrl(env);
+  const client = await github(run);
   const result = await withKube(run, (kube) =>
     previewPullRequest(
       {
@@ -162,7 +217,7 @@ export async function previewStep(
         mask: secretsOf(settings),
         log: (line) => core.info(line),
       },
-      { github: github(run), kube, build: buildClients },
+      { github: client, kube, build: buildClients },
     ),
   );
   const outputs: Outputs = {
@@ -198,7 +253,7 @@ export async function forkStep(run: ActionRun): Promise<StepResult> {
   };
   const body = renderPreviewComment(model);
   try {
-    await upsertStickyComment(github(run), { ...repository(planned.run), issueNumber: pr, body });
+    await upsertStickyComment(await github(run), { ...repository(planned.run), issueNumber: pr, body });
   } catch (error) {
     // A `pull_request` run for a fork gets a read-only token: the note then shows in the log only.
     core.warning(
@@ -211,7 +266,7 @@ export async function forkStep(run: ActionRun): Promise<StepResult> {
 export async function teardownStep(run: ActionRun, merged: boolean): Promise<StepResult> {
   const { planned } = run;
   const url = runUrl(run.env);
-  const client = run.settings.githubToken ? github(run) : undefined;
+  const client = run.settings.githubToken ? await github(run) : undefined;
   if (!client) core.notice("No `github-token` input: the preview is torn down in the cluster only.");
   const result = await withKube(run, (kube) =>
     closePreview(
@@ -236,7 +291,7 @@ async function approvedPreview(
   run: ActionRun,
   intent: Extract<Intent, { kind: "command" }>,
 ): Promise<StepResult> {
-  const client = github(run);
+  const client = await github(run);
   const repo = repository(run.planned.run);
   const head = await pullRequestHead(client, { ...repo, number: intent.pullRequest });
   const checkout = await git(run.workspace, "rev-parse", "HEAD");
@@ -267,7 +322,7 @@ export async function commandStep(
   run: ActionRun,
   intent: Extract<Intent, { kind: "command" }>,
 ): Promise<StepResult> {
-  const client = github(run);
+  const client = await github(run);
   const repo = repository(run.planned.run);
   const name = `/${intent.command.name}`;
   const auth = await authorizeCommand(client, {
@@ -294,7 +349,7 @@ export async function invalidCommandStep(
   run: ActionRun,
   intent: Extract<Intent, { kind: "command-invalid" }>,
 ): Promise<StepResult> {
-  const client = github(run);
+  const client = await github(run);
   const repo = repository(run.planned.run);
   await replyToPullRequest(client, {
     ...repo,
@@ -308,7 +363,10 @@ export async function invalidCommandStep(
 
 export async function housekeepingStep(run: ActionRun): Promise<StepResult> {
   const { plan, config } = run.planned;
-  const open = await openPullRequestNumbers(github(run), repository(run.planned.run));
+  const open = await openPullRequestNumbers(await github(run), repository(run.planned.run));
+  // Tags are listed and deleted only where the workflow's registry credentials are meant to go.
+  const { request: build, clients } = await actionBuild(run.settings, run.planned, run.env);
+  const allowed = build.trust.registries ?? [];
   const report = await withKube(run, (kube) =>
     housekeeping(
       {
@@ -319,14 +377,21 @@ export async function housekeepingStep(run: ActionRun): Promise<StepResult> {
         openPullRequests: open,
         previewTtlSeconds: config.deployment.preview.ttlSeconds,
         now: new Date(),
+        imageRepositories: plan.endpoints.map((e) => e.imageRepository),
+        repositoryAllowed: (repository) =>
+          allowed.some((prefix) => repository === prefix || repository.startsWith(`${prefix}/`)),
       },
-      { kube },
+      { kube, registry: clients.registry() },
     ),
   );
   const lines = [
     `Housekeeping of ${plan.deployment}: ${report.previewsRemoved.length} preview(s) removed, ${report.versionsRetired.length} version(s) retired.`,
     ...report.previewsRemoved.map((p) => `- ${p.alias} (#${p.pullRequest}): ${p.why}`),
     ...report.versionsRetired.map((v) => `- version ${v} retired`),
+    ...report.tags.map(
+      (t) =>
+        `- image ${t.repository}:${t.tag} ${t.deleted ? "deleted" : `kept (${t.reason ?? "not deleted"})`}`,
+    ),
   ];
   core.info(lines.join("\n"));
   return { outputs: {}, summary: `${lines.join("\n")}\n` };

@@ -1,6 +1,7 @@
 // `slipway <command>`: the same use cases as the Action, for terminals and other CI systems.
 // The one place (with main.ts) that turns errors into exit codes.
 import { buildCommand } from "./commands/build.js";
+import { housekeepingCommand, teardownCommand } from "./commands/cleanup.js";
 import { deployCommand } from "./commands/deploy.js";
 import type { CommandIo } from "./commands/io.js";
 import { manifestsCommand } from "./commands/manifests.js";
@@ -18,6 +19,8 @@ Commands:
   versions   list the deployment's versions in the cluster, their state and aliases
   retire     delete a version (refused while an alias points at it, unless --force)
   manifests  print the Kubernetes objects a deploy applies (for review and GitOps)
+  teardown   remove a pull request's preview: its alias and the versions only it used
+  housekeeping  remove previews of closed pull requests or past their TTL, retire unused versions
 
 Run 'slipway <command> --help' for a command's options.`;
 
@@ -30,6 +33,8 @@ const commands: Record<string, Command> = {
   versions: versionsCommand,
   retire: retireCommand,
   manifests: manifestsCommand,
+  teardown: teardownCommand,
+  housekeeping: housekeepingCommand,
 };
 
 export async function cli(argv: string[], io: CommandIo): Promise<number> {

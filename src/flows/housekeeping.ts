@@ -100,6 +100,11 @@ export interface HousekeepingRequest extends DeploymentScope {
    * those named by the version records read are checked as well.
    */
   imageRepositories?: readonly string[];
+  /**
+   * Image repositories the registry client may be sent to (with the workflow's credentials): records
+   * and configs can name others, which are left alone.
+   */
+  repositoryAllowed?: (repository: string) => boolean;
   signal?: AbortSignal;
 }
 
@@ -157,6 +162,9 @@ export async function housekeeping(
       ...state.records.flatMap((r) => r.images.map((i) => i.split("@")[0] ?? "")),
     ]);
     repositories.delete("");
+    for (const repository of repositories)
+      if (request.repositoryAllowed && !request.repositoryAllowed(repository))
+        repositories.delete(repository);
     for (const repository of [...repositories].sort())
       report.tags.push(...(await orphanTags(registry, repository, live, new Set(report.versionsRetired))));
   }

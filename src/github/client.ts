@@ -2,8 +2,7 @@
 // talks to GitHub — the retry and throttling plugins (loaded as getOctokit's trailing arguments, the only
 // way getOctokit loads plugins), which requests may be repeated, the pacing of content-creating requests,
 // a timeout on every attempt, request counters, and errors that name the request and never the token.
-import { getOctokit } from "@actions/github";
-import { defaults } from "@actions/github/lib/utils";
+import type { getOctokit } from "@actions/github";
 import { retry } from "@octokit/plugin-retry";
 import { type ThrottlingOptions, throttling } from "@octokit/plugin-throttling";
 import { GitHubRequestError } from "./errors.js";
@@ -67,7 +66,18 @@ const IDEMPOTENT = new Set(["GET", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS"])
 // the throttling plugin, which waits as long as GitHub asks.
 const NOT_RETRIED = Array.from({ length: 100 }, (_, i) => 400 + i);
 
-export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
+/**
+ * @actions/github parses the file at GITHUB_EVENT_PATH when it is first imported (its `context`),
+ * whole and throwing on anything that is not JSON: it is imported only when a client is made, after
+ * Slipway has read the payload itself, bounded, with a clear error for a bad one.
+ */
+async function actionsGitHub() {
+  const [github, utils] = await Promise.all([import("@actions/github"), import("@actions/github/lib/utils")]);
+  return { getOctokit: github.getOctokit, defaults: utils.defaults };
+}
+
+export async function createGitHubClient(options: GitHubClientOptions): Promise<GitHubClient> {
+  const { getOctokit, defaults } = await actionsGitHub();
   const { token } = options;
   if (!token) throw new TypeError("createGitHubClient: a token is required");
   options.onSecret?.(token);

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createKubeClient, type KubeClient, type KubeObject } from "../../src/kube/index.js";
 import { startTestCluster, type TestCluster } from "../cluster/cluster.js";
-import { pullRequestEvent } from "../support/github-events.js";
+import { pullRequestEvent, scheduleEvent } from "../support/github-events.js";
 import { type GitHubServer, startGitHubServer } from "../support/github-server.js";
 import {
   fetchText,
@@ -97,6 +97,29 @@ describe("ten rapid pushes to one pull request", () => {
       { labelSelector: "app.kubernetes.io/component=version-record" },
     );
     expect(records.items.map((r) => r.data?.commit)).toEqual([newest]);
+    expect(gh.violations).toEqual([]);
+  });
+
+  it("a scheduled run removes the preview once the pull request is closed without its close event, and its image", async () => {
+    const newest = stickyComments(gh, NUMBER)[0]?.body.match(/[0-9a-f]{12}/)?.[0] ?? "";
+    gh.addPullRequest({ number: NUMBER, headSha: "0".repeat(40), headRef: "feature/race", state: "closed" });
+    const run = await runPreviewAction({
+      cluster,
+      gh,
+      workspace,
+      eventName: "schedule",
+      event: scheduleEvent(),
+    });
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    expect(run.stdout).toContain(`pr-${NUMBER} (#${NUMBER}): closed`);
+    expect(run.stdout).toMatch(new RegExp(`image [^ ]*/acme/mnist/predict-digits:${newest} deleted`));
+    const records = await admin.list({ apiVersion: "v1", kind: "ConfigMap" }, "ml-previews", {
+      labelSelector: "app.kubernetes.io/component=version-record",
+    });
+    expect(records.items).toEqual([]);
+    expect(
+      (await fetchText(`${cluster.gatewayUrl}/${OWNER}/${REPO}/mnist/pr-${NUMBER}/predict-digits`)).status,
+    ).toBe(404);
     expect(gh.violations).toEqual([]);
   });
 });

@@ -5,11 +5,12 @@
 // PR's own environment; synchronize → the same comment edited, a new version, the alias moved and
 // the old version retired, in at most six GitHub requests; a broken commit → the comment says why
 // with the app's logs while the previous version keeps serving; closed → everything gone, the
-// Deployment inactive, the comment torn down; closed again → nothing changes.
+// Deployment inactive, the comment torn down; closed again → nothing changes. A push to the branch
+// `staging` promotes on deploys it there, with a GitHub Deployment of its own.
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createKubeClient, type KubeClient, type KubeObject } from "../../src/kube/index.js";
 import { startTestCluster, type TestCluster } from "../cluster/cluster.js";
-import { pullRequestEvent } from "../support/github-events.js";
+import { pullRequestEvent, pushEvent } from "../support/github-events.js";
 import { type GitHubServer, startGitHubServer } from "../support/github-server.js";
 import {
   fetchText,
@@ -205,5 +206,28 @@ describe("a pull request's preview through the bundled Action", () => {
     expect(gh.requests.filter((r) => r.method !== "GET").length).toBe(before);
     expect(stickyComments(gh, NUMBER)[0]?.body).toBe(body);
     expect(run.stdout).toContain("already torn down");
+  });
+
+  it("a push to the branch staging promotes on: deployed, staging moved, a staging Deployment recorded", async () => {
+    workspace.git("checkout", first, "--", "predict/app.py");
+    const fixed = commit("fixed");
+    const run = await runPreviewAction({
+      cluster,
+      gh,
+      workspace,
+      eventName: "push",
+      event: pushEvent({ ref: "refs/heads/main", after: fixed, repo: `${OWNER}/${REPO}` }),
+    });
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    expectClean(run);
+    const staging = `${cluster.gatewayUrl}${PREFIX}/staging/predict-digits`;
+    expect(JSON.parse((await get(staging)).body)).toMatchObject({
+      script_name: `${PREFIX}/${fixed.slice(0, 12)}/predict-digits`,
+    });
+    const deployment = gh.deployments().find((d) => d.environment === "staging");
+    expect(deployment).toMatchObject({ sha: fixed, transient: false, production: false });
+    const statuses = gh.statuses(deployment?.id ?? 0);
+    expect(statuses.map((s) => s.state)).toEqual(["in_progress", "success"]);
+    expect(statuses.at(-1)?.environmentUrl).toBe(staging);
   });
 });

@@ -56,7 +56,7 @@ afterAll(() => gh.close());
 
 describe("sticky comment", () => {
   it("is created once, then edited in place", async () => {
-    const octokit = client();
+    const octokit = await client();
     gh.addComment(PR, "looks good", "reviewer");
     const first = await upsertStickyComment(octokit, { ...repo(), issueNumber: PR, body: "Deploying…" });
     expect(first.created).toBe(true);
@@ -71,8 +71,8 @@ describe("sticky comment", () => {
   it("two runs racing on the same PR leave exactly one comment, the oldest", async () => {
     gh.addPullRequest({ number: 13, headSha: SHA, headRef: "race" });
     const [a, b] = await Promise.all([
-      upsertStickyComment(client(), { ...repo(), issueNumber: 13, body: "run A" }),
-      upsertStickyComment(client(), { ...repo(), issueNumber: 13, body: "run B" }),
+      upsertStickyComment(await client(), { ...repo(), issueNumber: 13, body: "run A" }),
+      upsertStickyComment(await client(), { ...repo(), issueNumber: 13, body: "run B" }),
     ]);
     const left = gh.comments(13);
     expect(left).toHaveLength(1);
@@ -81,7 +81,7 @@ describe("sticky comment", () => {
   });
 
   it("with a known comment id is one request", async () => {
-    const octokit = client();
+    const octokit = await client();
     const { id } = await upsertStickyComment(octokit, { ...repo(), issueNumber: PR, body: "v1" });
     const before = countRequests(octokit);
     expect(
@@ -95,7 +95,7 @@ describe("sticky comment", () => {
 
   it("falls back to finding or creating it when the known comment is gone (404)", async () => {
     gh.addPullRequest({ number: 14, headSha: SHA, headRef: "gone" });
-    const octokit = client();
+    const octokit = await client();
     const { id } = await upsertStickyComment(octokit, { ...repo(), issueNumber: 14, body: "v1" });
     const result = await upsertStickyComment(octokit, {
       ...repo(),
@@ -110,7 +110,7 @@ describe("sticky comment", () => {
   it("cuts a body over GitHub's limit at a line end", async () => {
     gh.addPullRequest({ number: 15, headSha: SHA, headRef: "long" });
     const body = "row of a long table\n".repeat(5000);
-    await upsertStickyComment(client(), { ...repo(), issueNumber: 15, body });
+    await upsertStickyComment(await client(), { ...repo(), issueNumber: 15, body });
     const stored = gh.comments(15)[0]?.body ?? "";
     expect(stored.length).toBeLessThanOrEqual(MAX_COMMENT_LENGTH);
     expect(stored).toMatch(/row of a long table\n\n… \(cut: the report was \d+ characters/);
@@ -119,7 +119,7 @@ describe("sticky comment", () => {
 
 describe("deployments", () => {
   it("create, set statuses and deactivate only the named environment", async () => {
-    const octokit = client();
+    const octokit = await client();
     const deploy = async (environment: string) => {
       const { id } = await createDeployment(octokit, {
         ...repo(),
@@ -157,7 +157,7 @@ describe("deployments", () => {
 
   it("refuses a ref that is not a full commit SHA", async () => {
     await expect(
-      createDeployment(client(), {
+      createDeployment(await client(), {
         ...repo(),
         ref: "main",
         environment: "e",
@@ -179,13 +179,13 @@ describe("permissions", () => {
     ["none", "none", false],
   ] as const)("a %s collaborator is %s and may deploy: %s", async (role, level, mayDeploy) => {
     gh.setPermission(`user-${role}`, role);
-    const actual = await repositoryPermission(client(), { ...repo(), username: `user-${role}` });
+    const actual = await repositoryPermission(await client(), { ...repo(), username: `user-${role}` });
     expect(actual).toBe(level);
     expect(hasPermission(actual, "write")).toBe(mayDeploy);
   });
 
   it("a user who is not a collaborator (404) has none", async () => {
-    expect(await repositoryPermission(client(), { ...repo(), username: "stranger" })).toBe("none");
+    expect(await repositoryPermission(await client(), { ...repo(), username: "stranger" })).toBe("none");
   });
 
   it.each([
@@ -210,7 +210,7 @@ describe("pull requests and reactions", () => {
       merged: true,
     });
     gh.addPullRequest({ number: 21, headSha: SHA, headRef: "f", fork: true, user: "forker" });
-    const octokit = client();
+    const octokit = await client();
     expect(await pullRequestHead(octokit, { ...repo(), number: 20 })).toEqual({
       sha: SHA,
       state: "closed",
@@ -228,7 +228,7 @@ describe("pull requests and reactions", () => {
   it("lists open PR numbers across pages", async () => {
     for (let n = 100; n < 230; n++) gh.addPullRequest({ number: n, headSha: SHA, headRef: `b${n}` });
     gh.addPullRequest({ number: 300, headSha: SHA, headRef: "closed", state: "closed" });
-    const open = await openPullRequestNumbers(client(), repo());
+    const open = await openPullRequestNumbers(await client(), repo());
     expect(open.has(229)).toBe(true);
     expect(open.has(100)).toBe(true);
     expect(open.has(300)).toBe(false);
@@ -237,7 +237,7 @@ describe("pull requests and reactions", () => {
   });
 
   it("replies and reacts (201 new, 200 again)", async () => {
-    const octokit = client();
+    const octokit = await client();
     const reply = await replyToPullRequest(octokit, { ...repo(), number: PR, body: "Deployed" });
     expect(await react(octokit, { ...repo(), commentId: reply.id, content: "rocket" })).toMatchObject({
       created: true,
@@ -256,7 +256,7 @@ describe("client policy", () => {
   it("retries a GET answered 500 (retry plugin)", async () => {
     gh.failNext({ method: "GET", route: PULL, status: 500 });
     const before = requestsTo("GET", PULL).length;
-    expect((await pullRequestHead(client(), { ...repo(), number: PR })).sha).toBe(SHA);
+    expect((await pullRequestHead(await client(), { ...repo(), number: PR })).sha).toBe(SHA);
     expect(
       requestsTo("GET", PULL)
         .slice(before)
@@ -270,7 +270,7 @@ describe("client policy", () => {
       gh.rateLimitNext({ method: "POST", route: COMMENTS, status, retryAfter: 3 });
       const before = requestsTo("POST", COMMENTS).length;
       const started = Date.now();
-      await replyToPullRequest(client(), { ...repo(), number: PR, body: "hello" });
+      await replyToPullRequest(await client(), { ...repo(), number: PR, body: "hello" });
       // retry-after: 3 at 20 ms a second.
       expect(Date.now() - started).toBeGreaterThanOrEqual(55);
       expect(
@@ -286,7 +286,7 @@ describe("client policy", () => {
     for (let i = 0; i < 3; i++) gh.rateLimitNext({ method: "POST", route: COMMENTS });
     const before = requestsTo("POST", COMMENTS).length;
     const error = await replyToPullRequest(
-      client({
+      await client({
         throttle: { maxRetries: 2, retryAfterBaseMs: 1, writeIntervalMs: 0, notificationIntervalMs: 0 },
       }),
       {
@@ -302,7 +302,7 @@ describe("client policy", () => {
   it("never repeats a POST answered 500: it may have been acted on", async () => {
     gh.failNext({ method: "POST", route: COMMENTS, status: 500 });
     const before = requestsTo("POST", COMMENTS).length;
-    const error = await replyToPullRequest(client(), { ...repo(), number: PR, body: "x" }).catch(
+    const error = await replyToPullRequest(await client(), { ...repo(), number: PR, body: "x" }).catch(
       (e: unknown) => e,
     );
     expect(requestsTo("POST", COMMENTS).length - before).toBe(1);
@@ -316,10 +316,13 @@ describe("client policy", () => {
     gh.hangNext({ method: "GET", route: PULL });
     gh.hangNext({ method: "GET", route: PULL });
     const started = Date.now();
-    const error = await pullRequestHead(client({ timeoutMs: 200, retry: { retries: 1, backoffMs: 10 } }), {
-      ...repo(),
-      number: PR,
-    }).catch((e: unknown) => e);
+    const error = await pullRequestHead(
+      await client({ timeoutMs: 200, retry: { retries: 1, backoffMs: 10 } }),
+      {
+        ...repo(),
+        number: PR,
+      },
+    ).catch((e: unknown) => e);
     const took = Date.now() - started;
     expect((error as Error).message).toBe(
       "GitHub GET /repos/{owner}/{repo}/pulls/{pull_number} got no answer: timed out after 200 ms",
@@ -330,7 +333,7 @@ describe("client policy", () => {
   });
 
   it("spaces comment writes by the notification interval", async () => {
-    const octokit = client({
+    const octokit = await client({
       throttle: { retryAfterBaseMs: 20, writeIntervalMs: 0, notificationIntervalMs: 150 },
     });
     const started = Date.now();
@@ -341,7 +344,7 @@ describe("client policy", () => {
   });
 
   it("never puts the token in an error or a log line", async () => {
-    const bad = createGitHubClient({
+    const bad = await createGitHubClient({
       token: "ghp_wrongtoken123",
       baseUrl: gh.url,
       log: (l) => lines.push(l),
@@ -352,7 +355,7 @@ describe("client policy", () => {
       "GitHub GET /repos/{owner}/{repo}/pulls/{pull_number} answered 401: Bad credentials",
     );
     const seen: string[] = [];
-    const masked = client({ onSecret: (s) => seen.push(s) });
+    const masked = await client({ onSecret: (s) => seen.push(s) });
     gh.failNext({ method: "GET", route: PULL, status: 404, body: { message: `no such PR (${gh.token})` } });
     const echoed = await pullRequestHead(masked, { ...repo(), number: PR }).catch((e: unknown) => e);
     expect(seen).toEqual([gh.token]);
