@@ -12,6 +12,7 @@ import {
   PullRequestWorkspace,
   runPreviewAction,
   stickyComments,
+  untilStatus,
 } from "../support/pr-workspace.js";
 import type { ActionRun } from "../support/run-action.js";
 

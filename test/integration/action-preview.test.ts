@@ -17,6 +17,7 @@ import {
   PullRequestWorkspace,
   runPreviewAction,
   stickyComments,
+  untilStatus,
 } from "../support/pr-workspace.js";
 import { type ActionRun, actionOutputs } from "../support/run-action.js";
 import { expectNoSecret } from "../support/secret-scan.js";
@@ -149,9 +150,9 @@ describe("a pull request's preview through the bundled Action", () => {
       script_name: `${PREFIX}/${second.slice(0, 12)}/predict-digits`,
     });
     expect(await versionsInCluster()).toEqual([second.slice(0, 12)]);
-    expect((await get(`${cluster.gatewayUrl}${PREFIX}/${first.slice(0, 12)}/predict-digits`)).status).toBe(
-      404,
-    );
+    expect(
+      await untilStatus(`${cluster.gatewayUrl}${PREFIX}/${first.slice(0, 12)}/predict-digits`, 404),
+    ).toBe(404);
   });
 
   it("a broken commit: the comment says failed with the reason and the app's logs; the preview keeps serving the previous version", async () => {
@@ -189,7 +190,7 @@ describe("a pull request's preview through the bundled Action", () => {
     );
     expect(routes.items).toEqual([]);
     expect(await versionsInCluster()).toEqual([]);
-    expect((await get(`${cluster.gatewayUrl}${PREFIX}/${ALIAS}/predict-digits`)).status).toBe(404);
+    expect(await untilStatus(`${cluster.gatewayUrl}${PREFIX}/${ALIAS}/predict-digits`, 404)).toBe(404);
     for (const d of gh.deployments().filter((d) => d.environment === `preview/${ALIAS}`)) {
       expect(gh.statuses(d.id).at(-1)?.state).toBe("inactive");
     }

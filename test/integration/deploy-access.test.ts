@@ -1,5 +1,5 @@
 // Who may deploy, and what bad access looks like, on the local test cluster: a ServiceAccount with
-// exactly docs/rbac.yaml's permissions deploys, re-deploys, previews, lists and retires, and uses every
+// exactly docs/rbac.yaml's permissions deploys, re-deploys, previews, lists, retires and tears down, and uses every
 // one of them (a recording proxy between Slipway and the API server says which it used); a Role short
 // of one verb stops a deploy with that verb, resource and namespace, says what was applied, leaves
 // nothing of the version running and moves no alias; an unreachable server, a missing context and a
@@ -27,6 +27,7 @@ const version = (commit: string) => commit.slice(0, 12);
 const GOOD = "a1".repeat(20);
 const PREVIEWED = "b2".repeat(20);
 const CRASH = "c3".repeat(20);
+const PULL_REQUEST = "e7".repeat(20);
 const TOKEN_IN_SECRET = "f6".repeat(20);
 const CRASH_LINE = "predict.server: cannot load weights";
 
@@ -236,7 +237,7 @@ afterAll(async () => {
 });
 
 describe("RBAC: docs/rbac.yaml", () => {
-  it("is enough to deploy, re-deploy, preview, fail, list and retire, and every permission in it is used", async () => {
+  it("is enough to deploy, re-deploy, preview, fail, list, retire and tear down, and every permission in it is used", async () => {
     const proxy = await recordingProxy(saKubeconfig);
     try {
       const first = await slipway(
@@ -281,6 +282,12 @@ describe("RBAC: docs/rbac.yaml", () => {
       ]);
       const retired = await slipway(sample, "retire", version(CRASH), ...target(proxy.kubeconfig));
       expect(retired.code, retired.stderr).toBe(0);
+      // A pull request's preview, then its teardown: the alias route and the version deleted.
+      const pr = await slipway(sample, ...deploy(proxy.kubeconfig, PULL_REQUEST, "--pr", "9"));
+      expect(pr.code, pr.stderr).toBe(0);
+      const torn = await slipway(sample, "teardown", "--pr", "9", ...target(proxy.kubeconfig));
+      expect(torn.code, torn.stderr).toBe(0);
+      expect(torn.stdout).toBe(`removed pr-9, version ${version(PULL_REQUEST)}\n`);
     } finally {
       await proxy.close();
     }

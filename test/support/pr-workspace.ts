@@ -94,3 +94,18 @@ export async function fetchText(url: string): Promise<{ status: number; body: st
   const response = await fetch(url, { signal: AbortSignal.timeout(10_000) });
   return { status: response.status, body: await response.text() };
 }
+
+/**
+ * The status a URL answers once it answers `status`, polled for at most `timeoutMs`: a route the
+ * gateway dropped stops answering only after its propagation delay and the pods' drain.
+ */
+export async function untilStatus(url: string, status: number, timeoutMs = 30_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  let last = 0;
+  while (Date.now() < deadline) {
+    last = (await fetchText(url).catch(() => ({ status: 0 }))).status;
+    if (last === status) return last;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  return last;
+}
