@@ -119,7 +119,7 @@ describe("ten rapid pushes to one pull request", () => {
     });
     expect(records.items).toEqual([]);
     expect(
-      (await fetchText(`${cluster.gatewayUrl}/${OWNER}/${REPO}/mnist/pr-${NUMBER}/predict-digits`)).status,
+      await untilStatus(`${cluster.gatewayUrl}/${OWNER}/${REPO}/mnist/pr-${NUMBER}/predict-digits`, 404),
     ).toBe(404);
     expect(gh.violations).toEqual([]);
   });
