@@ -10,7 +10,7 @@ import { authorizeCommand } from "./flows/authorize-command.js";
 import { buildImages } from "./flows/build.js";
 import { closePreview } from "./flows/close-preview.js";
 import { deployVersion } from "./flows/deploy.js";
-import { housekeeping } from "./flows/housekeeping.js";
+import { housekeeping, housekeepingRequest } from "./flows/housekeeping.js";
 import { type PlannedVersion, planVersion } from "./flows/plan.js";
 import { previewPullRequest } from "./flows/preview.js";
 import { git } from "./git.js";
@@ -362,25 +362,19 @@ export async function invalidCommandStep(
 }
 
 export async function housekeepingStep(run: ActionRun): Promise<StepResult> {
-  const { plan, config } = run.planned;
+  const { plan } = run.planned;
   const open = await openPullRequestNumbers(await github(run), repository(run.planned.run));
   // Tags are listed and deleted only where the workflow's registry credentials are meant to go.
   const { request: build, clients } = await actionBuild(run.settings, run.planned, run.env);
   const allowed = build.trust.registries ?? [];
   const report = await withKube(run, (kube) =>
     housekeeping(
-      {
-        namespace: plan.namespace,
-        owner: plan.owner,
-        project: plan.project,
-        deployment: plan.deployment,
+      housekeepingRequest(run.planned, {
         openPullRequests: open,
-        previewTtlSeconds: config.deployment.preview.ttlSeconds,
         now: new Date(),
-        imageRepositories: plan.endpoints.map((e) => e.imageRepository),
         repositoryAllowed: (repository) =>
           allowed.some((prefix) => repository === prefix || repository.startsWith(`${prefix}/`)),
-      },
+      }),
       { kube, registry: clients.registry() },
     ),
   );

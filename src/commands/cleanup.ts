@@ -5,7 +5,7 @@
 import { parseArgs } from "node:util";
 import { UsageError } from "../errors.js";
 import { closePreview } from "../flows/close-preview.js";
-import { housekeeping } from "../flows/housekeeping.js";
+import { housekeeping, housekeepingRequest } from "../flows/housekeeping.js";
 import { planVersion } from "../flows/plan.js";
 import type { CommandIo } from "./io.js";
 import { cliKube, KUBE_FLAGS } from "./kube-flags.js";
@@ -87,22 +87,16 @@ export async function housekeepingCommand(argv: string[], io: CommandIo): Promis
   );
   const planned = await planVersion(await planRequest({ ...flags, version: "any" }, io));
   printWarnings(planned, io);
-  const { plan, config } = planned;
   const kube = cliKube(flags, io);
   try {
     const report = await housekeeping(
-      {
-        namespace: plan.namespace,
-        owner: plan.owner,
-        project: plan.project,
-        deployment: plan.deployment,
+      housekeepingRequest(planned, {
         openPullRequests: open,
-        previewTtlSeconds: config.deployment.preview.ttlSeconds,
         ...(flags.keep !== undefined
           ? { keepVersions: positiveInteger("--keep", flags.keep, HOUSEKEEPING_USAGE) }
           : {}),
         now: new Date(),
-      },
+      }),
       { kube },
     );
     for (const p of report.previewsRemoved)

@@ -18,6 +18,7 @@ import {
   readDeploymentState,
   type VersionRecordFacts,
 } from "./deployment-state.js";
+import type { PlannedVersion } from "./plan.js";
 
 export interface HousekeepingOptions {
   /** Pull requests still open: the previews of any other pull request are removed. */
@@ -106,6 +107,23 @@ export interface HousekeepingRequest extends DeploymentScope {
    */
   repositoryAllowed?: (repository: string) => boolean;
   signal?: AbortSignal;
+}
+
+/** The housekeeping request for a planned deployment: its scope, its preview TTL, its endpoints' images. */
+export function housekeepingRequest(
+  planned: Pick<PlannedVersion, "plan" | "config">,
+  options: Pick<HousekeepingRequest, "openPullRequests" | "now" | "keepVersions" | "repositoryAllowed">,
+): HousekeepingRequest {
+  const { plan, config } = planned;
+  return {
+    namespace: plan.namespace,
+    owner: plan.owner,
+    project: plan.project,
+    deployment: plan.deployment,
+    previewTtlSeconds: config.deployment.preview.ttlSeconds,
+    imageRepositories: plan.endpoints.map((e) => e.imageRepository),
+    ...options,
+  };
 }
 
 export interface TagOutcome {
