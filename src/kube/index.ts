@@ -1,6 +1,7 @@
 // Public surface of the narrow Kubernetes client: createKubeClient (kubeconfig input, file, KUBECONFIG
-// or in-cluster; server-side apply, get, list, delete, namespaces, logs, watch; per-call timeouts,
-// retries and request counters), waitForRollout with its pure diagnosis, and the errors they throw.
+// or in-cluster; server-side apply, create, update, get, list, delete, namespaces, logs, watch;
+// per-call timeouts, retries and request counters), waitForRollout with its pure diagnosis, the
+// promotion lock over a Lease, and the errors they throw.
 // Import from here only.
 
 export type {
@@ -12,6 +13,7 @@ export type {
   ListOptions,
   LogOptions,
   NamespaceResult,
+  WriteOptions,
 } from "./client.js";
 export { createKubeClient, FIELD_MANAGER } from "./client.js";
 export type { Diagnosis } from "./diagnose.js";
