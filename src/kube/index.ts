@@ -19,7 +19,17 @@ export { createKubeClient, FIELD_MANAGER } from "./client.js";
 export type { Diagnosis } from "./diagnose.js";
 export { diagnose } from "./diagnose.js";
 export type { FailureReason, Operation, RolloutTiming } from "./errors.js";
-export { isNotFound, KubeConfigError, KubeError, RolloutFailed } from "./errors.js";
+export {
+  isAlreadyExists,
+  isNotFound,
+  isStaleWrite,
+  KubeConfigError,
+  KubeError,
+  LockLost,
+  RolloutFailed,
+} from "./errors.js";
+export type { HeldLock, Lease, LeaseSpec, LockDecision, LockHeld, LockRequest, LockResult } from "./lease.js";
+export { acquireLock, formatMicroTime, leaseExpiry, lockDecision } from "./lease.js";
 export type { RetryPolicy } from "./retry.js";
 export type { RolloutOptions, RolloutResult, RolloutTarget } from "./rollout.js";
 export { podsOfNewReplicaSet, waitForRollout } from "./rollout.js";
