@@ -1,5 +1,6 @@
 // The KubeClient and its one factory: server-side apply (field manager `slipway`, never forced, one
-// request per object, optionally dry-run), get, list by selector, delete with propagation, namespace
+// request per object, optionally dry-run), create and update (for objects whose writes must fail when
+// another writer got there first), get, list by selector, delete with propagation, namespace
 // creation when missing and permitted, pod logs, and watch. Every request goes through the Transport
 // (timeouts, retries, counters); every failure is a KubeError with the server's own words.
 
@@ -54,6 +55,12 @@ export interface ApplyResult<T extends KubeObject = KubeObject> {
   readonly changed: boolean | undefined;
 }
 
+export interface WriteOptions {
+  /** Default: the client's field manager. */
+  readonly fieldManager?: string;
+  readonly signal?: AbortSignal;
+}
+
 export interface ListOptions {
   readonly labelSelector?: string;
   readonly fieldSelector?: string;
@@ -91,6 +98,16 @@ export interface KubeClient {
     object: KubeObject,
     options?: ApplyOptions,
   ): Promise<ApplyResult<T>>;
+  /**
+   * POST: creates the object, or fails with 409 AlreadyExists if it exists — unlike an apply, which
+   * merges into what is there. Never repeated once the server may have acted on it.
+   */
+  create<T extends KubeObject = KubeObject>(object: KubeObject, options?: WriteOptions): Promise<T>;
+  /**
+   * PUT: replaces the object. With `metadata.resourceVersion` it is conditional: 409 "the object has
+   * been modified" if another write came in between, 404 if the object is gone.
+   */
+  update<T extends KubeObject = KubeObject>(object: KubeObject, options?: WriteOptions): Promise<T>;
   /** The object, or undefined if it does not exist. */
   get<T extends KubeObject>(ref: ObjectRef, options?: { signal?: AbortSignal }): Promise<T | undefined>;
   list<T extends KubeObject>(
@@ -222,6 +239,79 @@ class Client implements KubeClient {
       created,
       changed: created ? true : options.dryRun || before === undefined ? undefined : before !== after,
     };
+  }
+
+  async create<T extends KubeObject = KubeObject>(
+    object: KubeObject,
+    options: WriteOptions = {},
+  ): Promise<T> {
+    const { r, namespace, name } = await this.#target(object, "create");
+    const op = this.#op("create", r, namespace, name, "create");
+    const params = new URLSearchParams({ fieldManager: options.fieldManager ?? this.#fieldManager });
+    const reply = await this.#t.send({
+      method: "POST",
+      path: `${collectionPath(r, namespace)}?${params}`,
+      body: JSON.stringify(object),
+      contentType: "application/json",
+      operation: op,
+      // A second POST after one that landed would fail with AlreadyExists, hiding that the first worked.
+      idempotent: false,
+      write: true,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    return this.#stored<T>(reply, op, r, namespace, name);
+  }
+
+  async update<T extends KubeObject = KubeObject>(
+    object: KubeObject,
+    options: WriteOptions = {},
+  ): Promise<T> {
+    const { r, namespace, name } = await this.#target(object, "update");
+    const op = this.#op("update", r, namespace, name, "update");
+    const params = new URLSearchParams({ fieldManager: options.fieldManager ?? this.#fieldManager });
+    const reply = await this.#t.send({
+      method: "PUT",
+      path: `${objectPath(r, namespace, name)}?${params}`,
+      body: JSON.stringify(object),
+      contentType: "application/json",
+      operation: op,
+      // Repeating a PUT stores the same object again; a conditional one whose first attempt landed
+      // answers 409 instead, which its caller already reads as "someone wrote: read again".
+      idempotent: true,
+      write: true,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    return this.#stored<T>(reply, op, r, namespace, name);
+  }
+
+  /** The resource, namespace and name an object to write names; an error naming `verb` if it names none. */
+  async #target(
+    object: KubeObject,
+    verb: string,
+  ): Promise<{ r: ResourceInfo; namespace: string | undefined; name: string }> {
+    const { apiVersion, kind } = object;
+    const name = object.metadata?.name;
+    if (!apiVersion || !kind || !name) {
+      throw new KubeError(
+        `${verb}: the object needs apiVersion, kind and metadata.name (got ${kind ?? "?"} "${name ?? ""}")`,
+        { operation: { verb }, server: this.server },
+      );
+    }
+    const r = await this.#resource({ apiVersion, kind }, verb);
+    return { r, namespace: r.namespaced ? (object.metadata?.namespace ?? this.namespace) : undefined, name };
+  }
+
+  #stored<T extends KubeObject>(
+    reply: HttpReply,
+    op: Operation,
+    r: ResourceInfo,
+    namespace: string | undefined,
+    name: string,
+  ): T {
+    const stored = json<T>(reply, op, this.server);
+    const rv = stored.metadata?.resourceVersion;
+    if (rv !== undefined) this.#seen.set(seenKey(r, namespace, name), rv);
+    return stored;
   }
 
   async get<T extends KubeObject>(

@@ -1,7 +1,7 @@
 // The kube client's errors: KubeConfigError (the kubeconfig cannot be used: missing file, unknown
 // context, no server), KubeError (a request failed: the API server's own Status message with verb,
-// kind, name and namespace, or the network cause with the server URL), and RolloutFailed (a rollout
-// that will not become ready, with why and when). Messages never carry a credential: the client never
+// kind, name and namespace, or the network cause with the server URL), RolloutFailed (a rollout
+// that will not become ready, with why and when), and LockLost (a promotion lock another run took). Messages never carry a credential: the client never
 // puts headers or request options into them.
 
 import type { Status } from "./types.js";
@@ -66,6 +66,17 @@ export class KubeError extends Error {
 
 export function isNotFound(err: unknown): boolean {
   return err instanceof KubeError && err.status === 404;
+}
+
+/** A conditional write found the object changed since it was read: another writer came first. */
+export function isStaleWrite(err: unknown): boolean {
+  // A 409 is also what a field-manager conflict answers; only this one is a stale resourceVersion.
+  return err instanceof KubeError && err.status === 409 && /has been modified/.test(err.message);
+}
+
+/** A create found the object already there. */
+export function isAlreadyExists(err: unknown): boolean {
+  return err instanceof KubeError && err.status === 409 && err.reason === "AlreadyExists";
 }
 
 /** `apply Deployment "slipway/web"` — the subject of every message. */
@@ -214,5 +225,43 @@ export class RolloutFailed extends Error {
     if (d.image !== undefined) this.image = d.image;
     this.logs = d.logs ?? [];
     this.timing = d.timing;
+  }
+}
+
+export interface LockLostDetails {
+  readonly namespace: string;
+  /** The Lease. */
+  readonly name: string;
+  /** Who this run is, as it wrote itself into the Lease. */
+  readonly holder: string;
+  /** Who holds it now; undefined when nobody does (released, or the Lease is gone). */
+  readonly heldBy: string | undefined;
+  /** What this run was doing: renew or keep alive. */
+  readonly during: string;
+}
+
+/**
+ * The promotion lock this run held is no longer its own: it expired and another run took it over, or
+ * it was released or deleted. Whatever the run was doing under the lock must stop, since another run
+ * may now be doing the same.
+ */
+export class LockLost extends Error {
+  override readonly name = "LockLost";
+  readonly namespace: string;
+  readonly lease: string;
+  readonly holder: string;
+  readonly heldBy: string | undefined;
+
+  constructor(d: LockLostDetails) {
+    super(
+      `${d.during} lock Lease "${d.namespace}/${d.name}": "${d.holder}" no longer holds it` +
+        (d.heldBy !== undefined
+          ? `: "${d.heldBy}" took it over (the lease expired before it was renewed)`
+          : ": it was released or deleted by someone else"),
+    );
+    this.namespace = d.namespace;
+    this.lease = d.name;
+    this.holder = d.holder;
+    this.heldBy = d.heldBy;
   }
 }
