@@ -28,7 +28,7 @@ import {
   time,
   version,
 } from "./annotation-json.js";
-import { canarySchedule, MAX_STAGES } from "./canary-schedule.js";
+import { canarySchedule, MAX_STAGES, stageWeight } from "./canary-schedule.js";
 import type { GateDecision } from "./gate.js";
 
 export const ANNOTATION_RAMP = "slipway.dev/ramp";
@@ -193,7 +193,10 @@ export function advanceRamp(
         status: "failed",
         reason,
         endedAt: facts.now,
-        gates: withGate(state, { stage: state.stage, pass: false, reason: failed, at: facts.now }),
+        gates:
+          state.stage === 0
+            ? state.gates
+            : withGate(state, { stage: state.stage, pass: false, reason: failed, at: facts.now }),
       };
     }
     case "scale-down-old": {
@@ -250,16 +253,17 @@ function readGate(value: unknown, path: Path, stage: number): GateRecord {
   };
 }
 
+/** The weights are the schedule's: stored so readers need not know the rule, checked so none differs. */
 function readWeights(value: unknown, stages: number): number[] {
   const list = array(value, "weights", MAX_STAGES);
   if (list.length !== stages) invalid("weights", `${list.length} weights for ${stages} stages`);
-  const weights = list.map((w, i) => integer(w, item("weights", i), 1, 100));
-  weights.forEach((w, i) => {
-    if (i > 0 && w <= (weights[i - 1] ?? 0)) invalid(item("weights", i), "not above the stage before");
+  return list.map((w, i) => {
+    const weight = integer(w, item("weights", i), 1, 100);
+    const expected = stageWeight(i + 1, stages);
+    if (weight !== expected)
+      invalid(item("weights", i), `not ${expected}, stage ${i + 1} of ${stages}'s weight`);
+    return weight;
   });
-  if (weights[weights.length - 1] !== 100)
-    invalid(item("weights", weights.length - 1), "the last stage is not 100");
-  return weights;
 }
 
 function readRamp(value: unknown): RampState {

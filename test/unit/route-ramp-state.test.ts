@@ -224,6 +224,10 @@ describe("encodeRamp and decodeRamp", () => {
     ["a new ramp", ramp()],
     ["a failed ramp", midway],
     ["a finished ramp", finished],
+    [
+      "a ramp rolled back before its first stage",
+      advanceRamp(ramp(), { kind: "rollback", reason: "route not accepted" }, { now: START }),
+    ],
   ])("reads back %s as written", (_, state) => {
     expect(decodeRamp(encodeRamp(state))).toEqual({ ok: true, value: state });
   });
@@ -266,8 +270,12 @@ describe("encodeRamp and decodeRamp", () => {
     ["a time without zone", tampered({ startedAt: "2025-06-10T12:00:00" }), "startedAt: not a UTC time"],
     ["an impossible date", tampered({ startedAt: "2025-02-30T12:00:00.000Z" }), "startedAt: not a UTC time"],
     ["weights not matching the stages", tampered({ weights: [100] }), "weights: 1 weights for 2 stages"],
-    ["weights falling", tampered({ weights: [60, 50] }), "weights[1]: not above the stage before"],
-    ["weights not ending at 100", tampered({ weights: [50, 90] }), "weights[1]: the last stage is not 100"],
+    ["weights falling", tampered({ weights: [60, 50] }), "weights[0]: not 50, stage 1 of 2's weight"],
+    [
+      "weights not ending at 100",
+      tampered({ weights: [50, 90] }),
+      "weights[1]: not 100, stage 2 of 2's weight",
+    ],
     ["a weight over 100", tampered({ weights: [50, 101] }), "weights[1]: not a whole number from 1 to 100"],
     [
       "an unknown status",
