@@ -95,9 +95,14 @@ function segment(name: string): string {
   return encodeURIComponent(name.toLowerCase());
 }
 
+/** A name a version may have: also what readers of cluster state accept as one. */
+export function isVersionName(name: string): boolean {
+  return name.length <= 40 && VERSION_PATTERN.test(name);
+}
+
 export function versionName(context: Pick<PlanContext, "commit" | "version">): string {
   if (context.version !== undefined) {
-    if (!VERSION_PATTERN.test(context.version) || context.version.length > 40) {
+    if (!isVersionName(context.version)) {
       throw new PlanError(
         `version '${context.version}' is invalid: use at most 40 lowercase letters, digits and dashes, starting and ending with a letter or digit`,
       );
