@@ -11,9 +11,9 @@
 //   it means applying this one object again.
 
 import type { SlipwayConfig } from "../config/types.js";
-import type { Plan, PlannedAlias } from "../plan/plan.js";
+import { deploymentLabels, type PlannedAlias, projectPath } from "../plan/plan.js";
 import { ManifestError } from "./errors.js";
-import { aliasLabels, aliasRouteName } from "./labels.js";
+import { type AliasOwner, aliasLabels, aliasRouteName } from "./labels.js";
 import type { EndpointTarget, VersionTarget } from "./record.js";
 import {
   type BackendRef,
@@ -43,7 +43,8 @@ export interface AliasBackend {
 }
 
 export interface AliasRouteInput {
-  plan: Plan;
+  /** A plan, or `aliasOwner(scope)` when a version is only pointed at (promotion, rollback). */
+  plan: AliasOwner;
   config: SlipwayConfig;
   /** The alias, e.g. a PlannedAlias: its name and path `/<owner>/<project>/<deployment>/<alias>`. */
   alias: Pick<PlannedAlias, "name" | "path"> & Partial<Pick<PlannedAlias, "kind">>;
@@ -124,4 +125,30 @@ export function aliasRoute(input: AliasRouteInput): IHTTPRoute {
     },
     spec: { parentRefs: parentRefs(input.config), rules },
   };
+}
+
+/** Where a deployment lives, without a version: what promotion and rollback know of it. */
+export interface AliasScope {
+  namespace: string;
+  owner: string;
+  project: string;
+  deployment: string;
+}
+
+/** The facts a plan gives an alias route, from the scope alone (no version, no pull request). */
+export function aliasOwner(scope: AliasScope): AliasOwner {
+  return {
+    namespace: scope.namespace,
+    deployment: scope.deployment,
+    labels: deploymentLabels(scope.owner, scope.project, scope.deployment),
+  };
+}
+
+/** An alias as a plan names it, from the scope: `/<owner>/<project>/<deployment>/<alias>`. */
+export function scopedAlias(
+  scope: AliasScope,
+  name: string,
+  kind: PlannedAlias["kind"],
+): Pick<PlannedAlias, "name" | "path" | "kind"> {
+  return { name, kind, path: `${projectPath(scope.owner, scope.project, scope.deployment)}/${name}` };
 }

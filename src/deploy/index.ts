@@ -4,12 +4,16 @@
 export {
   type AliasBackend,
   type AliasRouteInput,
+  type AliasScope,
   ANNOTATION_BACKENDS,
   ANNOTATION_TARGET_VERSION,
+  aliasOwner,
   aliasRoute,
+  scopedAlias,
 } from "./alias-route.js";
 export { ManifestError } from "./errors.js";
 export {
+  type AliasOwner,
   aliasLabels,
   aliasRouteName,
   MANAGED_BY,

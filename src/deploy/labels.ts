@@ -14,6 +14,9 @@ import { LABEL_PREFIX } from "../plan/plan.js";
 
 export const MANAGED_BY = "slipway";
 
+/** What an alias route needs of its deployment: a plan, or the same facts without a version to plan. */
+export type AliasOwner = Pick<Plan, "namespace" | "deployment" | "labels" | "pullRequest">;
+
 /** What an object is within a version (app.kubernetes.io/component). */
 export type Component = "endpoint" | "route" | "version-record" | "env-secret" | "alias";
 
@@ -23,12 +26,12 @@ export function versionObjectName(plan: Plan): string {
 }
 
 /** The name of an alias's route: `<deployment>-alias-<alias>`, apart from any version's names. */
-export function aliasRouteName(plan: Plan, alias: Pick<PlannedAlias, "name">): string {
+export function aliasRouteName(plan: Pick<Plan, "deployment">, alias: Pick<PlannedAlias, "name">): string {
   return dnsLabel(plan.deployment, "alias", alias.name);
 }
 
 function recommended(
-  plan: Plan,
+  plan: Pick<Plan, "deployment" | "version">,
   name: string,
   instance: string,
   component: Component,
@@ -69,17 +72,22 @@ export function selectorLabels(endpoint: PlannedEndpoint): Record<string, string
  */
 export const LABEL_PULL_REQUEST = `${LABEL_PREFIX}/pull-request`;
 
-export function pullRequestLabel(plan: Plan): Record<string, string> {
+export function pullRequestLabel(plan: Pick<Plan, "pullRequest">): Record<string, string> {
   return plan.pullRequest === undefined ? {} : { [LABEL_PULL_REQUEST]: String(plan.pullRequest) };
 }
 
 /** Labels of an alias route: the deployment's, the alias's name, and no version. */
 export function aliasLabels(
-  plan: Plan,
+  plan: AliasOwner,
   alias: Pick<PlannedAlias, "name"> & Partial<Pick<PlannedAlias, "kind">>,
 ): Record<string, string> {
   const { [`${LABEL_PREFIX}/version`]: _version, ...deployment } = plan.labels;
-  const own = recommended(plan, plan.deployment, aliasRouteName(plan, alias), "alias");
+  const own = recommended(
+    { deployment: plan.deployment, version: "" },
+    plan.deployment,
+    aliasRouteName(plan, alias),
+    "alias",
+  );
   delete own["app.kubernetes.io/version"];
   return {
     ...own,

@@ -169,20 +169,32 @@ function imageRepository(config: SlipwayConfig, context: PlanContext, endpoint: 
   return `${prefix}/${endpoint.name}`.toLowerCase();
 }
 
+/** `/<owner>/<project>/<deployment>`: where the deployment's versions and aliases sit in URLs. */
+export function projectPath(owner: string, project: string, deployment: string): string {
+  return `/${segment(owner)}/${segment(project)}/${deployment}`;
+}
+
+/** The labels every object of the deployment carries (a version's add `slipway.dev/version`). */
+export function deploymentLabels(owner: string, project: string, deployment: string): Record<string, string> {
+  return {
+    "app.kubernetes.io/managed-by": "slipway",
+    [`${LABEL_PREFIX}/owner`]: labelValue(owner.toLowerCase()),
+    [`${LABEL_PREFIX}/project`]: labelValue(project.toLowerCase()),
+    [`${LABEL_PREFIX}/deployment`]: labelValue(deployment),
+  };
+}
+
 export function planDeployment(config: SlipwayConfig, context: PlanContext): Plan {
   if (!context.owner || !context.repo) throw new PlanError("the repository owner and name are required");
   const deployment = config.deployment.name;
   const version = versionName(context);
   const baseUrl = (context.baseUrl ?? config.deployment.baseUrl)?.replace(/\/+$/, "");
-  const projectPath = `/${segment(context.owner)}/${segment(context.repo)}/${deployment}`;
-  const versionPath = `${projectPath}/${version}`;
+  const base = projectPath(context.owner, context.repo, deployment);
+  const versionPath = `${base}/${version}`;
   const aliases = aliasesFor(config, context);
   const at = (path: string) => (baseUrl === undefined ? {} : { url: `${baseUrl}${path}` });
   const commonLabels = {
-    "app.kubernetes.io/managed-by": "slipway",
-    [`${LABEL_PREFIX}/owner`]: labelValue(context.owner.toLowerCase()),
-    [`${LABEL_PREFIX}/project`]: labelValue(context.repo.toLowerCase()),
-    [`${LABEL_PREFIX}/deployment`]: labelValue(deployment),
+    ...deploymentLabels(context.owner, context.repo, deployment),
     [`${LABEL_PREFIX}/version`]: labelValue(version),
   };
 
@@ -196,8 +208,8 @@ export function planDeployment(config: SlipwayConfig, context: PlanContext): Pla
     versionPath,
     aliases: aliases.map((a) => ({
       ...a,
-      path: `${projectPath}/${a.name}`,
-      ...at(`${projectPath}/${a.name}`),
+      path: `${base}/${a.name}`,
+      ...at(`${base}/${a.name}`),
     })),
     labels: commonLabels,
     endpoints: config.endpoints.map((endpoint) => {
@@ -212,7 +224,7 @@ export function planDeployment(config: SlipwayConfig, context: PlanContext): Pla
         path,
         ...at(path),
         aliases: aliases.map((a) => {
-          const aliasPath = `${projectPath}/${a.name}/${endpoint.name}`;
+          const aliasPath = `${base}/${a.name}/${endpoint.name}`;
           return { ...a, path: aliasPath, ...at(aliasPath) };
         }),
         labels: { ...commonLabels, [`${LABEL_PREFIX}/endpoint`]: labelValue(endpoint.name) },
