@@ -6,6 +6,7 @@ import { deployCommand } from "./commands/deploy.js";
 import type { CommandIo } from "./commands/io.js";
 import { manifestsCommand } from "./commands/manifests.js";
 import { planCommand } from "./commands/plan.js";
+import { promoteCommand, rollbackCommand, statusCommand } from "./commands/promote.js";
 import { retireCommand, versionsCommand } from "./commands/versions.js";
 import { formatProblem } from "./config/index.js";
 import { describeError, EXIT, UsageError } from "./errors.js";
@@ -18,6 +19,9 @@ Commands:
   deploy     build, deploy to Kubernetes, wait until ready, point aliases; print the URLs
   versions   list the deployment's versions in the cluster, their state and aliases
   retire     delete a version (refused while an alias points at it, unless --force)
+  promote    point an environment at a deployed version (--version, or --from an alias)
+  rollback   point an environment back at the version it served before
+  status     list the environments and previews, the versions they serve and their last moves
   manifests  print the Kubernetes objects a deploy applies (for review and GitOps)
   teardown   remove a pull request's preview: its alias and the versions only it used
   housekeeping  remove previews of closed pull requests or past their TTL, retire unused versions
@@ -32,6 +36,9 @@ const commands: Record<string, Command> = {
   deploy: deployCommand,
   versions: versionsCommand,
   retire: retireCommand,
+  promote: promoteCommand,
+  rollback: rollbackCommand,
+  status: statusCommand,
   manifests: manifestsCommand,
   teardown: teardownCommand,
   housekeeping: housekeepingCommand,
