@@ -1,5 +1,5 @@
 // Who may deploy, and what bad access looks like, on the local test cluster: a ServiceAccount with
-// exactly docs/rbac.yaml's permissions deploys, re-deploys, previews, lists, retires and tears down, and uses every
+// exactly docs/rbac.yaml's permissions deploys, re-deploys, previews, lists, retires, promotes and tears down, and uses every
 // one of them (a recording proxy between Slipway and the API server says which it used); a Role short
 // of one verb stops a deploy with that verb, resource and namespace, says what was applied, leaves
 // nothing of the version running and moves no alias; an unreachable server, a missing context and a
@@ -237,7 +237,7 @@ afterAll(async () => {
 });
 
 describe("RBAC: docs/rbac.yaml", () => {
-  it("is enough to deploy, re-deploy, preview, fail, list, retire and tear down, and every permission in it is used", async () => {
+  it("is enough to deploy, re-deploy, preview, fail, list, retire, promote and tear down, and every permission in it is used", async () => {
     const proxy = await recordingProxy(saKubeconfig);
     try {
       const first = await slipway(
@@ -282,6 +282,17 @@ describe("RBAC: docs/rbac.yaml", () => {
       ]);
       const retired = await slipway(sample, "retire", version(CRASH), ...target(proxy.kubeconfig));
       expect(retired.code, retired.stderr).toBe(0);
+      // A promotion takes the environment's lock (a Lease: read, created, released by an update).
+      const promoted = await slipway(
+        sample,
+        "promote",
+        "staging",
+        "--version",
+        version(GOOD),
+        ...target(proxy.kubeconfig),
+      );
+      expect(promoted.code, promoted.stderr).toBe(0);
+      await stagingServes(GOOD);
       // A pull request's preview, then its teardown: the alias route and the version deleted.
       const pr = await slipway(sample, ...deploy(proxy.kubeconfig, PULL_REQUEST, "--pr", "9"));
       expect(pr.code, pr.stderr).toBe(0);
