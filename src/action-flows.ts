@@ -13,6 +13,8 @@ import { deployVersion } from "./flows/deploy.js";
 import { housekeeping, housekeepingRequest } from "./flows/housekeeping.js";
 import { type PlannedVersion, planVersion } from "./flows/plan.js";
 import { previewPullRequest } from "./flows/preview.js";
+import { PromotionRefused, promote, rollback } from "./flows/promote.js";
+import { status } from "./flows/status.js";
 import { git } from "./git.js";
 import {
   createDeployment,
@@ -28,11 +30,13 @@ import type { Outputs, Settings } from "./inputs.js";
 import type { Intent } from "./intent/intent.js";
 import type { RunContext } from "./intent/run-context.js";
 import type { KubeClient } from "./kube/index.js";
+import { previewAlias } from "./plan/plan.js";
 import { deployMarkdown, formatDeployResult } from "./report/deploy-table.js";
 import { formatBytes } from "./report/format-bytes.js";
 import { buildOutputs, deployOutputs } from "./report/outputs.js";
 import { buildMarkdown } from "./report/plan-table.js";
 import { previewSummary, renderPreviewComment } from "./report/pr-comment.js";
+import { statusMarkdown } from "./report/status-table.js";
 import { masker } from "./util/mask.js";
 
 export interface ActionRun {
@@ -338,11 +342,66 @@ export async function commandStep(
     return { outputs: {}, summary: `${auth.reply}\n` };
   }
   if (intent.command.name === "preview") return approvedPreview(run, intent);
-  const reply = `\`${name}\` is not handled by this version of Slipway; it handles \`/preview\`. Nothing was changed.`;
-  await replyToPullRequest(client, { ...repo, number: intent.pullRequest, body: reply });
-  await react(client, { ...repo, commentId: intent.commentId, content: "confused" });
-  core.notice(reply);
-  return { outputs: {}, summary: `${reply}\n` };
+  const reply = async (body: string, reaction: "rocket" | "confused"): Promise<StepResult> => {
+    await replyToPullRequest(client, { ...repo, number: intent.pullRequest, body });
+    await react(client, { ...repo, commentId: intent.commentId, content: reaction });
+    core.info(body);
+    return { outputs: {}, summary: `${body}\n` };
+  };
+  const { plan, config } = run.planned;
+  const scope = {
+    namespace: plan.namespace,
+    owner: plan.owner,
+    project: plan.project,
+    deployment: plan.deployment,
+  };
+  const command = intent.command;
+  try {
+    if (command.name === "status") {
+      const current = await withKube(run, (kube) => status({ scope, config }, { kube }));
+      return reply(statusMarkdown(current), "rocket");
+    }
+    if (command.name === "promote" || command.name === "rollback") {
+      const environment = config.deployment.environments.find((e) => e.name === command.environment);
+      const canary =
+        command.name === "promote" &&
+        !command.noCanary &&
+        (command.canarySeconds !== undefined || environment?.canary !== undefined);
+      if (canary) {
+        return reply(
+          `\`/promote ${command.environment}\` asks for a canary ramp, which this version of Slipway does not run; \`/promote ${command.environment} --no-canary\` moves it at once. Nothing was changed.`,
+          "confused",
+        );
+      }
+      const base = {
+        scope,
+        config,
+        environment: command.environment,
+        by: intent.author,
+        now: new Date(),
+        ...(run.env.GITHUB_RUN_ID ? { runId: run.env.GITHUB_RUN_ID } : {}),
+      };
+      // A comment's run plans the base branch: the pull request's alias comes from the config.
+      const alias = previewAlias(config.deployment, intent.pullRequest);
+      const moved = await withKube(run, (kube) =>
+        command.name === "promote"
+          ? promote({ ...base, fromAlias: alias, why: "promote" }, { kube })
+          : rollback(base, { kube }),
+      );
+      const what = moved.changed
+        ? `moved ${moved.environment} from ${moved.from ?? "nothing"} to version ${moved.to}`
+        : `${moved.environment} already serves version ${moved.to}`;
+      return reply(`\`/${command.name} ${command.environment}\` by @${intent.author}: ${what}.`, "rocket");
+    }
+  } catch (error) {
+    if (error instanceof PromotionRefused)
+      return reply(`\`/${command.name}\`: ${error.message}. Nothing was changed.`, "confused");
+    throw error;
+  }
+  return reply(
+    `\`${name}\` is not handled by this version of Slipway; it handles \`/preview\`, \`/promote <environment> --no-canary\`, \`/rollback\` and \`/status\`. Nothing was changed.`,
+    "confused",
+  );
 }
 
 export async function invalidCommandStep(

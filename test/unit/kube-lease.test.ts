@@ -3,7 +3,13 @@
 // leaseDurationSeconds), the expiry, and MicroTime as apimachinery writes it.
 
 import { describe, expect, it } from "vitest";
-import { formatMicroTime, type Lease, type LeaseSpec, leaseExpiry, lockDecision } from "../../src/kube/lease.js";
+import {
+  formatMicroTime,
+  type Lease,
+  type LeaseSpec,
+  leaseExpiry,
+  lockDecision,
+} from "../../src/kube/lease.js";
 
 const NOW = new Date("2025-03-01T12:00:00.000Z");
 const lease = (spec: LeaseSpec): Lease => ({ apiVersion: "coordination.k8s.io/v1", kind: "Lease", spec });
