@@ -23,7 +23,10 @@ let head: string;
 function onlyPredict(config: string): string {
   return config
     .replace(/- endpoint:\n {4}name: health-check\n(?: {4}.*\n)*/, "")
-    .replace("        promote-on:\n          - push: main\n", "        promote-on:\n          - push: main\n          - command\n");
+    .replace(
+      "        promote-on:\n          - push: main\n",
+      "        promote-on:\n          - push: main\n          - command\n",
+    );
 }
 
 async function command(login: string, body: string) {
