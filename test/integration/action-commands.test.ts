@@ -8,6 +8,7 @@ import { startTestCluster, type TestCluster } from "../cluster/cluster.js";
 import { issueCommentEvent, pullRequestEvent } from "../support/github-events.js";
 import { type GitHubServer, startGitHubServer } from "../support/github-server.js";
 import { fetchText, PullRequestWorkspace, runPreviewAction, untilStatus } from "../support/pr-workspace.js";
+import { withoutEndpoint } from "../support/sample-deploy.js";
 
 const OWNER = "acme";
 const REPO = "digits";
@@ -21,12 +22,10 @@ let head: string;
 
 /** One endpoint is enough to promote; staging also moves on a comment. */
 function onlyPredict(config: string): string {
-  return config
-    .replace(/- endpoint:\n {4}name: health-check\n(?: {4}.*\n)*/, "")
-    .replace(
-      "        promote-on:\n          - push: main\n",
-      "        promote-on:\n          - push: main\n          - command\n",
-    );
+  return withoutEndpoint(config, "health-check").replace(
+    "        promote-on:\n          - push: main\n",
+    "        promote-on:\n          - push: main\n          - command\n",
+  );
 }
 
 async function command(login: string, body: string) {

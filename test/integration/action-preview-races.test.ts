@@ -15,6 +15,7 @@ import {
   untilStatus,
 } from "../support/pr-workspace.js";
 import type { ActionRun } from "../support/run-action.js";
+import { withoutEndpoint } from "../support/sample-deploy.js";
 
 const OWNER = "acme";
 const REPO = "digits";
@@ -30,7 +31,7 @@ let workspace: PullRequestWorkspace;
 
 /** One endpoint is enough to race on; the sample's second endpoint only doubles the pods. */
 function onlyPredict(config: string): string {
-  return config.replace(/- endpoint:\n {4}name: health-check\n(?: {4}.*\n)*/, "");
+  return withoutEndpoint(config, "health-check");
 }
 
 beforeAll(async () => {

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { startTestCluster, type TestCluster } from "../cluster/cluster.js";
 import { runCli } from "../support/run-cli.js";
-import { type SampleRepo, sampleRepoFor } from "../support/sample-deploy.js";
+import { type SampleRepo, sampleRepoFor, withoutEndpoint } from "../support/sample-deploy.js";
 
 let cluster: TestCluster;
 let cacheDir: string;
@@ -29,7 +29,7 @@ const target = () => [
 
 /** One endpoint is enough to clean up. */
 function onlyHealth(config: string): string {
-  return config.replace(/- endpoint:\n {4}name: predict-digits\n(?: {4}.*\n)*/, "");
+  return withoutEndpoint(config, "predict-digits");
 }
 
 beforeAll(async () => {

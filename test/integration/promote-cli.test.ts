@@ -10,7 +10,7 @@ import { acquireLock, createKubeClient, type KubeClient } from "../../src/kube/i
 import { decodeHistory } from "../../src/route/alias-history.js";
 import { startTestCluster, type TestCluster } from "../cluster/cluster.js";
 import { runCli } from "../support/run-cli.js";
-import { type SampleRepo, sampleRepoFor } from "../support/sample-deploy.js";
+import { type SampleRepo, sampleRepoFor, withoutEndpoint } from "../support/sample-deploy.js";
 
 const NAMESPACE = "ml-previews";
 const V1 = "1a".repeat(20);
@@ -39,7 +39,7 @@ const target = () => [
 
 /** One endpoint, the one that answers with its SCRIPT_NAME. */
 function onlyPredict(config: string): string {
-  return config.replace(/- endpoint:\n {4}name: health-check\n(?: {4}.*\n)*/, "");
+  return withoutEndpoint(config, "health-check");
 }
 
 /** The version an alias serves, as the app behind it says (its version path). */

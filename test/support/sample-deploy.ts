@@ -29,3 +29,11 @@ export function sampleRepoFor(cluster: TestCluster, edit: (config: string) => st
   writeFileSync(config, edit(text));
   return { dir, config };
 }
+
+/** The sample config without one of its endpoints: tests that need only one start half the pods. */
+export function withoutEndpoint(config: string, name: "predict-digits" | "health-check"): string {
+  const entry = new RegExp(`- endpoint:\\n {4}name: ${name}\\n(?: {4}.*\\n)*`);
+  const out = config.replace(entry, "");
+  if (out === config) throw new Error(`the sample config has no endpoint ${name}`);
+  return out;
+}
