@@ -10,6 +10,7 @@ import { authorizeCommand } from "./flows/authorize-command.js";
 import { buildImages } from "./flows/build.js";
 import { closePreview } from "./flows/close-preview.js";
 import { deployVersion } from "./flows/deploy.js";
+import { scopeOf } from "./flows/deployment-state.js";
 import { housekeeping, housekeepingRequest } from "./flows/housekeeping.js";
 import { type PlannedVersion, planVersion } from "./flows/plan.js";
 import { previewPullRequest } from "./flows/preview.js";
@@ -64,16 +65,24 @@ function runUrl(env: NodeJS.ProcessEnv): string | undefined {
     : undefined;
 }
 
+/** One client per run's settings: its pacing of writes and its request counts are the whole run's. */
+const clients = new WeakMap<Settings, Promise<GitHubClient>>();
+
 function github(run: ActionRun): Promise<GitHubClient> {
   const token = run.settings.githubToken;
   if (!token)
     throw new UsageError("this event needs the `github-token` input (its default is the job's GITHUB_TOKEN)");
-  return githubClient({
-    token,
-    ...(run.env.GITHUB_API_URL ? { baseUrl: run.env.GITHUB_API_URL } : {}),
-    log: (line) => core.info(line),
-    onSecret: (s) => core.setSecret(s),
-  });
+  let client = clients.get(run.settings);
+  if (!client) {
+    client = githubClient({
+      token,
+      ...(run.env.GITHUB_API_URL ? { baseUrl: run.env.GITHUB_API_URL } : {}),
+      log: (line) => core.info(line),
+      onSecret: (s) => core.setSecret(s),
+    });
+    clients.set(run.settings, client);
+  }
+  return client;
 }
 
 async function withKube<T>(run: ActionRun, use: (kube: KubeClient) => Promise<T>): Promise<T> {
@@ -349,12 +358,7 @@ export async function commandStep(
     return { outputs: {}, summary: `${body}\n` };
   };
   const { plan, config } = run.planned;
-  const scope = {
-    namespace: plan.namespace,
-    owner: plan.owner,
-    project: plan.project,
-    deployment: plan.deployment,
-  };
+  const scope = scopeOf(plan);
   const command = intent.command;
   try {
     if (command.name === "status") {

@@ -3,7 +3,7 @@
 // points. No build: the versions' records say what to route to.
 import { parseArgs } from "node:util";
 import { UsageError } from "../errors.js";
-import type { DeploymentScope } from "../flows/deployment-state.js";
+import { type DeploymentScope, scopeOf } from "../flows/deployment-state.js";
 import { type PlannedVersion, planVersion } from "../flows/plan.js";
 import { type PromoteResult, promote, rollback } from "../flows/promote.js";
 import { status } from "../flows/status.js";
@@ -41,22 +41,13 @@ function parse(usage: string, argv: string[]) {
 }
 
 /** The config and where its deployment lives; the version a plan names is not used here. */
-async function scopeOf(
+async function plannedScope(
   flags: { config: string; namespace?: string | undefined; repo?: string | undefined },
   io: CommandIo,
 ): Promise<{ planned: PlannedVersion; scope: DeploymentScope }> {
   const planned = await planVersion(await planRequest({ ...flags, version: "any" }, io));
   printWarnings(planned, io);
-  const { plan } = planned;
-  return {
-    planned,
-    scope: {
-      namespace: plan.namespace,
-      owner: plan.owner,
-      project: plan.project,
-      deployment: plan.deployment,
-    },
-  };
+  return { planned, scope: scopeOf(planned.plan) };
 }
 
 function environmentArgument(positionals: string[], command: string, usage: string): string {
@@ -84,7 +75,7 @@ export async function promoteCommand(argv: string[], io: CommandIo): Promise<num
   const environment = environmentArgument(positionals, "promote", PROMOTE_USAGE);
   if ((flags.version === undefined) === (flags.from === undefined))
     throw new UsageError(`promote needs --version or --from, one of them\n\n${PROMOTE_USAGE}`);
-  const { planned, scope } = await scopeOf(flags, io);
+  const { planned, scope } = await plannedScope(flags, io);
   const kube = cliKube(flags, io);
   try {
     const result = await promote(
@@ -114,7 +105,7 @@ export async function rollbackCommand(argv: string[], io: CommandIo): Promise<nu
     return 0;
   }
   const environment = environmentArgument(positionals, "rollback", ROLLBACK_USAGE);
-  const { planned, scope } = await scopeOf(flags, io);
+  const { planned, scope } = await plannedScope(flags, io);
   const kube = cliKube(flags, io);
   try {
     report(
@@ -137,7 +128,7 @@ export async function statusCommand(argv: string[], io: CommandIo): Promise<numb
     return 0;
   }
   if (positionals.length > 0) throw new UsageError(`status takes no arguments\n\n${STATUS_USAGE}`);
-  const { planned, scope } = await scopeOf(flags, io);
+  const { planned, scope } = await plannedScope(flags, io);
   const kube = cliKube(flags, io);
   try {
     const result = await status({ scope, config: planned.config }, { kube });

@@ -2,6 +2,7 @@
 // removing one (refused while an alias points at it, unless --force).
 import { parseArgs } from "node:util";
 import { UsageError } from "../errors.js";
+import { scopeOf } from "../flows/deployment-state.js";
 import { planVersion } from "../flows/plan.js";
 import { listVersions, retireVersion, type VersionsRequest } from "../flows/versions.js";
 import { formatVersions } from "../report/deploy-table.js";
@@ -35,7 +36,7 @@ async function request(flags: Record<string, unknown>, io: CommandIo): Promise<V
   );
   printWarnings(planned, io);
   const { plan } = planned;
-  return { namespace: plan.namespace, deployment: plan.deployment, owner: plan.owner, project: plan.project };
+  return scopeOf(plan);
 }
 
 export async function versionsCommand(argv: string[], io: CommandIo): Promise<number> {

@@ -11,6 +11,7 @@ import {
 import type { KubeClient } from "../kube/index.js";
 import type { Plan } from "../plan/plan.js";
 import { type PreviewCommentModel, renderPreviewComment, TORN_DOWN_MARK } from "../report/pr-comment.js";
+import { scopeOf } from "./deployment-state.js";
 import { previewEnvironment, type Repository } from "./preview.js";
 import { teardownPreview } from "./teardown.js";
 
@@ -40,16 +41,7 @@ export async function closePreview(
   const alias = plan.aliases.find((a) => a.kind === "preview");
   if (pullRequest === undefined || alias === undefined)
     throw new Error("closing a preview needs a pull request and a preview alias in the plan");
-  const removed = await teardownPreview(
-    {
-      namespace: plan.namespace,
-      owner: plan.owner,
-      project: plan.project,
-      deployment: plan.deployment,
-      pullRequest,
-    },
-    { kube: clients.kube },
-  );
+  const removed = await teardownPreview({ ...scopeOf(plan), pullRequest }, { kube: clients.kube });
   const { github } = clients;
   const result = { aliases: removed.aliases, versions: removed.versions, kept: removed.kept };
   if (!github) return { ...result, deactivated: 0, commentUpdated: false };

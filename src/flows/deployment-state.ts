@@ -7,6 +7,7 @@ import { ANNOTATION_BACKENDS, ANNOTATION_TARGET_VERSION } from "../deploy/index.
 import { LABEL_PULL_REQUEST } from "../deploy/labels.js";
 import type { KubeClient, KubeObject } from "../kube/index.js";
 import { labelValue } from "../plan/names.js";
+import type { Plan } from "../plan/plan.js";
 import { isRecord } from "../util/record.js";
 import { ANNOTATION_DEPLOYING_UNTIL, ANNOTATION_FAILURE } from "./deploy.js";
 
@@ -53,6 +54,11 @@ export interface VersionRecordFacts {
   inFlightUntil?: number;
   /** The version's images by digest, `<repository>@sha256:…`, per its record's endpoints. */
   images: string[];
+}
+
+/** The deployment a plan belongs to: what every clean-up and promotion selects by. */
+export function scopeOf(plan: Pick<Plan, "namespace" | "owner" | "project" | "deployment">): DeploymentScope {
+  return { namespace: plan.namespace, owner: plan.owner, project: plan.project, deployment: plan.deployment };
 }
 
 /** `key=value,…` of Slipway's labels for the repository and, unless undefined, the deployment. */

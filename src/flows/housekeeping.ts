@@ -16,6 +16,7 @@ import {
   deleteVersionRecord,
   inFlight,
   readDeploymentState,
+  scopeOf,
   type VersionRecordFacts,
 } from "./deployment-state.js";
 import type { PlannedVersion } from "./plan.js";
@@ -116,10 +117,7 @@ export function housekeepingRequest(
 ): HousekeepingRequest {
   const { plan, config } = planned;
   return {
-    namespace: plan.namespace,
-    owner: plan.owner,
-    project: plan.project,
-    deployment: plan.deployment,
+    ...scopeOf(plan),
     previewTtlSeconds: config.deployment.preview.ttlSeconds,
     imageRepositories: plan.endpoints.map((e) => e.imageRepository),
     ...options,

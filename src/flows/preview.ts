@@ -11,7 +11,7 @@
 // (building), the Deployment and its in_progress status, the head check, the final status and the
 // final comment — six.
 
-import { aliasRouteName } from "../deploy/index.js";
+import { ANNOTATION_TARGET_VERSION, aliasRouteName } from "../deploy/index.js";
 import { describeError } from "../errors.js";
 import {
   createDeployment,
@@ -26,6 +26,7 @@ import type { PlannedAlias } from "../plan/plan.js";
 import { type PreviewCommentModel, renderPreviewComment } from "../report/pr-comment.js";
 import { type BuildClients, type BuildRequest, type BuiltVersion, buildImages } from "./build.js";
 import { type DeployRequest, type DeployResult, deployVersion } from "./deploy.js";
+import { scopeOf } from "./deployment-state.js";
 import { ANNOTATION_COMMENT_ID, retireSuperseded } from "./teardown.js";
 import { retireVersion } from "./versions.js";
 
@@ -94,7 +95,7 @@ async function previewState(
     });
     const annotations = route?.metadata?.annotations ?? {};
     const id = Number(annotations[ANNOTATION_COMMENT_ID]);
-    const serving = annotations["slipway.dev/target-version"];
+    const serving = annotations[ANNOTATION_TARGET_VERSION];
     return {
       ...(Number.isSafeInteger(id) && id > 0 ? { commentId: id } : {}),
       ...(serving ? { serving } : {}),
@@ -132,10 +133,7 @@ export async function previewPullRequest(
   const now = request.now ?? (() => new Date());
   const alias = previewAliasOf(request);
   const known = await previewState(kube, request, alias);
-  const serving =
-    known.serving && known.serving !== plan.version
-      ? { version: known.serving, commit: known.serving }
-      : undefined;
+  const serving = known.serving && known.serving !== plan.version ? { version: known.serving } : undefined;
 
   let model: PreviewCommentModel = baseModel(request, now());
   const comment = async (next: PreviewCommentModel, knownCommentId?: number) => {
@@ -174,16 +172,7 @@ export async function previewPullRequest(
 
   // A superseded run's version was never aliased, so nothing needs it (unless another alias points at it).
   const retireOwn = () =>
-    retireVersion(
-      {
-        namespace: plan.namespace,
-        owner: plan.owner,
-        project: plan.project,
-        deployment: plan.deployment,
-        version: plan.version,
-      },
-      kube,
-    ).then(
+    retireVersion({ ...scopeOf(plan), version: plan.version }, kube).then(
       (r) => request.log(`Retired version ${r.version}: a newer commit's run previews the pull request.`),
       (e: unknown) => request.log(`Version ${plan.version} not retired here: ${describeError(e).message}`),
     );
@@ -257,17 +246,7 @@ export async function previewPullRequest(
     return { state: "superseded", build, deployed, comment: model, commentId };
   }
 
-  const retired = await retireSuperseded(
-    {
-      namespace: plan.namespace,
-      owner: plan.owner,
-      project: plan.project,
-      deployment: plan.deployment,
-      pullRequest,
-      version: plan.version,
-    },
-    { kube },
-  );
+  const retired = await retireSuperseded({ ...scopeOf(plan), pullRequest, version: plan.version }, { kube });
   if (retired.length > 0)
     request.log(`Retired ${retired.join(", ")}: no alias points at ${retired.length === 1 ? "it" : "them"}.`);
 

@@ -7,6 +7,7 @@ import type { KubeClient, KubeObject } from "../kube/index.js";
 import { labelValue } from "../plan/names.js";
 import { isRecord } from "../util/record.js";
 import { ANNOTATION_FAILURE } from "./deploy.js";
+import { scopeSelector } from "./deployment-state.js";
 
 export type VersionState =
   | { kind: "ready" }
@@ -33,19 +34,6 @@ export interface VersionsRequest {
   project: string;
 }
 
-function selector(request: VersionsRequest, extra: Record<string, string> = {}): string {
-  const labels = {
-    "app.kubernetes.io/managed-by": "slipway",
-    "slipway.dev/owner": labelValue(request.owner.toLowerCase()),
-    "slipway.dev/project": labelValue(request.project.toLowerCase()),
-    "slipway.dev/deployment": labelValue(request.deployment),
-    ...extra,
-  };
-  return Object.entries(labels)
-    .map(([k, v]) => `${k}=${v}`)
-    .join(",");
-}
-
 function stateOf(record: KubeObject, deployments: readonly KubeObject[]): VersionState {
   const failure = record.metadata?.annotations?.[ANNOTATION_FAILURE];
   if (failure !== undefined) return { kind: "failed", reason: failure };
@@ -67,13 +55,13 @@ export async function listVersions(
 ): Promise<VersionInfo[]> {
   const [records, deployments, routes] = await Promise.all([
     kube.list({ apiVersion: "v1", kind: "ConfigMap" }, request.namespace, {
-      labelSelector: selector(request, { "app.kubernetes.io/component": "version-record" }),
+      labelSelector: scopeSelector(request, { "app.kubernetes.io/component": "version-record" }),
     }),
     kube.list({ apiVersion: "apps/v1", kind: "Deployment" }, request.namespace, {
-      labelSelector: selector(request),
+      labelSelector: scopeSelector(request),
     }),
     kube.list({ apiVersion: "gateway.networking.k8s.io/v1", kind: "HTTPRoute" }, request.namespace, {
-      labelSelector: selector(request, { "app.kubernetes.io/component": "alias" }),
+      labelSelector: scopeSelector(request, { "app.kubernetes.io/component": "alias" }),
     }),
   ]);
   const aliasesOf = new Map<string, string[]>();

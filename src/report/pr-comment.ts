@@ -38,7 +38,7 @@ export interface PreviewCommentModel {
   alias?: string;
   endpoints: PreviewEndpoint[];
   /** What the alias still serves after a failure. */
-  serving?: { version: string; commit: string };
+  serving?: { version: string; commit?: string };
   /** `logs` already masked. */
   failure?: { reason: string; logs?: string };
   /** A fork's pull request: who may deploy it, and the head commit as it was seen. */
@@ -163,7 +163,7 @@ function failureLines(model: PreviewCommentModel): string[] {
   if (model.serving) {
     const alias = model.alias === undefined ? "The preview alias" : `The preview alias ${code(model.alias)}`;
     lines.push(
-      `${alias} still serves version ${code(model.serving.version)} (commit ${code(short(model.serving.commit))}).`,
+      `${alias} still serves version ${code(model.serving.version)}${model.serving.commit ? ` (commit ${code(short(model.serving.commit))})` : ""}.`,
     );
   }
   return lines;
